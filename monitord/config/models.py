@@ -1,0 +1,335 @@
+"""Frozen, validated configuration models: the user-facing contract.
+
+``monitord.yml`` becomes :class:`MainConfig`; each ``clients/<client>.yml`` becomes
+:class:`ClientConfig`; :class:`Config` holds both after cross-file checks.
+Unknown keys are errors everywhere (``extra="forbid"``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+from monitord.durations import parse_duration
+from monitord.limits import DEFAULT_PROBE_TIMEOUT, PROBE_TIMEOUT_CEILING
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _duration(v: Any) -> timedelta:
+    return parse_duration(v)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+
+
+def _check_id(v: str) -> str:
+    if not _ID.match(v):
+        raise ValueError(
+            f"{v!r} is not a valid id; use lower-case letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit"
+        )
+    return v
+
+
+Ident = Annotated[str, AfterValidator(_check_id)]
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
+def _check_email(v: str) -> str:
+    if not _EMAIL.match(v):
+        raise ValueError(f"{v!r} is not an e-mail address; write it as name@example.org")
+    return v
+
+
+Email = Annotated[str, AfterValidator(_check_email)]
+
+
+def _check_url(v: str) -> str:
+    parts = urlsplit(v)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{v!r} is not an http(s) URL; write it as https://www.example.org/")
+    return v
+
+
+HttpUrl = Annotated[str, AfterValidator(_check_url)]
+
+
+def _check_zone(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{v!r} is not a time zone; use an IANA name such as Europe/London") from exc
+    return v
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_zone)]
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# What a contact can ask to be told about.
+NotifyKind = Literal[
+    "site-down",  # a check went DOWN, reminders while down, flapping notices
+    "site-recovered",  # it came back UP, with how long it was down
+    "certificate",  # a TLS certificate close to expiry
+    "security",  # a Drupal security advisory that affects the client's site, acted on now
+    "maintenance",  # the patch-day maintenance notice
+]
+NOTIFY_KINDS: tuple[str, ...] = (
+    "site-down",
+    "site-recovered",
+    "certificate",
+    "security",
+    "maintenance",
+)
+
+
+# ---------------------------------------------------------------- monitord.yml
+
+
+class OfficeHours(Model):
+    days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+    start: time = time(9, 0)
+    end: time = time(17, 0)
+
+    @model_validator(mode="after")
+    def _order(self) -> OfficeHours:
+        if self.end <= self.start:
+            raise ValueError("office_hours.end must be after office_hours.start, e.g. 09:00 to 17:00")
+        return self
+
+
+class HolidaysConfig(Model):
+    country: str = "GB"
+    subdivision: str | None = "ENG"
+    extra: tuple[date, ...] = ()
+
+
+class Agency(Model):
+    name: str
+    timezone: TimeZoneName = "Europe/London"
+    office_hours: OfficeHours = OfficeHours()
+    holidays: HolidaysConfig = HolidaysConfig()
+    support_email: Email | None = None
+    """Where agency-only mail goes (unknown inventories, node connectivity, reminders)."""
+
+
+class StateConfig(Model):
+    path: Path = Path("var/monitord.sqlite3")
+
+
+class SmtpConfig(Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    from_: str = Field(alias="from")
+    security: Literal["none", "starttls", "tls"] = "none"
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout: Duration = timedelta(seconds=30)
+    verify: bool = True
+    """Verify the server's certificate with starttls/tls (turn off only for a test server)."""
+    ca_file: Path | None = None
+
+
+class MainConfig(Model):
+    agency: Agency
+    state: StateConfig = StateConfig()
+    smtp: SmtpConfig | None = None
+
+
+# ---------------------------------------------------------------- clients/*.yml
+
+
+class Contact(Model):
+    name: str
+    email: Email
+    notify: tuple[NotifyKind, ...] = ("site-down", "site-recovered")
+
+
+class CheckBase(Model):
+    id: Ident | None = None
+    """Unique within the site; defaults to the check's type (``http``, ``http-2`` for a second)."""
+    interval: Duration = timedelta(seconds=60)
+    timeout: Duration = DEFAULT_PROBE_TIMEOUT
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, v: timedelta) -> timedelta:
+        if v < timedelta(seconds=1):
+            raise ValueError("interval must be at least 1s")
+        return v
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, v: timedelta) -> timedelta:
+        if v <= timedelta(0) or v > PROBE_TIMEOUT_CEILING:
+            raise ValueError(
+                f"timeout must be more than 0s and at most {int(PROBE_TIMEOUT_CEILING.total_seconds())}s"
+            )
+        return v
+
+
+class HttpExpect(Model):
+    status: int | tuple[int, ...] = 200
+    contains: str | None = None
+    not_contains: str | None = None
+    regex: str | None = None
+    max_response_time: Duration | None = None
+
+    @field_validator("regex")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from exc
+        return v
+
+    @property
+    def statuses(self) -> tuple[int, ...]:
+        return (self.status,) if isinstance(self.status, int) else self.status
+
+
+class HttpCheck(CheckBase):
+    type: Literal["http"]
+    url: HttpUrl | None = None
+    """Defaults to the site's url."""
+    method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
+    headers: dict[str, str] = {}
+    body: str | None = None
+    follow_redirects: bool = True
+    verify_tls: bool = True
+    expect: HttpExpect = HttpExpect()
+
+
+class TlsCheck(CheckBase):
+    type: Literal["tls"]
+    interval: Duration = timedelta(hours=6)
+    host: str | None = None
+    """Defaults to the site url's host."""
+    port: int = Field(default=443, ge=1, le=65535)
+    min_days_left: int = Field(default=14, ge=0)
+    server_name: str | None = None
+    """SNI and the name verified; defaults to host."""
+
+
+class TcpCheck(CheckBase):
+    type: Literal["tcp"]
+    host: str | None = None
+    port: int = Field(ge=1, le=65535)
+
+
+class DnsCheck(CheckBase):
+    type: Literal["dns"]
+    interval: Duration = timedelta(minutes=5)
+    name: str | None = None
+    """Defaults to the site url's host."""
+    addresses: tuple[str, ...] = ()
+    """When given, every one of these must be among the answers."""
+
+
+CheckSpec = HttpCheck | TlsCheck | TcpCheck | DnsCheck
+Check = Annotated[CheckSpec, Field(discriminator="type")]
+
+
+class AlertPolicy(Model):
+    failure_threshold: int = Field(default=3, ge=1)
+    success_threshold: int = Field(default=2, ge=1)
+    repeat_every: Duration | None = timedelta(hours=4)
+    """Reminder while down; null turns reminders off."""
+
+
+class Site(Model):
+    id: Ident
+    url: HttpUrl
+    name: str | None = None
+    checks: tuple[Check, ...] = ()
+    alert: AlertPolicy = AlertPolicy()
+
+    @model_validator(mode="after")
+    def _check_ids(self) -> Site:
+        """Give every check an id (its type, then ``type-2``…) and refuse duplicates."""
+        seen: set[str] = set()
+        counts: dict[str, int] = {}
+        fixed = []
+        for check in self.checks:
+            cid = check.id
+            if cid is None:
+                counts[check.type] = counts.get(check.type, 0) + 1
+                n = counts[check.type]
+                cid = check.type if n == 1 else f"{check.type}-{n}"
+                check = check.model_copy(update={"id": cid})
+            if cid in seen:
+                raise ValueError(
+                    f"two checks of site {self.id!r} have the id {cid!r}; give each an own `id:`"
+                )
+            seen.add(cid)
+            fixed.append(check)
+        object.__setattr__(self, "checks", tuple(fixed))
+        return self
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+
+class ClientConfig(Model):
+    client: Ident
+    name: str
+    contacts: tuple[Contact, ...] = ()
+    sites: tuple[Site, ...] = ()
+
+
+class Config(Model):
+    """The whole validated configuration: ``monitord.yml`` plus every client file."""
+
+    main: MainConfig
+    clients: tuple[ClientConfig, ...] = ()
+    directory: Path = Path(".")
+    """The directory it was loaded from; relative paths in it resolve against this."""
+
+    def state_path(self) -> Path:
+        """Absolute path of the store: a relative one is under ``$STATE_DIRECTORY`` when
+        systemd sets it, else under the working directory."""
+        p = self.main.state.path
+        if p.is_absolute():
+            return p
+        base = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+        return (Path(base) if base else Path.cwd()) / p
+
+    def iter_checks(self) -> Iterator[tuple[ClientConfig, Site, CheckSpec]]:
+        for client in self.clients:
+            for site in client.sites:
+                for check in site.checks:
+                    yield client, site, check
+
+    def find_site(self, site_id: str) -> tuple[ClientConfig, Site] | None:
+        for client in self.clients:
+            for site in client.sites:
+                if site.id == site_id:
+                    return client, site
+        return None

@@ -1,0 +1,69 @@
+"""The small error hierarchy. Every message says what to do next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MonitordError(Exception):
+    """Base of every error monitord raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigIssue:
+    """One problem in one configuration file, located for the user."""
+
+    file: str
+    line: int
+    col: int
+    path: str
+    problem: str
+    fix: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}"
+        path = self.path or "(top level)"
+        return f"{where}: {path}: {self.problem} — {self.fix}"
+
+
+class ConfigError(MonitordError):
+    """The configuration is invalid; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues) or "invalid configuration")
+
+
+class SecretNotFoundError(MonitordError):
+    """A ``${NAME}`` reference names neither an environment variable nor a credential file."""
+
+
+class StoreError(MonitordError):
+    """The state store cannot be opened or written."""
+
+
+class ProbeSetupError(MonitordError):
+    """A probe cannot run at all because its spec is unusable (not a site failure)."""
+
+
+class NotifierError(MonitordError):
+    """A notification could not be delivered."""
+
+
+class RetryableError(NotifierError):
+    """Delivery failed for a passing reason (timeout, 429, 5xx); the outbox tries again.
+
+    ``retry_after`` is the server's requested wait in seconds, when it gave one.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(NotifierError):
+    """Delivery failed for a reason retrying cannot fix (4xx, bad credentials, bad address)."""
+
+
+class VersionError(MonitordError, ValueError):
+    """A version string or a Composer constraint cannot be parsed."""

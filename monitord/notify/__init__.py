@@ -1,0 +1,1 @@
+"""Notifiers: one module per destination, one small Protocol (base.Notifier)."""

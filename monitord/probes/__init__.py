@@ -1,0 +1,1 @@
+"""Site probes: one module per kind, one async signature for all (see base.Probe)."""
