@@ -154,10 +154,31 @@ class SmtpConfig(Model):
     ca_file: Path | None = None
 
 
+DRUPAL_FEEDS: tuple[str, ...] = (
+    "https://www.drupal.org/security/rss.xml",
+    "https://www.drupal.org/security/contrib/rss.xml",
+    "https://www.drupal.org/security/psa/rss.xml",
+)
+
+
+class SecurityConfig(Model):
+    """Where and how often drupal.org's security advisories are polled."""
+
+    enabled: bool = True
+    feeds: tuple[HttpUrl, ...] = DRUPAL_FEEDS
+    psa_json: HttpUrl | None = "https://updates.drupal.org/psa.json"
+    interval: Duration = timedelta(minutes=15)
+    fast_interval: Duration = timedelta(minutes=2)
+    """Used in the Wednesday release window (16:00–22:00 UTC) and in windows a PSA announced."""
+    oncall_notifier: str = "email"
+    """Who is paged for Highly critical advisories out of hours (e-mail until paging exists)."""
+
+
 class MainConfig(Model):
     agency: Agency
     state: StateConfig = StateConfig()
     smtp: SmtpConfig | None = None
+    security: SecurityConfig = SecurityConfig()
 
 
 # ---------------------------------------------------------------- clients/*.yml
@@ -263,12 +284,28 @@ class AlertPolicy(Model):
     """Reminder while down; null turns reminders off."""
 
 
+class DrupalSite(Model):
+    """What a Drupal site runs. Present (even empty) means the site is Drupal.
+
+    Any of: a composer.lock path, modules declared by hand, a command printing the JSON of
+    ``drush pm:list --format=json`` or ``composer show --format=json``. With none, the site
+    still gets core advisories, marked "inventory unknown — check by hand", to the agency only.
+    """
+
+    composer_lock: Path | None = None
+    modules: dict[str, str] = {}
+    """``{drupal/core: 10.3.1, drupal/webform: 6.2.3}``."""
+    command: str | None = None
+    command_timeout: Duration = timedelta(seconds=60)
+
+
 class Site(Model):
     id: Ident
     url: HttpUrl
     name: str | None = None
     checks: tuple[Check, ...] = ()
     alert: AlertPolicy = AlertPolicy()
+    drupal: DrupalSite | None = None
 
     @model_validator(mode="after")
     def _check_ids(self) -> Site:
