@@ -7,12 +7,23 @@ timeout and the timing and turns anything a probe does raise into a failed resul
 
 from __future__ import annotations
 
+import errno
+import socket
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from monitord.config.models import CheckSpec, Site
+from monitord.errors import ProbeSetupError
+
+if TYPE_CHECKING:
+    import aiohttp
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,17 +42,100 @@ class ProbeResult:
 
 @dataclass(frozen=True, slots=True)
 class ProbeContext:
-    """What a probe may use besides its spec. Tests pass a trust store with their own CA."""
+    """What a probe may use besides its spec. Tests pass a trust store with their own CA.
+
+    Build one with :func:`monitord.probes.runner.open_probe_context`, which owns the shared
+    HTTP session; a bare ``ProbeContext()`` serves the tls, tcp and dns probes only.
+    The SSL contexts are created once per context and cached (creating one loads the whole
+    trust store: far too costly per probe).
+    """
 
     ssl_context: ssl.SSLContext | None = None
     """Verification context for TLS; None means the system's default trust store."""
     user_agent: str = "monitord/0.1 (+https://github.com/monitord)"
+    session: aiohttp.ClientSession | None = None
+    """The shared HTTP session (fresh connection per request); set by open_probe_context."""
+    clock: Callable[[], datetime] = _utcnow
+    """Wall-clock "now" (aware, UTC) for certificate arithmetic; tests pass a fixed one."""
+    _verifying: list[ssl.SSLContext] = field(default_factory=list, repr=False, compare=False)
+    _unverified: list[ssl.SSLContext] = field(default_factory=list, repr=False, compare=False)
 
     def verifying_context(self) -> ssl.SSLContext:
-        return self.ssl_context if self.ssl_context is not None else ssl.create_default_context()
+        """The context that verifies chain and hostname (cached)."""
+        if self.ssl_context is not None:
+            return self.ssl_context
+        if not self._verifying:
+            self._verifying.append(ssl.create_default_context())
+        return self._verifying[0]
+
+    def unverified_context(self) -> ssl.SSLContext:
+        """A context that accepts any certificate: only for reading what a server presents."""
+        if not self._unverified:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            self._unverified.append(ctx)
+        return self._unverified[0]
+
+    def require_session(self) -> aiohttp.ClientSession:
+        if self.session is None or self.session.closed:
+            raise ProbeSetupError(
+                "http probes need the shared HTTP session: create the context with "
+                "monitord.probes.runner.open_probe_context()"
+            )
+        return self.session
 
 
 Probe = Callable[[Site, Any, ProbeContext], Awaitable[ProbeResult]]
 """``async def probe(site, spec, ctx) -> ProbeResult``; spec is the module's own check model."""
 
-__all__ = ["CheckSpec", "Probe", "ProbeContext", "ProbeResult"]
+
+_GAI_NO_NAME = {
+    getattr(socket, name)
+    for name in ("EAI_NONAME", "EAI_NODATA", "EAI_ADDRFAMILY")
+    if hasattr(socket, name)
+}
+
+
+def describe_gaierror(exc: socket.gaierror) -> str:
+    """A resolver failure, said the way people act on it."""
+    if exc.errno in _GAI_NO_NAME:
+        return "name does not resolve"
+    if exc.errno == getattr(socket, "EAI_AGAIN", None):
+        return "DNS lookup failed temporarily (resolver did not answer)"
+    return f"DNS lookup failed: {exc.strerror or exc}"
+
+
+def describe_oserror(exc: OSError) -> str:
+    """A connection failure in a few words: ``connection refused``, ``name does not resolve``."""
+    if isinstance(exc, socket.gaierror):
+        return describe_gaierror(exc)
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset by peer"
+    if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return f"{'host' if exc.errno == errno.EHOSTUNREACH else 'network'} unreachable"
+    if exc.errno == errno.ETIMEDOUT:
+        return "connection timed out"
+    if exc.strerror:
+        return f"connection failed: {exc.strerror.lower()}"
+    return f"connection failed: {type(exc).__name__}"
+
+
+def format_ms(seconds: float) -> str:
+    """``85 ms``, ``1.24 s``."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    return f"{seconds:.2f} s"
+
+
+__all__ = [
+    "CheckSpec",
+    "Probe",
+    "ProbeContext",
+    "ProbeResult",
+    "describe_gaierror",
+    "describe_oserror",
+    "format_ms",
+]
