@@ -1,0 +1,173 @@
+"""The store contract: what the daemon keeps between runs, behind one Protocol.
+
+The store knows nothing of incident logic. Per check key it keeps an opaque JSON state that
+the incident engine owns, the latest probe result, the incidents table, a small key/value
+meta table (feed ETags and the like) and the notification outbox.
+
+Every datetime passed in must be timezone-aware; the store keeps instants as UTC ISO 8601 text
+and hands back aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final, Literal, Protocol
+
+from monitord.notify.base import Notification
+
+OutboxStatus = Literal["pending", "sending", "sent", "failed"]
+
+PENDING: Final = "pending"
+"""Waiting for its ``due_at``; the sender claims it then."""
+SENDING: Final = "sending"
+"""Claimed by a sender at ``claimed_at``; claimed again after limits.OUTBOX_LEASE (crash)."""
+SENT: Final = "sent"
+"""Delivered; ``external_id`` is what the destination made (Message-ID, ticket id)."""
+FAILED: Final = "failed"
+"""Given up on (permanent error, too many attempts, notifier gone); ``last_error`` says why."""
+
+OUTBOX_STATUSES: Final[tuple[str, ...]] = (PENDING, SENDING, SENT, FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """The latest probe result of one check, as ``monitord status`` shows it."""
+
+    key: str
+    """The check's key (the same key its state is kept under)."""
+    client: str
+    site: str
+    check: str
+    ok: bool
+    message: str
+    warning: str | None
+    duration: float
+    """Seconds the probe took."""
+    at: datetime
+    """When the probe finished (aware UTC)."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """JSON-serialisable facts from the probe (``status``, ``cert_days_left``…)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRow:
+    """One incident; written (upserted by ``id``) by the incident engine."""
+
+    id: str
+    """Chosen by the incident engine and stable for the incident's life (upsert key)."""
+    key: str
+    """The check key the incident belongs to."""
+    client: str
+    site: str
+    check: str
+    started: datetime
+    ended: datetime | None
+    """None while the incident is open."""
+    summary: str
+    last_message: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One notification in the outbox, as a sender claims it."""
+
+    id: int
+    key: str
+    """The notification's idempotency key (unique in the outbox)."""
+    notifier: str
+    notification: Notification
+    attempts: int
+    """Delivery tries so far, counting the one in progress for a claimed item."""
+    due_at: datetime
+    status: str
+    """One of PENDING, SENDING, SENT, FAILED."""
+    last_error: str | None
+    created: datetime
+    external_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    depth: int
+    """Items not yet delivered nor given up on (pending + sending)."""
+    oldest_age_seconds: float
+    """Age of the oldest undelivered item at ``now``; 0.0 when there is none."""
+    failed: int
+    """Items given up on."""
+
+
+class Store(Protocol):
+    """Durable state. Implementations: store.sqlite.SqliteStore."""
+
+    async def open(self) -> None:
+        """Create or upgrade the store; raises errors.StoreError saying what to do."""
+
+    async def close(self) -> None:
+        """Flush batched writes, then release the store."""
+
+    async def load_states(self) -> dict[str, dict[str, Any]]:
+        """Every check key's last state (as written by ``write``)."""
+
+    async def write(
+        self,
+        key: str,
+        state: dict[str, Any],
+        result: ResultRow | None,
+        notifications: Sequence[Notification] = (),
+        incident: IncidentRow | None = None,
+        *,
+        now: datetime,
+    ) -> None:
+        """Save a check's state and latest result, and optionally an incident and notifications.
+
+        With notifications or an incident the write is durable when this returns, in one
+        transaction with the state. Otherwise it is batched (committed within
+        limits.STORE_FLUSH_INTERVAL); a later write to the same key supersedes an earlier one
+        not yet committed. Writes to one key are applied in call order.
+        """
+
+    async def latest_results(self) -> dict[str, ResultRow]:
+        """The latest result per check key."""
+
+    async def open_incidents(self) -> list[IncidentRow]:
+        """Incidents not yet ended, oldest first."""
+
+    async def incidents(self, limit: int = 100) -> list[IncidentRow]:
+        """The most recently started incidents, newest first."""
+
+    async def enqueue(
+        self,
+        notifications: Sequence[Notification],
+        now: datetime,
+        due_at: datetime | None = None,
+    ) -> int:
+        """Add notifications to the outbox (due at ``due_at``, default ``now``).
+
+        Idempotent: a key already in the outbox is ignored. Returns how many were new.
+        """
+
+    async def claim_due(self, now: datetime, limit: int) -> list[OutboxItem]:
+        """Claim up to ``limit`` items to send.
+
+        Pending items due at or before ``now``, and items whose claim is older than
+        limits.OUTBOX_LEASE (their sender died). Each becomes SENDING, claimed at ``now``,
+        with one more attempt counted.
+        """
+
+    async def mark_sent(self, item_id: int, now: datetime, external_id: str | None) -> None: ...
+
+    async def mark_retry(self, item_id: int, now: datetime, due_at: datetime, error: str) -> None:
+        """Back to PENDING, due again at ``due_at``."""
+
+    async def mark_failed(self, item_id: int, now: datetime, error: str) -> None: ...
+
+    async def outbox_stats(self, now: datetime) -> OutboxStats: ...
+
+    async def outbox_items(self, status: str | None = None, limit: int = 100) -> list[OutboxItem]:
+        """Items (optionally of one status), newest first."""
+
+    async def get_meta(self, key: str) -> str | None: ...
+
+    async def set_meta(self, key: str, value: str) -> None: ...

@@ -1,0 +1,149 @@
+"""Versioned schema migrations for the SQLite store.
+
+Each migration is applied once, in order, in its own transaction, and recorded in the
+``schema_version`` table. Never edit a released migration: append a new one. A store whose
+schema is newer than this monitord knows is refused (an older monitord must not write to it).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitord.errors import StoreError
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "check state, latest results, incidents, meta, outbox",
+        (
+            """CREATE TABLE check_state (
+                key TEXT PRIMARY KEY,
+                state TEXT NOT NULL,
+                updated TEXT NOT NULL
+            )""",
+            """CREATE TABLE latest_result (
+                key TEXT PRIMARY KEY,
+                client TEXT NOT NULL,
+                site TEXT NOT NULL,
+                check_id TEXT NOT NULL,
+                ok INTEGER NOT NULL,
+                message TEXT NOT NULL,
+                warning TEXT,
+                duration REAL NOT NULL,
+                at TEXT NOT NULL,
+                details TEXT NOT NULL
+            )""",
+            """CREATE TABLE incident (
+                id TEXT PRIMARY KEY,
+                key TEXT NOT NULL,
+                client TEXT NOT NULL,
+                site TEXT NOT NULL,
+                check_id TEXT NOT NULL,
+                started TEXT NOT NULL,
+                ended TEXT,
+                summary TEXT NOT NULL,
+                last_message TEXT NOT NULL
+            )""",
+            "CREATE INDEX incident_started ON incident (started)",
+            "CREATE INDEX incident_open ON incident (started) WHERE ended IS NULL",
+            """CREATE TABLE meta (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            )""",
+            """CREATE TABLE outbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                key TEXT NOT NULL UNIQUE,
+                notifier TEXT NOT NULL,
+                notification TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                due_at TEXT NOT NULL,
+                status TEXT NOT NULL
+                    CHECK (status IN ('pending', 'sending', 'sent', 'failed')),
+                last_error TEXT,
+                created TEXT NOT NULL,
+                updated TEXT NOT NULL,
+                claimed_at TEXT,
+                sent_at TEXT,
+                external_id TEXT
+            )""",
+            "CREATE INDEX outbox_due ON outbox (status, due_at)",
+            "CREATE INDEX outbox_claimed ON outbox (status, claimed_at)",
+        ),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """The schema version recorded in the database; 0 for an empty one."""
+    row = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone()
+    if row is None:
+        return 0
+    (version,) = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+    return int(version)
+
+
+def migrate(
+    conn: sqlite3.Connection,
+    path: Path,
+    now: datetime | None = None,
+    migrations: tuple[Migration, ...] = MIGRATIONS,
+) -> int:
+    """Bring the schema up to date; return the resulting version.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``): each migration runs in its
+    own ``BEGIN IMMEDIATE`` transaction so a failure leaves the previous version intact.
+    """
+    latest = migrations[-1].version if migrations else 0
+    applied_at = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_version (
+                version INTEGER PRIMARY KEY,
+                description TEXT NOT NULL,
+                applied_at TEXT NOT NULL
+            )"""
+        )
+        version = current_version(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    if version > latest:
+        raise StoreError(
+            f"the state store {path} has schema version {version}, but this monitord only "
+            f"knows versions up to {latest}: it was written by a newer monitord. Upgrade "
+            "monitord, or point state.path at another file."
+        )
+    for m in migrations:
+        if m.version <= version:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for stmt in m.statements:
+                conn.execute(stmt)
+            conn.execute(
+                "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
+                (m.version, m.description, applied_at),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        version = m.version
+    return version

@@ -1,0 +1,631 @@
+"""The SQLite store: one file, WAL mode, every statement on one dedicated thread.
+
+The event loop never touches the disk: each operation is a job on a single-worker executor
+that owns the only connection, so jobs run one at a time in the order they were submitted.
+Probe results are batched on the loop side and committed together by a background flusher;
+a write that carries notifications or an incident is committed at once, in the same
+transaction as the state and the pending batch, so order per key always holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import structlog
+
+from monitord import limits
+from monitord.errors import StoreError
+from monitord.events import Event
+from monitord.notify.base import Notification
+from monitord.store.base import (
+    OUTBOX_STATUSES,
+    IncidentRow,
+    OutboxItem,
+    OutboxStats,
+    ResultRow,
+)
+from monitord.store.migrations import migrate
+
+STORE_BUSY_TIMEOUT = timedelta(seconds=5)
+"""How long a statement waits for a lock held by another process (``monitord status`` reading,
+a backup tool) before failing: long enough for any such reader, short enough to be noticed."""
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def to_iso(dt: datetime) -> str:
+    """The stored form of an instant: fixed-width UTC ISO 8601, so text order is time order."""
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"{dt!r} has no time zone; pass an aware UTC datetime to the store")
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _dumps(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(
+            f"{what} cannot be stored: it is not plain JSON ({exc}); "
+            "use only strings, numbers, booleans, None, lists and dicts with string keys"
+        ) from exc
+
+
+def notification_to_json(n: Notification) -> str:
+    return _dumps(
+        {
+            "key": n.key,
+            "notifier": n.notifier,
+            "recipient": n.recipient,
+            "recipient_name": n.recipient_name,
+            "event": n.event.to_json(),
+        },
+        what=f"notification {n.key!r}",
+    )
+
+
+def notification_from_json(text: str) -> Notification:
+    d = json.loads(text)
+    return Notification(
+        key=d["key"],
+        notifier=d["notifier"],
+        recipient=d["recipient"],
+        recipient_name=d["recipient_name"],
+        event=Event.from_json(d["event"]),
+    )
+
+
+_ResultParams = tuple[str, str, str, str, int, str, str | None, float, str, str]
+_IncidentParams = tuple[str, str, str, str, str, str, str | None, str, str]
+_OutboxParams = tuple[str, str, str, str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One check's state and latest result, serialised, waiting to be committed."""
+
+    state: str
+    result: _ResultParams | None
+    now: str
+
+    def superseded_by(self, newer: _Entry) -> _Entry:
+        return _Entry(
+            newer.state, newer.result if newer.result is not None else self.result, newer.now
+        )
+
+
+def _merge(older: dict[str, _Entry], newer: dict[str, _Entry]) -> dict[str, _Entry]:
+    if not older:
+        return newer
+    out = dict(older)
+    for key, entry in newer.items():
+        prev = out.get(key)
+        out[key] = entry if prev is None else prev.superseded_by(entry)
+    return out
+
+
+def _result_params(r: ResultRow) -> _ResultParams:
+    return (
+        r.key,
+        r.client,
+        r.site,
+        r.check,
+        int(r.ok),
+        r.message,
+        r.warning,
+        float(r.duration),
+        to_iso(r.at),
+        _dumps(r.details, what=f"details of the result for {r.key!r}"),
+    )
+
+
+def _incident_params(i: IncidentRow) -> _IncidentParams:
+    return (
+        i.id,
+        i.key,
+        i.client,
+        i.site,
+        i.check,
+        to_iso(i.started),
+        to_iso(i.ended) if i.ended is not None else None,
+        i.summary,
+        i.last_message,
+    )
+
+
+def _outbox_params(ns: Sequence[Notification], created: str, due: str) -> list[_OutboxParams]:
+    return [(n.key, n.notifier, notification_to_json(n), due, created, created) for n in ns]
+
+
+# SQL is written out literally (no string building), statuses bound as parameters.
+_UPSERT_STATE = (
+    "INSERT INTO check_state (key, state, updated) VALUES (?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET state = excluded.state, updated = excluded.updated"
+)
+_UPSERT_RESULT = (
+    "INSERT INTO latest_result "
+    "(key, client, site, check_id, ok, message, warning, duration, at, details) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET client = excluded.client, site = excluded.site, "
+    "check_id = excluded.check_id, ok = excluded.ok, message = excluded.message, "
+    "warning = excluded.warning, duration = excluded.duration, at = excluded.at, "
+    "details = excluded.details"
+)
+_SELECT_RESULTS = (
+    "SELECT key, client, site, check_id, ok, message, warning, duration, at, details "
+    "FROM latest_result"
+)
+_UPSERT_INCIDENT = (
+    "INSERT INTO incident "
+    "(id, key, client, site, check_id, started, ended, summary, last_message) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET key = excluded.key, client = excluded.client, "
+    "site = excluded.site, check_id = excluded.check_id, started = excluded.started, "
+    "ended = excluded.ended, summary = excluded.summary, last_message = excluded.last_message"
+)
+_SELECT_OPEN_INCIDENTS = (
+    "SELECT id, key, client, site, check_id, started, ended, summary, last_message "
+    "FROM incident WHERE ended IS NULL ORDER BY started, id"
+)
+_SELECT_INCIDENTS = (
+    "SELECT id, key, client, site, check_id, started, ended, summary, last_message "
+    "FROM incident ORDER BY started DESC, id DESC LIMIT ?"
+)
+_INSERT_OUTBOX = (
+    "INSERT INTO outbox (key, notifier, notification, due_at, created, updated, status) "
+    "VALUES (?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT (key) DO NOTHING"
+)
+_CLAIM_OUTBOX = (
+    "UPDATE outbox SET status = 'sending', claimed_at = :now, updated = :now, "
+    "attempts = attempts + 1 "
+    "WHERE id IN (SELECT id FROM outbox "
+    "  WHERE (status = 'pending' AND due_at <= :now) "
+    "     OR (status = 'sending' AND claimed_at <= :lease_cutoff) "
+    "  ORDER BY due_at, id LIMIT :limit) "
+    "RETURNING id, key, notifier, notification, attempts, due_at, status, last_error, "
+    "created, external_id"
+)
+_SELECT_OUTBOX = (
+    "SELECT id, key, notifier, notification, attempts, due_at, status, last_error, "
+    "created, external_id FROM outbox WHERE (:status IS NULL OR status = :status) "
+    "ORDER BY id DESC LIMIT :limit"
+)
+_MARK_SENT = (
+    "UPDATE outbox SET status = 'sent', sent_at = :now, updated = :now, "
+    "external_id = :external_id, last_error = NULL WHERE id = :id"
+)
+# Only a claimed item goes back to pending or to failed: one already sent stays sent.
+_MARK_RETRY = (
+    "UPDATE outbox SET status = 'pending', due_at = :due_at, last_error = :error, "
+    "updated = :now WHERE id = :id AND status = 'sending'"
+)
+_MARK_FAILED = (
+    "UPDATE outbox SET status = 'failed', last_error = :error, updated = :now "
+    "WHERE id = :id AND status != 'sent'"
+)
+_OUTBOX_DEPTH = "SELECT COUNT(*), MIN(created) FROM outbox WHERE status IN ('pending', 'sending')"
+_OUTBOX_FAILED = "SELECT COUNT(*) FROM outbox WHERE status = 'failed'"
+_UPSERT_META = (
+    "INSERT INTO meta (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+
+
+def _result_row(row: sqlite3.Row) -> ResultRow:
+    return ResultRow(
+        key=row["key"],
+        client=row["client"],
+        site=row["site"],
+        check=row["check_id"],
+        ok=bool(row["ok"]),
+        message=row["message"],
+        warning=row["warning"],
+        duration=row["duration"],
+        at=from_iso(row["at"]),
+        details=json.loads(row["details"]),
+    )
+
+
+def _incident_row(row: sqlite3.Row) -> IncidentRow:
+    return IncidentRow(
+        id=row["id"],
+        key=row["key"],
+        client=row["client"],
+        site=row["site"],
+        check=row["check_id"],
+        started=from_iso(row["started"]),
+        ended=from_iso(row["ended"]) if row["ended"] is not None else None,
+        summary=row["summary"],
+        last_message=row["last_message"],
+    )
+
+
+def _outbox_item(row: sqlite3.Row) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"],
+        key=row["key"],
+        notifier=row["notifier"],
+        notification=notification_from_json(row["notification"]),
+        attempts=row["attempts"],
+        due_at=from_iso(row["due_at"]),
+        status=row["status"],
+        last_error=row["last_error"],
+        created=from_iso(row["created"]),
+        external_id=row["external_id"],
+    )
+
+
+class SqliteStore:
+    """The default store (store.base.Store) in one SQLite file.
+
+    ``batch_size`` and ``flush_interval`` default to limits.STORE_BATCH_SIZE and
+    limits.STORE_FLUSH_INTERVAL; tests and benchmarks may pass others.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        batch_size: int = limits.STORE_BATCH_SIZE,
+        flush_interval: timedelta = limits.STORE_FLUSH_INTERVAL,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.path = Path(path)
+        self._batch_size = batch_size
+        self._flush_interval = flush_interval
+        self._log = structlog.get_logger("monitord.store").bind(path=str(self.path))
+        self._executor: ThreadPoolExecutor | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._pending: dict[str, _Entry] = {}
+        self._has_pending = asyncio.Event()
+        self._full = asyncio.Event()
+        # Touched only on the store thread:
+        self._conn: sqlite3.Connection | None = None
+        self._carry: dict[str, _Entry] = {}
+        self.commits = 0
+        """Transactions committed since open (read it to see batching at work)."""
+        self.flushed = asyncio.Event()
+        """Set after each background flush; a test or benchmark may clear and await it."""
+
+    # -- the store thread ------------------------------------------------------------------
+
+    async def _run(
+        self, doing: str, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        if self._executor is None:
+            raise StoreError(f"the state store {self.path} is not open; call open() first")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"the state store {self.path} could not {doing}: {exc}. Check that the file "
+                "and its directory are writable, the disk has room, and no other program "
+                "holds the file locked."
+            ) from exc
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"the state store {self.path} is closed")
+        return self._conn
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self._db()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+        conn.execute("COMMIT")
+        self.commits += 1
+
+    def _open_sync(self) -> None:
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=STORE_BUSY_TIMEOUT.total_seconds(),
+                isolation_level=None,
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot open the state store {self.path}: {exc}; check the path in "
+                "state.path and that its directory is writable"
+            ) from exc
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(STORE_BUSY_TIMEOUT.total_seconds() * 1000)}")
+            try:
+                (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(
+                    f"{self.path} is not a monitord state store ({exc}); move it away or set "
+                    "state.path to another file"
+                ) from exc
+            if str(mode).lower() != "wal":
+                raise StoreError(
+                    f"the state store {self.path} cannot use write-ahead logging (journal mode "
+                    f"is {mode!r}); put it on a local disk, not a network file system"
+                )
+            conn.execute("PRAGMA synchronous = NORMAL")
+            migrate(conn, self.path)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        self._carry = {}
+
+    def _close_sync(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _commit_sync(
+        self,
+        batch: dict[str, _Entry],
+        durable: tuple[str, _Entry] | None,
+        incident: _IncidentParams | None,
+        outbox: list[_OutboxParams],
+    ) -> None:
+        batch = _merge(self._carry, batch)
+        self._carry = {}
+        if not batch and durable is None and incident is None and not outbox:
+            return
+        entries = list(batch.items())
+        if durable is not None:
+            entries.append(durable)
+        try:
+            with self._tx() as conn:
+                conn.executemany(_UPSERT_STATE, [(k, e.state, e.now) for k, e in entries])
+                results = [e.result for _, e in entries if e.result is not None]
+                if results:
+                    conn.executemany(_UPSERT_RESULT, results)
+                if incident is not None:
+                    conn.execute(_UPSERT_INCIDENT, incident)
+                if outbox:
+                    conn.executemany(_INSERT_OUTBOX, outbox)
+        except BaseException:
+            # Keep the batched rows for the next commit (they are older than anything queued
+            # since); a durable write's own rows are not kept: its caller gets the error.
+            self._carry = _merge(batch, self._carry)
+            raise
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._executor is not None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create {self.path.parent} for the state store: {exc.strerror}; "
+                "create it, or set state.path to a writable place"
+            ) from exc
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitord-store")
+        try:
+            await self._run("be opened", self._open_sync)
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise
+        self.commits = 0
+        self._flusher = asyncio.create_task(self._flush_loop(), name="monitord-store-flusher")
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        try:
+            await self.flush()
+        finally:
+            try:
+                await self._run("be closed", self._close_sync)
+            finally:
+                self._executor.shutdown(wait=False)
+                self._executor = None
+
+    # -- states and results ------------------------------------------------------------------
+
+    def _take_pending(self) -> dict[str, _Entry]:
+        batch, self._pending = self._pending, {}
+        self._has_pending.clear()
+        self._full.clear()
+        return batch
+
+    async def flush(self) -> None:
+        """Commit the batched writes now (one transaction)."""
+        # Take the batch and submit its job without yielding, so no write slips between.
+        batch = self._take_pending()
+        await self._run("save check states", self._commit_sync, batch, None, None, [])
+
+    async def _flush_loop(self) -> None:
+        interval = self._flush_interval.total_seconds()
+        while True:
+            await self._has_pending.wait()
+            if not self._full.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), timeout=interval)
+            try:
+                await self.flush()
+            except StoreError as exc:
+                self._log.error("store.flush_failed", error=str(exc))
+            self.flushed.set()
+
+    async def write(
+        self,
+        key: str,
+        state: dict[str, Any],
+        result: ResultRow | None,
+        notifications: Sequence[Notification] = (),
+        incident: IncidentRow | None = None,
+        *,
+        now: datetime,
+    ) -> None:
+        if self._executor is None:
+            raise StoreError(f"the state store {self.path} is not open; call open() first")
+        now_s = to_iso(now)
+        # Serialise now: the caller may change its dict after we return.
+        entry = _Entry(
+            _dumps(state, what=f"state of {key!r}"),
+            _result_params(result) if result is not None else None,
+            now_s,
+        )
+        if notifications or incident is not None:
+            outbox = _outbox_params(notifications, now_s, now_s)
+            inc = _incident_params(incident) if incident is not None else None
+            batch = self._take_pending()
+            await self._run(
+                "save a check state with its notifications",
+                self._commit_sync,
+                batch,
+                (key, entry),
+                inc,
+                outbox,
+            )
+            return
+        prev = self._pending.get(key)
+        self._pending[key] = entry if prev is None else prev.superseded_by(entry)
+        self._has_pending.set()
+        if len(self._pending) >= self._batch_size:
+            self._full.set()
+
+    def _load_states_sync(self) -> dict[str, dict[str, Any]]:
+        rows = self._db().execute("SELECT key, state FROM check_state").fetchall()
+        return {row["key"]: json.loads(row["state"]) for row in rows}
+
+    async def load_states(self) -> dict[str, dict[str, Any]]:
+        await self.flush()
+        return await self._run("read check states", self._load_states_sync)
+
+    def _latest_results_sync(self) -> dict[str, ResultRow]:
+        rows = self._db().execute(_SELECT_RESULTS).fetchall()
+        return {row["key"]: _result_row(row) for row in rows}
+
+    async def latest_results(self) -> dict[str, ResultRow]:
+        await self.flush()
+        return await self._run("read latest results", self._latest_results_sync)
+
+    # -- incidents ---------------------------------------------------------------------------
+
+    def _incidents_sync(self, only_open: bool, limit: int) -> list[IncidentRow]:
+        if only_open:
+            rows = self._db().execute(_SELECT_OPEN_INCIDENTS).fetchall()
+        else:
+            rows = self._db().execute(_SELECT_INCIDENTS, (limit,)).fetchall()
+        return [_incident_row(row) for row in rows]
+
+    async def open_incidents(self) -> list[IncidentRow]:
+        return await self._run("read incidents", self._incidents_sync, True, 0)
+
+    async def incidents(self, limit: int = 100) -> list[IncidentRow]:
+        return await self._run("read incidents", self._incidents_sync, False, limit)
+
+    # -- outbox ------------------------------------------------------------------------------
+
+    def _enqueue_sync(self, rows: list[_OutboxParams]) -> int:
+        with self._tx() as conn:
+            before = conn.total_changes
+            conn.executemany(_INSERT_OUTBOX, rows)
+            return conn.total_changes - before
+
+    async def enqueue(
+        self,
+        notifications: Sequence[Notification],
+        now: datetime,
+        due_at: datetime | None = None,
+    ) -> int:
+        now_s = to_iso(now)
+        rows = _outbox_params(notifications, now_s, to_iso(due_at) if due_at else now_s)
+        if not rows:
+            return 0
+        return await self._run("add notifications to the outbox", self._enqueue_sync, rows)
+
+    def _claim_sync(self, now: str, lease_cutoff: str, limit: int) -> list[OutboxItem]:
+        with self._tx() as conn:
+            params = {"now": now, "lease_cutoff": lease_cutoff, "limit": limit}
+            rows = conn.execute(_CLAIM_OUTBOX, params).fetchall()
+        items = [_outbox_item(row) for row in rows]
+        items.sort(key=lambda i: (i.due_at, i.id))
+        return items
+
+    async def claim_due(self, now: datetime, limit: int) -> list[OutboxItem]:
+        if limit < 1:
+            return []
+        return await self._run(
+            "claim outbox items",
+            self._claim_sync,
+            to_iso(now),
+            to_iso(now - limits.OUTBOX_LEASE),
+            limit,
+        )
+
+    def _update_sync(self, sql: str, params: Mapping[str, Any] | Sequence[Any]) -> None:
+        with self._tx() as conn:
+            conn.execute(sql, params)
+
+    async def mark_sent(self, item_id: int, now: datetime, external_id: str | None) -> None:
+        params = {"id": item_id, "now": to_iso(now), "external_id": external_id}
+        await self._run("record a delivery", self._update_sync, _MARK_SENT, params)
+
+    async def mark_retry(self, item_id: int, now: datetime, due_at: datetime, error: str) -> None:
+        params = {"id": item_id, "now": to_iso(now), "due_at": to_iso(due_at), "error": error}
+        await self._run("record a delivery failure", self._update_sync, _MARK_RETRY, params)
+
+    async def mark_failed(self, item_id: int, now: datetime, error: str) -> None:
+        params = {"id": item_id, "now": to_iso(now), "error": error}
+        await self._run("record a failed delivery", self._update_sync, _MARK_FAILED, params)
+
+    def _stats_sync(self, now: datetime) -> OutboxStats:
+        conn = self._db()
+        depth, oldest = conn.execute(_OUTBOX_DEPTH).fetchone()
+        (failed,) = conn.execute(_OUTBOX_FAILED).fetchone()
+        age = max(0.0, (now - from_iso(oldest)).total_seconds()) if oldest else 0.0
+        return OutboxStats(depth=int(depth), oldest_age_seconds=age, failed=int(failed))
+
+    async def outbox_stats(self, now: datetime) -> OutboxStats:
+        to_iso(now)  # validates it is aware
+        return await self._run("read outbox statistics", self._stats_sync, now)
+
+    def _items_sync(self, status: str | None, limit: int) -> list[OutboxItem]:
+        params = {"status": status, "limit": limit}
+        return [_outbox_item(row) for row in self._db().execute(_SELECT_OUTBOX, params)]
+
+    async def outbox_items(self, status: str | None = None, limit: int = 100) -> list[OutboxItem]:
+        if status is not None and status not in OUTBOX_STATUSES:
+            raise ValueError(
+                f"unknown outbox status {status!r}; use one of {', '.join(OUTBOX_STATUSES)}"
+            )
+        return await self._run("read the outbox", self._items_sync, status, limit)
+
+    # -- meta --------------------------------------------------------------------------------
+
+    def _get_meta_sync(self, key: str) -> str | None:
+        row = self._db().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row["value"])
+
+    async def get_meta(self, key: str) -> str | None:
+        return await self._run("read a stored value", self._get_meta_sync, key)
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self._run("save a stored value", self._update_sync, _UPSERT_META, (key, value))
