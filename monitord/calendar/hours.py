@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from enum import Enum
+from typing import TYPE_CHECKING, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_pkg
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from monitord.config.models import Agency
 
 __all__ = [
+    "AUTO",
     "DEFAULT_COUNTRY",
     "DEFAULT_SUBDIVISION",
     "DEFAULT_ZONE",
@@ -61,6 +63,16 @@ EXTRA_CLOSURE_NAME = "Office closed"
 MAX_DAYS_WITHOUT_OFFICE_TIME = 3660
 """How far (about ten years) a search for the next office period looks before giving up: a
 calendar with no working day in that span is misconfigured, and an unbounded search would hang."""
+
+
+class _Auto(Enum):
+    AUTO = "auto"
+
+
+AUTO: Final = _Auto.AUTO
+"""``subdivision=AUTO`` (the default): ENG for GB, none for any other country."""
+
+_DEFAULT_SUBDIVISIONS = {DEFAULT_COUNTRY: DEFAULT_SUBDIVISION}
 
 _WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DEFAULT_DAYS = frozenset(range(5))
@@ -119,7 +131,8 @@ class BusinessCalendar:
     """The agency's working calendar: office days and hours in its zone, minus holidays.
 
     Holidays are the ``holidays`` package's list for ``country``/``subdivision`` (GB/ENG by
-    default; ``country=None`` for none) plus ``extra`` closure dates; each year's list is
+    default; the subdivision defaults to ENG for GB and to none elsewhere; ``country=None`` for
+    no public holidays) plus ``extra`` closure dates; each year's list is
     computed on first use and cached. Build one from the config with :meth:`from_agency`.
     """
 
@@ -133,7 +146,7 @@ class BusinessCalendar:
         end: time = time(17, 0),
         *,
         country: str | None = DEFAULT_COUNTRY,
-        subdivision: str | None = DEFAULT_SUBDIVISION,
+        subdivision: str | Literal[_Auto.AUTO] | None = AUTO,
         extra: Iterable[date] = (),
     ) -> None:
         self.zone = to_zone(zone)
@@ -150,7 +163,9 @@ class BusinessCalendar:
         self._start = start
         self._end = end
         self._extra = frozenset(extra)
-        self._country = country
+        if subdivision is AUTO:
+            subdivision = _DEFAULT_SUBDIVISIONS.get(country or "")
+        self._country = country or None
         self._subdivision = subdivision if country else None
         self._years: dict[int, Mapping[date, str]] = {}
         if country:
@@ -166,14 +181,17 @@ class BusinessCalendar:
     @classmethod
     def from_agency(cls, agency: Agency) -> BusinessCalendar:
         """The calendar the config describes: its zone, ``office_hours`` and ``holidays``."""
+        hol = agency.holidays
+        # The config's subdivision defaults to ENG whatever the country; only GB has ENG.
+        explicit = "subdivision" in hol.model_fields_set or hol.country == DEFAULT_COUNTRY
         return cls(
             agency.timezone,
             agency.office_hours.days,
             agency.office_hours.start,
             agency.office_hours.end,
-            country=agency.holidays.country or None,
-            subdivision=agency.holidays.subdivision,
-            extra=agency.holidays.extra,
+            country=hol.country or None,
+            subdivision=hol.subdivision if explicit else AUTO,
+            extra=hol.extra,
         )
 
     def __repr__(self) -> str:
