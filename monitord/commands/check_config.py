@@ -1,0 +1,45 @@
+"""``monitord check-config [--config DIR]``: validate the configuration, print every problem."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from monitord.cli import add_config_argument
+from monitord.config.loader import load_config, resolve_config_dir, summary
+from monitord.errors import ConfigError
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def handler(args: argparse.Namespace) -> int:
+    directory = resolve_config_dir(args.config)
+    try:
+        config = load_config(directory)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        print(f"{_plural(len(exc.issues), 'problem')} in {directory}", file=sys.stderr)
+        return 1
+    clients, sites, checks = summary(config)
+    print(
+        f"config OK: {_plural(clients, 'client')}, {_plural(sites, 'site')}, "
+        f"{_plural(checks, 'check')} ({directory})"
+    )
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check-config",
+        help="validate the configuration and list every problem",
+        description=(
+            "Read monitord.yml and clients/*.yml, print every problem as "
+            "FILE:LINE:COL: path: problem — fix, and exit 1; or print a one-line summary."
+        ),
+    )
+    add_config_argument(parser)
+    parser.set_defaults(func=handler)

@@ -1,0 +1,988 @@
+"""Read a configuration directory into a validated :class:`~monitord.config.models.Config`.
+
+``DIR/monitord.yml`` and every ``DIR/clients/*.yml`` / ``*.yaml`` (sorted) are parsed with
+PyYAML's SafeLoader into nodes, so every key and value keeps its line and column. ``${NAME}``
+references in string values are resolved (:mod:`monitord.config.secrets`). The plain data is
+validated with the pydantic models; each pydantic error is mapped back to the line:col of the
+offending key or value and reworded as ``FILE:LINE:COL: dotted.path: what is wrong — how to fix``.
+Cross-file checks follow (duplicate ids, missing files, an smtp section when contacts exist).
+Every problem in every file is collected and raised together as one :class:`ConfigError`.
+
+Paths in messages are dotted with list indexes: ``sites[0].checks[1].interval``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union
+
+import holidays
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from monitord.config import secrets
+from monitord.config.models import (
+    NOTIFY_KINDS,
+    WEEKDAYS,
+    CheckSpec,
+    ClientConfig,
+    Config,
+    MainConfig,
+)
+from monitord.errors import ConfigError, ConfigIssue, MonitordError, SecretNotFoundError
+
+MAIN_FILE = "monitord.yml"
+CLIENTS_DIR = "clients"
+CLIENT_SUFFIXES = (".yml", ".yaml")
+SYSTEM_CONFIG_DIR = Path("/etc/monitord")
+CONFIG_DIR_ENV = "MONITORD_CONFIG"
+
+MAX_CONFIG_NODES = 500_000
+"""YAML nodes built per file, counting alias expansions: far above any real configuration (a
+thousand sites is ~50k), low enough that an alias bomb is refused instead of eating memory."""
+
+MAX_SHOWN_VALUE = 60
+"""Characters of a wrong value echoed back in a message before it is cut short."""
+
+Path_ = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+# ---------------------------------------------------------------- positions and documents
+
+
+@dataclass(frozen=True, slots=True)
+class Pos:
+    """Where one value sits: its key (None for list items and the document root) and itself."""
+
+    key: tuple[int, int] | None
+    value: tuple[int, int]
+    collection: bool
+
+
+@dataclass
+class Doc:
+    """One parsed file: plain data, the position of every path, and substituted strings."""
+
+    file: str
+    data: Any
+    pos: dict[Path_, Pos] = field(default_factory=dict)
+    resolved: dict[Path_, secrets.Resolved] = field(default_factory=dict)
+
+    def where(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
+        """Line and column (1-based) of ``path``: its key when ``key`` (or when it is a
+        collection with a key), else its value. An unknown path falls back to its parent."""
+        while path not in self.pos and path:
+            path = path[:-1]
+        p = self.pos.get(path)
+        if p is None:
+            return (1, 1)
+        if p.key is not None and (key or p.collection):
+            return p.key
+        return p.value
+
+    def secret_text(self, path: Path_) -> secrets.Resolved | None:
+        return self.resolved.get(path)
+
+
+class _Issues:
+    """Collects issues, each with the data path it is about (for redaction and sorting)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[int, ConfigIssue, Doc | None, Path_]] = []
+        self._order: dict[str, int] = {}
+
+    def add(
+        self,
+        doc: Doc | None,
+        file: str,
+        line: int,
+        col: int,
+        path: Path_,
+        problem: str,
+        fix: str,
+    ) -> None:
+        order = self._order.setdefault(file, len(self._order))
+        issue = ConfigIssue(file, line, col, dotted(path), problem, fix)
+        self.items.append((order, issue, doc, path))
+
+    def at(self, doc: Doc, path: Path_, problem: str, fix: str, *, key: bool = False) -> None:
+        line, col = doc.where(path, key=key)
+        self.add(doc, doc.file, line, col, path, problem, fix)
+
+    def result(self) -> list[ConfigIssue]:
+        out = []
+        seen: set[str] = set()
+        for order, issue, doc, path in sorted(
+            self.items, key=lambda t: (t[0], t[1].line, t[1].col)
+        ):
+            if doc is not None:
+                issue = _redact_issue(issue, doc, path)
+            text = str(issue)
+            if text not in seen:
+                seen.add(text)
+                out.append(issue)
+            del order
+        return out
+
+
+def _redact_issue(issue: ConfigIssue, doc: Doc, path: Path_) -> ConfigIssue:
+    """Strip every substituted value related to ``path`` (above or below it) from the text."""
+    related = [
+        r
+        for p, r in doc.resolved.items()
+        if r.substituted and (p[: len(path)] == path or path[: len(p)] == p)
+    ]
+    if not related:
+        return issue
+    return ConfigIssue(
+        issue.file,
+        issue.line,
+        issue.col,
+        issue.path,
+        secrets.redact(issue.problem, related),
+        secrets.redact(issue.fix, related),
+    )
+
+
+def dotted(path: Path_) -> str:
+    """``('sites', 0, 'checks', 1, 'interval')`` → ``sites[0].checks[1].interval``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _abs(p: Path) -> Path:
+    """Absolute and normalised, without following symlinks (what the user would type)."""
+    return Path(os.path.abspath(p))
+
+
+def _mark(m: yaml.Mark) -> tuple[int, int]:
+    return (m.line + 1, m.column + 1)
+
+
+# ---------------------------------------------------------------- YAML → data with positions
+
+
+class _TooBig(Exception):
+    pass
+
+
+class _Builder:
+    """Turns composed YAML nodes into plain data, recording positions and problems."""
+
+    def __init__(
+        self,
+        loader: yaml.SafeLoader,
+        doc: Doc,
+        issues: _Issues,
+        environ: typing.Mapping[str, str] | None,
+    ) -> None:
+        self.loader = loader
+        self.doc = doc
+        self.issues = issues
+        self.environ = environ
+        self.count = 0
+        self.active: set[int] = set()
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.count += 1
+        if self.count > MAX_CONFIG_NODES:
+            raise _TooBig
+        if id(node) in self.active:
+            self.issues.at(
+                self.doc,
+                path,
+                "an alias refers to a node that contains it (a recursive structure)",
+                "remove the recursive *alias",
+            )
+            return None
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
+            if isinstance(node, yaml.SequenceNode):
+                out = []
+                for i, item in enumerate(node.value):
+                    self._record((*path, i), None, item)
+                    out.append(self.build(item, (*path, i)))
+                return out
+            return self._scalar(node, path)
+        finally:
+            self.active.discard(id(node))
+
+    def _record(self, path: Path_, key: yaml.Node | None, value: yaml.Node) -> None:
+        self.doc.pos[path] = Pos(
+            _mark(key.start_mark) if key is not None else None,
+            _mark(value.start_mark),
+            isinstance(value, yaml.MappingNode | yaml.SequenceNode),
+        )
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[Any, Any]:
+        explicit = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
+        try:
+            self.loader.flatten_mapping(node)
+        except yaml.MarkedYAMLError as exc:
+            self._yaml_issue(exc)
+        out: dict[Any, Any] = {}
+        first: dict[Any, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                line, col = _mark(key_node.start_mark)
+                self.issues.add(
+                    self.doc,
+                    self.doc.file,
+                    line,
+                    col,
+                    path,
+                    "a key is a list or a mapping",
+                    "write keys as plain words, e.g. `name:`",
+                )
+                continue
+            key = key_node.value
+            if key in first and id(key_node) in explicit and id(first[key]) in explicit:
+                line, col = _mark(key_node.start_mark)
+                prev = first[key].start_mark.line + 1
+                self.issues.add(
+                    self.doc,
+                    self.doc.file,
+                    line,
+                    col,
+                    (*path, key),
+                    f"duplicate key `{key}` (first at line {prev})",
+                    "keep one of them; the second would silently replace the first",
+                )
+                continue
+                # A key given explicitly overrides one merged in with `<<:`.
+            first[key] = key_node
+            self._record((*path, key), key_node, value_node)
+            out[key] = self.build(value_node, (*path, key))
+        return out
+
+    def _scalar(self, node: yaml.Node, path: Path_) -> Any:
+        tag = node.tag
+        raw = node.value
+        if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in raw:
+            # YAML 1.1 reads 17:00 as the base-60 number 1020: keep what the user wrote.
+            return raw
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            line, col = _mark(node.start_mark)
+            self.issues.add(
+                self.doc,
+                self.doc.file,
+                line,
+                col,
+                path,
+                f"unsupported YAML tag {tag}",
+                "remove the tag; configuration values are plain text, numbers, lists and mappings",
+            )
+            del exc
+            return None
+        except ValueError:
+            # A timestamp-looking value that is not a real date (2026-13-01): let validation
+            # report it as a bad date.
+            return raw
+        if isinstance(value, datetime):
+            return raw
+        if isinstance(value, str) and secrets.has_reference(value):
+            return self._substitute(value, path)
+        return value
+
+    def _substitute(self, text: str, path: Path_) -> str | None:
+        try:
+            r = secrets.resolve(text, self.environ)
+        except secrets.ReferenceSyntaxError as exc:
+            self.issues.at(self.doc, path, str(exc).split("; ")[0], str(exc).split("; ", 1)[-1])
+            return None
+        except secrets.MissingSecretError as exc:
+            for name in exc.names:
+                self.issues.at(
+                    self.doc,
+                    path,
+                    f"${{{name}}} is not set",
+                    secrets.missing_hint(name),
+                )
+            return None
+        except SecretNotFoundError as exc:
+            msg = str(exc)
+            problem, _, fix = msg.partition("; ")
+            self.issues.at(self.doc, path, problem, fix or "check the credential file")
+            return None
+        self.doc.resolved[path] = r
+        return r.value
+
+    def _yaml_issue(self, exc: yaml.MarkedYAMLError) -> None:
+        _yaml_error(self.doc.file, exc, self.issues)
+
+
+def _yaml_error(file: str, exc: yaml.YAMLError, issues: _Issues) -> None:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line, col = _mark(mark) if mark is not None else (1, 1)
+    problem = str(getattr(exc, "problem", None) or exc).strip()
+    context = getattr(exc, "context", None)
+    context_mark = getattr(exc, "context_mark", None)
+    what = f"YAML syntax error: {problem}"
+    if context and context_mark is not None and context_mark.line + 1 != line:
+        what += f" ({context} at line {context_mark.line + 1})"
+    elif context:
+        what += f" ({context})"
+    if "\\t" in problem or "\t" in problem:
+        fix = "indent with spaces, not tabs"
+    elif "mapping values are not allowed" in problem:
+        fix = "quote the value if it contains ': ', or fix the indentation of this line"
+    elif "expected a single document" in problem:
+        fix = "keep one YAML document per file (remove the extra `---`)"
+    elif "expected ',' or ']'" in problem or "expected ',' or '}'" in problem:
+        fix = "close the bracket, or separate the items with commas"
+    elif "found undefined alias" in problem:
+        fix = "define the &anchor before using the *alias"
+    elif "could not find expected ':'" in problem:
+        fix = "write `key: value` with a space after the colon, or quote the text"
+    else:
+        fix = "fix the YAML here: check indentation, quotes and brackets"
+    issues.add(None, file, line, col, (), what, fix)
+
+
+def _parse(
+    file_path: Path,
+    shown: str,
+    issues: _Issues,
+    environ: typing.Mapping[str, str] | None,
+    empty_fix: str,
+) -> Doc | None:
+    try:
+        text = file_path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        issues.add(
+            None, shown, 1, 1, (), f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8"
+        )
+        return None
+    except OSError as exc:
+        issues.add(
+            None,
+            shown,
+            1,
+            1,
+            (),
+            f"cannot be read: {exc.strerror}",
+            "check that the file exists and monitord may read it",
+        )
+        return None
+    doc = Doc(shown, None)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            issues.add(None, shown, 1, 1, (), "the file is empty", empty_fix)
+            return None
+        if not isinstance(node, yaml.MappingNode):
+            line, col = _mark(node.start_mark)
+            issues.add(
+                None,
+                shown,
+                line,
+                col,
+                (),
+                "the file is not a mapping of keys",
+                "write `key: value` lines at the top level (see the bundled example)",
+            )
+            return None
+        doc.pos[()] = Pos(None, _mark(node.start_mark), True)
+        builder = _Builder(loader, doc, issues, environ)
+        try:
+            doc.data = builder.build(node, ())
+        except _TooBig:
+            issues.add(
+                None,
+                shown,
+                1,
+                1,
+                (),
+                f"more than {MAX_CONFIG_NODES} values once aliases are expanded",
+                "split the file or use fewer nested *aliases",
+            )
+            return None
+    except yaml.YAMLError as exc:
+        _yaml_error(shown, exc, issues)
+        return None
+    finally:
+        loader.dispose()
+    return doc
+
+
+# ---------------------------------------------------------------- pydantic errors → issues
+
+
+def _unwrap(tp: Any) -> Any:
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp
+
+
+def _is_union(tp: Any) -> bool:
+    return typing.get_origin(tp) in (Union, types.UnionType)
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _key_of(name: str, info: Any) -> str:
+    return str(info.alias or name)
+
+
+def _field_type(model: type[BaseModel], key: object) -> Any:
+    for name, info in model.model_fields.items():
+        if _key_of(name, info) == key:
+            return (
+                info.annotation
+                if not info.metadata
+                else typing.Annotated[info.annotation, *info.metadata]
+            )
+    return None
+
+
+def _tag_of(member: Any) -> str | None:
+    member = _unwrap(member)
+    if _is_model(member) and "type" in member.model_fields:
+        args = typing.get_args(member.model_fields["type"].annotation)
+        if args and isinstance(args[0], str):
+            return args[0]
+    return None
+
+
+CHECK_TYPES: tuple[str, ...] = tuple(
+    t for t in (_tag_of(m) for m in typing.get_args(CheckSpec)) if t is not None
+)
+"""The ``type:`` values a check may have: the discriminator tags of ``models.CheckSpec``."""
+
+
+def _type_at(root: type[BaseModel], loc: Sequence[str | int]) -> Any:
+    """The annotation at pydantic error ``loc`` (with union tags), or None when unknown."""
+    tp: Any = root
+    i = 0
+    while i < len(loc):
+        elt = loc[i]
+        tp = _unwrap(tp)
+        if _is_union(tp):
+            members = [m for m in typing.get_args(tp) if m is not type(None)]
+            tagged = [m for m in members if _tag_of(m) == elt]
+            if tagged:
+                tp = tagged[0]
+                i += 1
+                continue
+            named = [m for m in members if _type_name(m) == elt]
+            if named:
+                tp = named[0]
+                i += 1
+                continue
+            if len(members) == 1:
+                tp = members[0]
+                continue
+            return None
+        origin = typing.get_origin(tp)
+        if _is_model(tp):
+            tp = _field_type(tp, elt)
+            if tp is None:
+                return None
+        elif origin in (tuple, list):
+            args = typing.get_args(tp)
+            tp = args[0] if args else Any
+        elif origin is dict:
+            args = typing.get_args(tp)
+            tp = (args[0] if elt == "[key]" else args[1]) if args else Any
+        else:
+            return None
+        i += 1
+    return _unwrap(tp)
+
+
+def _type_name(tp: Any) -> str:
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and not typing.get_args(tp):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def _literal_values(tp: Any) -> tuple[str, ...]:
+    tp = _unwrap(tp)
+    if _is_union(tp):
+        for m in typing.get_args(tp):
+            vals = _literal_values(m)
+            if vals:
+                return vals
+        return ()
+    if typing.get_origin(tp) is Literal:
+        return tuple(str(a) for a in typing.get_args(tp))
+    return ()
+
+
+def _allowed_keys(tp: Any) -> list[str]:
+    tp = _unwrap(tp)
+    if _is_union(tp):
+        members = [m for m in typing.get_args(tp) if m is not type(None)]
+        if len(members) == 1:
+            return _allowed_keys(members[0])
+        return []
+    if _is_model(tp):
+        return [_key_of(n, i) for n, i in tp.model_fields.items()]
+    return []
+
+
+def _did_you_mean(word: object, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`? " if close else ""
+
+
+def _data_path(data: Any, loc: Sequence[str | int]) -> tuple[Path_, bool]:
+    """Map a pydantic ``loc`` onto the data: drop union tags and member names.
+
+    Returns the path and whether the error came from one member of a plain (untagged) union.
+    """
+    path: list[str | int] = []
+    cur = data
+    in_union = False
+    missing = object()
+    for i, elt in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(cur, dict):
+            if elt == "[key]":
+                break
+            if cur.get("type") == elt and isinstance(elt, str):
+                continue  # the discriminator tag of a check
+            if elt in cur:
+                path.append(elt)
+                cur = cur[elt]
+            elif last:
+                path.append(elt)
+                cur = missing
+            else:
+                in_union = True
+        elif isinstance(cur, list):
+            if isinstance(elt, int) and 0 <= elt < len(cur):
+                path.append(elt)
+                cur = cur[elt]
+            else:
+                in_union = True
+        else:
+            in_union = in_union or isinstance(elt, str)
+            break
+    return tuple(path), in_union
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, date):
+        return value.isoformat()
+    text = repr(value) if isinstance(value, str) else str(value)
+    if len(text) > MAX_SHOWN_VALUE:
+        text = text[: MAX_SHOWN_VALUE - 1] + "…"
+    return text
+
+
+_FIX_BY_KEY: dict[str, str] = {
+    "interval": "use a duration of at least 1s, such as 60s, 5m or 6h",
+    "timeout": "use a duration above 0s and at most 2m, such as 10s",
+    "port": "use a port number from 1 to 65535",
+    "status": "write an HTTP status such as 200, or a list such as [200, 301]",
+    "failure_threshold": "use a whole number of 1 or more, such as 3",
+    "success_threshold": "use a whole number of 1 or more, such as 2",
+    "min_days_left": "use a whole number of days, such as 14",
+    "start": 'write a time as "HH:MM" in quotes, such as "09:00"',
+    "end": 'write a time as "HH:MM" in quotes, such as "17:00"',
+    "extra": "write dates as YYYY-MM-DD, such as 2026-12-29",
+}
+
+_EXAMPLE_BY_KEY: dict[str, str] = {
+    "name": "name: ACME Charity",
+    "agency": "agency: {name: Collective}",
+    "client": "client: acme",
+    "id": "id: acme-www",
+    "url": "url: https://www.example.org/",
+    "email": "email: jo@example.org",
+    "port": "port: 8983",
+    "from": 'from: "Monitoring <monitor@example.org>"',
+}
+
+
+def _reword(err: ErrorDetails, root: type[BaseModel], doc: Doc, issues: _Issues) -> None:
+    loc = err["loc"]
+    kind = err["type"]
+    value = err.get("input")
+    path, _ = _data_path(doc.data, loc)
+    last = path[-1] if path else ""
+    lastkey = str(last) if isinstance(last, str) else (str(path[-2]) if len(path) > 1 else "")
+    shown = repr(doc.resolved[path].text) if doc.secret_text(path) is not None else _show(value)
+    ctx = err.get("ctx") or {}
+
+    if kind == "missing":
+        example = _EXAMPLE_BY_KEY.get(str(last), f"{last}: …")
+        issues.at(doc, path, f"required key `{last}` is missing", f"add `{example}` here")
+        return
+    if kind == "extra_forbidden":
+        parent = _type_at(root, loc[:-1])
+        keys = _allowed_keys(parent)
+        hint = _did_you_mean(last, keys)
+        fix = f"{hint}allowed keys: {', '.join(keys)}" if keys else "remove it"
+        issues.at(doc, path, f"unknown key `{last}`", fix, key=True)
+        return
+    if kind == "union_tag_invalid":
+        tag = ctx.get("tag", "")
+        fix = f"{_did_you_mean(tag, CHECK_TYPES)}use one of: {', '.join(CHECK_TYPES)}"
+        issues.at(doc, (*path, "type"), f"unknown check type {tag!r}", fix)
+        return
+    if kind == "union_tag_not_found":
+        issues.at(
+            doc,
+            path,
+            "the check has no `type`",
+            f"add `type:` with one of: {', '.join(CHECK_TYPES)}",
+        )
+        return
+    if kind == "literal_error":
+        allowed = _literal_values(_type_at(root, loc))
+        if not allowed:
+            allowed = tuple(
+                a.strip(" '") for a in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")
+            )
+        what = {
+            "notify": "notify kind",
+            "days": "weekday",
+        }.get(lastkey, "value")
+        fix = f"{_did_you_mean(value, allowed)}use one of: {', '.join(allowed)}"
+        issues.at(doc, path, f"unknown {what} {shown}", fix)
+        return
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        issues.at(
+            doc,
+            path,
+            f"expected a mapping of keys, got {shown}",
+            "write it as `key: value` lines indented under it, or {key: value, …}",
+        )
+        return
+    if kind in ("tuple_type", "list_type"):
+        item = "checks" if lastkey == "checks" else "items"
+        issues.at(
+            doc,
+            path,
+            f"expected a list, got {shown}",
+            f"write the {item} as `- …` lines, or in brackets: [a, b]",
+        )
+        return
+    if kind in ("int_parsing", "int_type", "int_from_float", "float_parsing", "float_type"):
+        wanted = "a whole number" if kind.startswith("int") else "a number"
+        if lastkey == "status" and isinstance(value, list):
+            return  # the list branch of `int | list[int]` reports the element
+        fix = _FIX_BY_KEY.get(lastkey, f"write {wanted} without quotes or units")
+        issues.at(doc, path, f"expected {wanted}, got {shown}", fix)
+        return
+    if kind in ("bool_parsing", "bool_type"):
+        issues.at(doc, path, f"expected true or false, got {shown}", "write true or false")
+        return
+    if kind == "string_type":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            fix = f'put it in quotes: "{value}" (YAML reads it as a number)'
+        else:
+            fix = "write a single text value (quote it if it contains ': ' or '#')"
+        issues.at(doc, path, f"expected text, got {shown}", fix)
+        return
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        words = {
+            "greater_than_equal": ("at least", "ge"),
+            "greater_than": ("more than", "gt"),
+            "less_than_equal": ("at most", "le"),
+            "less_than": ("less than", "lt"),
+        }[kind]
+        bound = ctx.get(words[1])
+        fix = _FIX_BY_KEY.get(lastkey, f"use a value {words[0]} {bound}")
+        issues.at(doc, path, f"must be {words[0]} {bound}, got {shown}", fix)
+        return
+    if kind.startswith(("date_", "date")) and kind != "datetime_type":
+        issues.at(
+            doc,
+            path,
+            f"{shown} is not a date",
+            "write dates as YYYY-MM-DD, such as 2026-12-29",
+        )
+        return
+    if kind.startswith("time_"):
+        fix = _FIX_BY_KEY.get(lastkey, 'write a time as "HH:MM" in quotes, such as "09:00"')
+        issues.at(doc, path, f"{shown} is not a time of day", fix)
+        return
+    if kind == "value_error":
+        msg = str(ctx.get("error", err["msg"]))
+        msg = msg.removeprefix("Value error, ")
+        problem, sep, fix = msg.partition("; ")
+        if not sep:
+            fix = _FIX_BY_KEY.get(lastkey, "change the value")
+        if doc.secret_text(path) is not None:
+            problem = problem.replace(repr(value), shown)
+        issues.at(doc, path, problem, fix)
+        return
+    # Anything else: pydantic's own words, never with the input value.
+    issues.at(doc, path, err["msg"], "correct the value")
+
+
+def _validate(model: type[M], doc: Doc, issues: _Issues) -> M | None:
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            _reword(err, model, doc, issues)
+        return None
+
+
+# ---------------------------------------------------------------- cross-file checks
+
+
+def _check_paths(config_dir: Path, doc: Doc, client: ClientConfig, issues: _Issues) -> ClientConfig:
+    """Resolve every site's ``drupal.composer_lock`` against the config directory; it must exist."""
+    sites = []
+    for i, site in enumerate(client.sites):
+        lock = site.drupal.composer_lock if site.drupal else None
+        if site.drupal is None or lock is None:
+            sites.append(site)
+            continue
+        full = lock if lock.is_absolute() else (config_dir / lock)
+        full = _abs(full)
+        if not full.is_file():
+            issues.at(
+                doc,
+                ("sites", i, "drupal", "composer_lock"),
+                f"{str(lock)!r} is not a file (looked for {full})",
+                "correct the path; a relative path is relative to the configuration directory",
+            )
+        drupal = site.drupal.model_copy(update={"composer_lock": full})
+        sites.append(site.model_copy(update={"drupal": drupal}))
+    return client.model_copy(update={"sites": tuple(sites)})
+
+
+def _check_main(config_dir: Path, doc: Doc, main: MainConfig, issues: _Issues) -> MainConfig:
+    h = main.agency.holidays
+    supported = holidays.list_supported_countries()
+    if h.country not in supported:
+        issues.at(
+            doc,
+            ("agency", "holidays", "country"),
+            f"{h.country!r} is not a country the holidays library knows",
+            f"{_did_you_mean(h.country, supported)}use an ISO 3166 code such as GB",
+        )
+    elif h.subdivision is not None and h.subdivision not in supported[h.country]:
+        subs = list(supported[h.country])
+        issues.at(
+            doc,
+            ("agency", "holidays", "subdivision"),
+            f"{h.subdivision!r} is not a subdivision of {h.country}",
+            f"{_did_you_mean(h.subdivision, subs)}use one of: {', '.join(subs) or 'null'}",
+        )
+    smtp = main.smtp
+    if smtp is not None and smtp.ca_file is not None:
+        full = smtp.ca_file if smtp.ca_file.is_absolute() else config_dir / smtp.ca_file
+        full = _abs(full)
+        if not full.is_file():
+            issues.at(
+                doc,
+                ("smtp", "ca_file"),
+                f"{str(smtp.ca_file)!r} is not a file (looked for {full})",
+                "correct the path; a relative path is relative to the configuration directory",
+            )
+        main = main.model_copy(update={"smtp": smtp.model_copy(update={"ca_file": full})})
+    return main
+
+
+def _cross_checks(
+    main_doc: Doc,
+    main: MainConfig | None,
+    clients: list[tuple[Doc, ClientConfig]],
+    issues: _Issues,
+) -> None:
+    client_seen: dict[str, tuple[str, int, int]] = {}
+    site_seen: dict[str, tuple[str, int, int]] = {}
+    for doc, client in clients:
+        where = doc.where(("client",))
+        if client.client in client_seen:
+            f, line, col = client_seen[client.client]
+            issues.at(
+                doc,
+                ("client",),
+                f"client id {client.client!r} is also used in {f}:{line}:{col}",
+                "give every client file its own `client:` id",
+            )
+        else:
+            client_seen[client.client] = (doc.file, *where)
+        for i, site in enumerate(client.sites):
+            swhere = doc.where(("sites", i, "id"))
+            if site.id in site_seen:
+                f, line, col = site_seen[site.id]
+                issues.at(
+                    doc,
+                    ("sites", i, "id"),
+                    f"site id {site.id!r} is also used in {f}:{line}:{col}",
+                    "site ids must be unique across all clients; rename one of them",
+                )
+            else:
+                site_seen[site.id] = (doc.file, *swhere)
+    if main is not None and main.smtp is None:
+        with_contacts = [doc.file for doc, c in clients if c.contacts]
+        if with_contacts:
+            issues.at(
+                main_doc,
+                (),
+                f"no `smtp` section, but {with_contacts[0]} lists contacts to e-mail",
+                "add an smtp section (host, port, from) to monitord.yml",
+            )
+
+
+# ---------------------------------------------------------------- public API
+
+
+def load_config(
+    directory: Path,
+    *,
+    environ: typing.Mapping[str, str] | None = None,
+) -> Config:
+    """Load and validate ``directory``; raise :class:`ConfigError` listing every problem.
+
+    ``environ`` replaces ``os.environ`` for ``${NAME}`` references (tests). File names in
+    messages are ``directory`` joined with the file's name, as given.
+    """
+    issues = _Issues()
+    directory = Path(directory)
+    main_path = directory / MAIN_FILE
+    if not directory.is_dir():
+        issues.add(
+            None,
+            str(directory),
+            1,
+            1,
+            (),
+            f"the configuration directory does not exist (looked in {_abs(directory)})",
+            "pass --config DIR with the directory that holds monitord.yml",
+        )
+        raise ConfigError(issues.result())
+    if not main_path.is_file():
+        issues.add(
+            None,
+            str(main_path),
+            1,
+            1,
+            (),
+            f"{MAIN_FILE} not found (looked for {_abs(main_path)})",
+            "create it (start from the bundled config/monitord.yml), or pass --config DIR",
+        )
+        main_doc = None
+    else:
+        main_doc = _parse(
+            main_path,
+            str(main_path),
+            issues,
+            environ,
+            "add an `agency:` section with a `name:` (see the bundled config/monitord.yml)",
+        )
+    main: MainConfig | None = None
+    if main_doc is not None:
+        main = _validate(MainConfig, main_doc, issues)
+        if main is not None:
+            main = _check_main(directory, main_doc, main, issues)
+
+    clients: list[tuple[Doc, ClientConfig]] = []
+    clients_dir = directory / CLIENTS_DIR
+    files = (
+        sorted(p for p in clients_dir.iterdir() if p.suffix in CLIENT_SUFFIXES and p.is_file())
+        if clients_dir.is_dir()
+        else []
+    )
+    for path in files:
+        doc = _parse(
+            path,
+            str(path),
+            issues,
+            environ,
+            "add `client:`, `name:` and `sites:` (see the bundled config/clients/acme.yml), "
+            "or delete the file",
+        )
+        if doc is None:
+            continue
+        client = _validate(ClientConfig, doc, issues)
+        if client is not None:
+            clients.append((doc, _check_paths(directory, doc, client, issues)))
+
+    if main_doc is not None:
+        _cross_checks(main_doc, main, clients, issues)
+    result = issues.result()
+    if result or main is None:
+        raise ConfigError(result)
+    return Config(
+        main=main,
+        clients=tuple(c for _, c in clients),
+        directory=_abs(directory),
+    )
+
+
+def resolve_config_dir(
+    arg: str | None,
+    *,
+    environ: typing.Mapping[str, str] | None = None,
+    system_dir: Path = SYSTEM_CONFIG_DIR,
+    local_dir: Path = Path("config"),
+) -> Path:
+    """The configuration directory: ``arg`` (``--config``); else ``$MONITORD_CONFIG``; else
+    ``/etc/monitord`` if it exists; else ``./config`` if it exists.
+
+    Raises :class:`MonitordError` naming everything tried when none applies. An explicit
+    ``arg`` or ``$MONITORD_CONFIG`` is returned as given; :func:`load_config` reports it if it
+    does not exist.
+    """
+    if arg:
+        return Path(arg)
+    env = os.environ if environ is None else environ
+    from_env = env.get(CONFIG_DIR_ENV)
+    if from_env:
+        return Path(from_env)
+    if system_dir.is_dir():
+        return system_dir
+    if local_dir.is_dir():
+        return local_dir
+    raise MonitordError(
+        f"no configuration directory: --config was not given, ${CONFIG_DIR_ENV} is not set, "
+        f"and neither {system_dir} nor ./{local_dir} exists — pass --config DIR, set "
+        f"{CONFIG_DIR_ENV}=DIR, or create {system_dir}"
+    )
+
+
+def summary(config: Config) -> tuple[int, int, int]:
+    """(clients, sites, checks) of a loaded configuration."""
+    sites = sum(len(c.sites) for c in config.clients)
+    checks = sum(1 for _ in config.iter_checks())
+    return len(config.clients), sites, checks
+
+
+__all__ = [
+    "CHECK_TYPES",
+    "NOTIFY_KINDS",
+    "WEEKDAYS",
+    "load_config",
+    "resolve_config_dir",
+    "summary",
+]
