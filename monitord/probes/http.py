@@ -154,7 +154,7 @@ def _describe_client_error(exc: aiohttp.ClientError, url: URL) -> str:
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         err = exc.certificate_error
         if isinstance(err, ssl.SSLCertVerificationError):
-            return describe_verify_error(err)
+            return describe_verify_error(err, host=exc.host)
         return f"certificate not trusted: {err}"
     if isinstance(exc, aiohttp.ClientConnectorSSLError):
         reason = getattr(exc.os_error, "reason", None) or str(exc.os_error)
@@ -189,7 +189,7 @@ async def probe(site: Site, spec: HttpCheck, ctx: ProbeContext) -> ProbeResult:
             headers=spec.headers or None,
             data=spec.body.encode() if spec.body is not None else None,
             allow_redirects=spec.follow_redirects,
-            max_redirects=MAX_REDIRECTS,
+            max_redirects=MAX_REDIRECTS + 1,  # aiohttp fails AT its limit; we follow MAX_REDIRECTS
             ssl=ssl_arg,
             trace_request_ctx=timings,
         ) as resp:

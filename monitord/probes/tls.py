@@ -145,12 +145,17 @@ def evaluate_certificate(
     return ProbeResult(ok=True, message=f"certificate valid, {expires[12:]}", details=details)
 
 
-def describe_verify_error(err: ssl.SSLCertVerificationError, info: CertInfo | None = None) -> str:
-    """A failed verification in words people act on."""
+def describe_verify_error(
+    err: ssl.SSLCertVerificationError, info: CertInfo | None = None, host: str | None = None
+) -> str:
+    """A failed verification in words people act on; ``info`` (the certificate, when it could
+    be read) or ``host`` (the name asked for) make a mismatch message precise."""
     code = err.verify_code
     if code in (_V_ERR_HOSTNAME_MISMATCH, _V_ERR_IP_MISMATCH):
         if info is not None:
             return f"hostname mismatch: certificate is for {_names(info)}"
+        if host:
+            return f"hostname mismatch: certificate is not valid for {host}"
         return f"hostname mismatch: {err.verify_message}"
     if code == _V_ERR_EXPIRED:
         return "certificate expired"
