@@ -133,7 +133,7 @@ async def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
 async def test_an_uncreatable_directory_says_what_to_do(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(StoreError, match="state.path"):
+    with pytest.raises(StoreError, match=r"state\.path"):
         await SqliteStore(blocker / "sub" / "s.sqlite3").open()
 
 
