@@ -187,8 +187,9 @@ class OutboxSender:
                 error = _error_text(f"{type(exc).__name__}: {exc}")
                 await self._retry(item, log, error, None)
                 return
-        now = self._clock()
-        await self._store.mark_sent(item.id, now, external_id)
+        # Shielded: a send that happened is recorded even if we are being stopped right now,
+        # so a restart does not repeat it.
+        await asyncio.shield(self._store.mark_sent(item.id, self._clock(), external_id))
         log.info("outbox.sent", external_id=external_id)
 
     async def _retry(
