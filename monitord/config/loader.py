@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import types
 import typing
 from collections.abc import Iterable, Sequence
@@ -76,6 +77,13 @@ class Doc:
     data: Any
     pos: dict[Path_, Pos] = field(default_factory=dict)
     resolved: dict[Path_, secrets.Resolved] = field(default_factory=dict)
+    reported: set[Path_] = field(default_factory=set)
+    union_reported: set[Path_] = field(default_factory=set)
+    """Values already reported while parsing (left as null): validation errors about them
+    would only repeat the problem in worse words."""
+
+    def already_reported(self, path: Path_) -> bool:
+        return any(path[: len(p)] == p for p in self.reported)
 
     def where(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
         """Line and column (1-based) of ``path``: its key when ``key`` (or when it is a
@@ -100,6 +108,10 @@ class _Issues:
         self.items: list[tuple[int, ConfigIssue, Doc | None, Path_]] = []
         self._order: dict[str, int] = {}
 
+    def file(self, name: str) -> None:
+        """Register a file so its problems sort in reading order."""
+        self._order.setdefault(name, len(self._order))
+
     def add(
         self,
         doc: Doc | None,
@@ -117,6 +129,11 @@ class _Issues:
     def at(self, doc: Doc, path: Path_, problem: str, fix: str, *, key: bool = False) -> None:
         line, col = doc.where(path, key=key)
         self.add(doc, doc.file, line, col, path, problem, fix)
+
+    def bad_value(self, doc: Doc, path: Path_, problem: str, fix: str) -> None:
+        """A value that could not be read at all; validation will not mention it again."""
+        doc.reported.add(path)
+        self.at(doc, path, problem, fix)
 
     def result(self) -> list[ConfigIssue]:
         out = []
@@ -202,7 +219,7 @@ class _Builder:
         if self.count > MAX_CONFIG_NODES:
             raise _TooBig
         if id(node) in self.active:
-            self.issues.at(
+            self.issues.bad_value(
                 self.doc,
                 path,
                 "an alias refers to a node that contains it (a recursive structure)",
@@ -279,18 +296,14 @@ class _Builder:
             return raw
         try:
             value = self.loader.construct_object(node, deep=True)
-        except yaml.constructor.ConstructorError as exc:
-            line, col = _mark(node.start_mark)
-            self.issues.add(
+        except yaml.constructor.ConstructorError:
+            shown_tag = tag.replace("tag:yaml.org,2002:", "!!")
+            self.issues.bad_value(
                 self.doc,
-                self.doc.file,
-                line,
-                col,
                 path,
-                f"unsupported YAML tag {tag}",
+                f"unsupported YAML tag {shown_tag}",
                 "remove the tag; configuration values are plain text, numbers, lists and mappings",
             )
-            del exc
             return None
         except ValueError:
             # A timestamp-looking value that is not a real date (2026-13-01): let validation
@@ -306,11 +319,12 @@ class _Builder:
         try:
             r = secrets.resolve(text, self.environ)
         except secrets.ReferenceSyntaxError as exc:
-            self.issues.at(self.doc, path, str(exc).split("; ")[0], str(exc).split("; ", 1)[-1])
+            problem, _, fix = str(exc).partition("; ")
+            self.issues.bad_value(self.doc, path, problem, fix)
             return None
         except secrets.MissingSecretError as exc:
             for name in exc.names:
-                self.issues.at(
+                self.issues.bad_value(
                     self.doc,
                     path,
                     f"${{{name}}} is not set",
@@ -320,7 +334,7 @@ class _Builder:
         except SecretNotFoundError as exc:
             msg = str(exc)
             problem, _, fix = msg.partition("; ")
-            self.issues.at(self.doc, path, problem, fix or "check the credential file")
+            self.issues.bad_value(self.doc, path, problem, fix or "check the credential file")
             return None
         self.doc.resolved[path] = r
         return r.value
@@ -340,11 +354,12 @@ def _yaml_error(file: str, exc: yaml.YAMLError, issues: _Issues) -> None:
         what += f" ({context} at line {context_mark.line + 1})"
     elif context:
         what += f" ({context})"
+    both = f"{problem} {context or ''}"
     if "\\t" in problem or "\t" in problem:
         fix = "indent with spaces, not tabs"
     elif "mapping values are not allowed" in problem:
         fix = "quote the value if it contains ': ', or fix the indentation of this line"
-    elif "expected a single document" in problem:
+    elif "expected a single document" in both:
         fix = "keep one YAML document per file (remove the extra `---`)"
     elif "expected ',' or ']'" in problem or "expected ',' or '}'" in problem:
         fix = "close the bracket, or separate the items with commas"
@@ -364,6 +379,7 @@ def _parse(
     environ: typing.Mapping[str, str] | None,
     empty_fix: str,
 ) -> Doc | None:
+    issues.file(shown)
     try:
         text = file_path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -544,7 +560,13 @@ def _allowed_keys(tp: Any) -> list[str]:
 
 
 def _did_you_mean(word: object, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    """``did you mean `x`? `` for a close or abbreviated choice (``wednesday`` → ``wed``)."""
+    text = str(word)
+    options = list(choices)
+    close = difflib.get_close_matches(text, options, n=1, cutoff=0.6)
+    if not close:
+        low = text.lower()
+        close = [o for o in options if len(o) >= 3 and (low.startswith(o) or o.startswith(low))]
     return f"did you mean `{close[0]}`? " if close else ""
 
 
@@ -612,10 +634,16 @@ _FIX_BY_KEY: dict[str, str] = {
     "start": 'write a time as "HH:MM" in quotes, such as "09:00"',
     "end": 'write a time as "HH:MM" in quotes, such as "17:00"',
     "extra": "write dates as YYYY-MM-DD, such as 2026-12-29",
+    "office_hours": 'make end later than start, such as start: "09:00" and end: "17:00"',
+    "regex": "fix the regular expression (Python syntax); in YAML, quote it with '…'",
+    "checks": "give each check its own `id:`",
 }
 
 _EXAMPLE_BY_KEY: dict[str, str] = {
     "name": "name: ACME Charity",
+    "agency.name": "name: Collective",
+    "contacts.name": "name: Jo Bloggs",
+    "sites.name": "name: Main website",
     "agency": "agency: {name: Collective}",
     "client": "client: acme",
     "id": "id: acme-www",
@@ -630,14 +658,24 @@ def _reword(err: ErrorDetails, root: type[BaseModel], doc: Doc, issues: _Issues)
     loc = err["loc"]
     kind = err["type"]
     value = err.get("input")
-    path, _ = _data_path(doc.data, loc)
+    path, in_union = _data_path(doc.data, loc)
+    if doc.already_reported(path):
+        return
+    if in_union:
+        # One value tried against each member of a plain union (`int | list[int]`): the first
+        # member's complaint is enough.
+        if path in doc.union_reported:
+            return
+        doc.union_reported.add(path)
     last = path[-1] if path else ""
     lastkey = str(last) if isinstance(last, str) else (str(path[-2]) if len(path) > 1 else "")
     shown = repr(doc.resolved[path].text) if doc.secret_text(path) is not None else _show(value)
     ctx = err.get("ctx") or {}
 
     if kind == "missing":
-        example = _EXAMPLE_BY_KEY.get(str(last), f"{last}: …")
+        parents = [p for p in path[:-1] if isinstance(p, str)]
+        scoped = f"{parents[-1]}.{last}" if parents else str(last)
+        example = _EXAMPLE_BY_KEY.get(scoped) or _EXAMPLE_BY_KEY.get(str(last), f"{last}: …")
         issues.at(doc, path, f"required key `{last}` is missing", f"add `{example}` here")
         return
     if kind == "extra_forbidden":
@@ -692,8 +730,6 @@ def _reword(err: ErrorDetails, root: type[BaseModel], doc: Doc, issues: _Issues)
         return
     if kind in ("int_parsing", "int_type", "int_from_float", "float_parsing", "float_type"):
         wanted = "a whole number" if kind.startswith("int") else "a number"
-        if lastkey == "status" and isinstance(value, list):
-            return  # the list branch of `int | list[int]` reports the element
         fix = _FIX_BY_KEY.get(lastkey, f"write {wanted} without quotes or units")
         issues.at(doc, path, f"expected {wanted}, got {shown}", fix)
         return
@@ -734,6 +770,7 @@ def _reword(err: ErrorDetails, root: type[BaseModel], doc: Doc, issues: _Issues)
         msg = str(ctx.get("error", err["msg"]))
         msg = msg.removeprefix("Value error, ")
         problem, sep, fix = msg.partition("; ")
+        path = _duplicate_check_path(doc, path, problem)
         if not sep:
             fix = _FIX_BY_KEY.get(lastkey, "change the value")
         if doc.secret_text(path) is not None:
@@ -744,13 +781,49 @@ def _reword(err: ErrorDetails, root: type[BaseModel], doc: Doc, issues: _Issues)
     issues.at(doc, path, err["msg"], "correct the value")
 
 
+_DUP_CHECK = re.compile(r"^two checks of site .* have the id '([^']+)'$")
+
+
+def _duplicate_check_path(doc: Doc, path: Path_, problem: str) -> Path_:
+    """Point "two checks … have the id X" at the second check that says `id: X`."""
+    m = _DUP_CHECK.match(problem)
+    site = _get(doc.data, path)
+    if not m or not isinstance(site, dict) or not isinstance(site.get("checks"), list):
+        return path
+    hits = [
+        i
+        for i, check in enumerate(site["checks"])
+        if isinstance(check, dict) and check.get("id") == m.group(1)
+    ]
+    return (*path, "checks", hits[1], "id") if len(hits) > 1 else path
+
+
+def _get(data: Any, path: Path_) -> Any:
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+            continue
+        if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+            continue
+        return None
+    return data
+
+
 def _validate(model: type[M], doc: Doc, issues: _Issues) -> M | None:
     try:
         return model.model_validate(doc.data)
     except ValidationError as exc:
-        for err in exc.errors(include_url=False):
-            _reword(err, model, doc, issues)
-        return None
+        errors = exc.errors(include_url=False)
+    located = [(err, *_data_path(doc.data, err["loc"])) for err in errors]
+    union_paths = [path for _, path, in_union in located if in_union]
+    for err, path, in_union in located:
+        # A value tried against each member of a plain union (`int | list[int]`): when one
+        # member's complaint is about an item inside it, that is the one worth reading.
+        if in_union and any(len(p) > len(path) and p[: len(path)] == path for p in union_paths):
+            continue
+        _reword(err, model, doc, issues)
+    return None
 
 
 # ---------------------------------------------------------------- cross-file checks
@@ -778,24 +851,48 @@ def _check_paths(config_dir: Path, doc: Doc, client: ClientConfig, issues: _Issu
     return client.model_copy(update={"sites": tuple(sites)})
 
 
-def _check_main(config_dir: Path, doc: Doc, main: MainConfig, issues: _Issues) -> MainConfig:
-    h = main.agency.holidays
+def _check_holidays(doc: Doc, issues: _Issues) -> None:
+    """The holiday country and subdivision, as written, must be known to ``holidays``.
+
+    Checked on the raw data so it is reported even when other agency settings are wrong.
+    """
+    agency = doc.data.get("agency") if isinstance(doc.data, dict) else None
+    hol = agency.get("holidays") if isinstance(agency, dict) else None
+    if not isinstance(hol, dict):
+        return
+    country = hol.get("country", "GB")
+    subdivision = hol.get("subdivision")
+    if not isinstance(country, str) or not isinstance(subdivision, str | None):
+        return
     supported = holidays.list_supported_countries()
-    if h.country not in supported:
+    base = ("agency", "holidays")
+    try:
+        holidays.country_holidays(country, years=[])
+    except NotImplementedError:
         issues.at(
             doc,
-            ("agency", "holidays", "country"),
-            f"{h.country!r} is not a country the holidays library knows",
-            f"{_did_you_mean(h.country, supported)}use an ISO 3166 code such as GB",
+            (*base, "country"),
+            f"{country!r} is not a country the holidays package knows",
+            f"{_did_you_mean(country, [c for c in supported if len(c) == len(country)])}"
+            "use an ISO 3166 code such as GB",
         )
-    elif h.subdivision is not None and h.subdivision not in supported[h.country]:
-        subs = list(supported[h.country])
+        return
+    if subdivision is None:
+        return
+    try:
+        holidays.country_holidays(country, subdiv=subdivision, years=[])
+    except NotImplementedError:
+        subs = list(supported.get(country, []))
         issues.at(
             doc,
-            ("agency", "holidays", "subdivision"),
-            f"{h.subdivision!r} is not a subdivision of {h.country}",
-            f"{_did_you_mean(h.subdivision, subs)}use one of: {', '.join(subs) or 'null'}",
+            (*base, "subdivision"),
+            f"{subdivision!r} is not a subdivision of {country}",
+            f"{_did_you_mean(subdivision, subs)}use one of: {', '.join(subs) or 'none'}, "
+            "or null for none",
         )
+
+
+def _check_main(config_dir: Path, doc: Doc, main: MainConfig, issues: _Issues) -> MainConfig:
     smtp = main.smtp
     if smtp is not None and smtp.ca_file is not None:
         full = smtp.ca_file if smtp.ca_file.is_absolute() else config_dir / smtp.ca_file
@@ -811,44 +908,52 @@ def _check_main(config_dir: Path, doc: Doc, main: MainConfig, issues: _Issues) -
     return main
 
 
-def _cross_checks(
-    main_doc: Doc,
-    main: MainConfig | None,
-    clients: list[tuple[Doc, ClientConfig]],
-    issues: _Issues,
-) -> None:
+def _cross_checks(main_doc: Doc | None, client_docs: list[Doc], issues: _Issues) -> None:
+    """Checks across files, on the data as written, so they run even when a file has other
+    problems: unique client ids, site ids unique across all clients, smtp when contacts exist."""
     client_seen: dict[str, tuple[str, int, int]] = {}
     site_seen: dict[str, tuple[str, int, int]] = {}
-    for doc, client in clients:
-        where = doc.where(("client",))
-        if client.client in client_seen:
-            f, line, col = client_seen[client.client]
-            issues.at(
-                doc,
-                ("client",),
-                f"client id {client.client!r} is also used in {f}:{line}:{col}",
-                "give every client file its own `client:` id",
-            )
-        else:
-            client_seen[client.client] = (doc.file, *where)
-        for i, site in enumerate(client.sites):
-            swhere = doc.where(("sites", i, "id"))
-            if site.id in site_seen:
-                f, line, col = site_seen[site.id]
+    for doc in client_docs:
+        data = doc.data if isinstance(doc.data, dict) else {}
+        cid = data.get("client")
+        if isinstance(cid, str):
+            if cid in client_seen:
+                f, line, col = client_seen[cid]
+                issues.at(
+                    doc,
+                    ("client",),
+                    f"client id {cid!r} is also used in {f}:{line}:{col}",
+                    "give every client file its own `client:` id",
+                )
+            else:
+                client_seen[cid] = (doc.file, *doc.where(("client",)))
+        sites = data.get("sites")
+        for i, site in enumerate(sites if isinstance(sites, list) else []):
+            sid = site.get("id") if isinstance(site, dict) else None
+            if not isinstance(sid, str):
+                continue
+            if sid in site_seen:
+                f, line, col = site_seen[sid]
                 issues.at(
                     doc,
                     ("sites", i, "id"),
-                    f"site id {site.id!r} is also used in {f}:{line}:{col}",
+                    f"site id {sid!r} is also used in {f}:{line}:{col}",
                     "site ids must be unique across all clients; rename one of them",
                 )
             else:
-                site_seen[site.id] = (doc.file, *swhere)
-    if main is not None and main.smtp is None:
-        with_contacts = [doc.file for doc, c in clients if c.contacts]
+                site_seen[sid] = (doc.file, *doc.where(("sites", i, "id")))
+    if main_doc is None or not isinstance(main_doc.data, dict):
+        return
+    if main_doc.data.get("smtp") is None:
+        with_contacts = [
+            doc.file
+            for doc in client_docs
+            if isinstance(doc.data, dict) and doc.data.get("contacts")
+        ]
         if with_contacts:
             issues.at(
                 main_doc,
-                (),
+                ("smtp",),
                 f"no `smtp` section, but {with_contacts[0]} lists contacts to e-mail",
                 "add an smtp section (host, port, from) to monitord.yml",
             )
@@ -902,11 +1007,13 @@ def load_config(
         )
     main: MainConfig | None = None
     if main_doc is not None:
+        _check_holidays(main_doc, issues)
         main = _validate(MainConfig, main_doc, issues)
         if main is not None:
             main = _check_main(directory, main_doc, main, issues)
 
-    clients: list[tuple[Doc, ClientConfig]] = []
+    clients: list[ClientConfig] = []
+    client_docs: list[Doc] = []
     clients_dir = directory / CLIENTS_DIR
     files = (
         sorted(p for p in clients_dir.iterdir() if p.suffix in CLIENT_SUFFIXES and p.is_file())
@@ -924,18 +1031,18 @@ def load_config(
         )
         if doc is None:
             continue
+        client_docs.append(doc)
         client = _validate(ClientConfig, doc, issues)
         if client is not None:
-            clients.append((doc, _check_paths(directory, doc, client, issues)))
+            clients.append(_check_paths(directory, doc, client, issues))
 
-    if main_doc is not None:
-        _cross_checks(main_doc, main, clients, issues)
+    _cross_checks(main_doc, client_docs, issues)
     result = issues.result()
     if result or main is None:
         raise ConfigError(result)
     return Config(
         main=main,
-        clients=tuple(c for _, c in clients),
+        clients=tuple(clients),
         directory=_abs(directory),
     )
 
