@@ -1,0 +1,394 @@
+"""OutboxSender over a real SQLite store, with in-process notifiers and a driven clock."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import structlog
+from structlog.testing import LogCapture
+
+from monitord import limits
+from monitord.errors import PermanentError, RetryableError
+from monitord.events import Event
+from monitord.notify.base import NOTIFIER_API_VERSION, Notification, Notifier
+from monitord.outbox import CLAIMS_PER_SLOT, OutboxSender, backoff
+from monitord.store import FAILED, PENDING, SENDING, SENT, OutboxItem, SqliteStore
+
+T0 = datetime(2026, 3, 18, 16, 30, tzinfo=UTC)
+SECRET = "hunter2-smtp-password"
+
+
+class Clock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, by: timedelta) -> None:
+        self.now += by
+
+
+class ScriptedNotifier:
+    """A Notifier whose first sends fail as scripted; later sends succeed."""
+
+    api_version: ClassVar[int] = NOTIFIER_API_VERSION
+
+    def __init__(self, name: str, failures: list[Exception] | None = None) -> None:
+        self.name = name
+        self.failures = list(failures or [])
+        self.password = SECRET  # what a real notifier holds and must never leak
+        self.calls: list[Notification] = []
+        self.delivered: dict[str, Notification] = {}
+        self.called = asyncio.Event()
+
+    async def send(self, notification: Notification) -> str | None:
+        self.calls.append(notification)
+        self.called.set()
+        if self.failures:
+            raise self.failures.pop(0)
+        self.delivered[notification.key] = notification
+        return f"<{notification.key}@monitord.test>"
+
+    async def aclose(self) -> None:
+        pass
+
+
+class GatedNotifier:
+    """Holds every send until released; records how many run at once."""
+
+    api_version: ClassVar[int] = NOTIFIER_API_VERSION
+
+    def __init__(self, name: str, full_at: int) -> None:
+        self.name = name
+        self.full_at = full_at
+        self.active = 0
+        self.most = 0
+        self.full = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def send(self, notification: Notification) -> str | None:
+        self.active += 1
+        self.most = max(self.most, self.active)
+        if self.active >= self.full_at:
+            self.full.set()
+        try:
+            await self.release.wait()
+        finally:
+            self.active -= 1
+        return None
+
+    async def aclose(self) -> None:
+        pass
+
+
+def note(key: str, notifier: str = "email") -> Notification:
+    return Notification(
+        key=key,
+        notifier=notifier,
+        recipient="jo@acme.example",
+        recipient_name="Jo Bloggs",
+        event=Event(
+            kind="site-down",
+            client="acme",
+            site="acme-www",
+            check="http",
+            at=T0,
+            key=f"ev-{key}",
+            thread="acme-www/http/1",
+            summary="www.acme.example is down",
+        ),
+    )
+
+
+class Capture(LogCapture):
+    """Captures log entries; ``logged[event]`` is set once that event has been logged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logged: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
+
+    def __call__(self, logger: Any, method_name: str, event_dict: Any) -> Any:
+        self.logged[event_dict["event"]].set()
+        return super().__call__(logger, method_name, event_dict)
+
+
+def capturing_logger() -> tuple[Any, Capture]:
+    cap = Capture()
+    log = structlog.wrap_logger(
+        None,
+        processors=[cap],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+    )
+    return log, cap
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    s = SqliteStore(tmp_path / "monitord.sqlite3")
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def item(store: SqliteStore, key: str) -> OutboxItem:
+    (found,) = [i for i in await store.outbox_items() if i.key == key]
+    return found
+
+
+def test_the_test_notifiers_satisfy_the_protocol() -> None:
+    assert isinstance(ScriptedNotifier("x"), Notifier)
+    assert isinstance(GatedNotifier("x", 1), Notifier)
+
+
+async def test_retryable_failures_back_off_then_deliver(store: SqliteStore) -> None:
+    clock = Clock()
+    email = ScriptedNotifier("email", [RetryableError("SMTP 451: try later")] * 3)
+    sender = OutboxSender(store, {"email": email}, clock)
+    await store.enqueue([note("n1")], clock())
+
+    for attempt in (1, 2, 3):
+        assert await sender.run_once() == 1
+        got = await item(store, "n1")
+        assert (got.status, got.attempts, got.last_error) == (
+            PENDING,
+            attempt,
+            "SMTP 451: try later",
+        )
+        wait = got.due_at - clock()
+        assert wait == backoff(attempt, "n1", None)
+        nominal = 5 * 2 ** (attempt - 1)
+        assert timedelta(seconds=nominal * 0.9) <= wait <= timedelta(seconds=nominal * 1.1)
+        # Not due yet: nothing is claimed a moment before.
+        clock.advance(wait - timedelta(milliseconds=1))
+        assert await sender.run_once() == 0
+        clock.advance(timedelta(milliseconds=1))
+
+    assert await sender.run_once() == 1
+    got = await item(store, "n1")
+    assert (got.status, got.attempts, got.external_id) == (SENT, 4, "<n1@monitord.test>")
+    assert len(email.calls) == 4
+    assert email.delivered == {"n1": note("n1")}
+    assert await sender.run_once() == 0
+
+
+async def test_a_permanent_failure_is_recorded_loudly(store: SqliteStore) -> None:
+    clock = Clock()
+    log, cap = capturing_logger()
+    email = ScriptedNotifier("email", [PermanentError("550 5.1.1 no such mailbox")])
+    sender = OutboxSender(store, {"email": email}, clock, log=log)
+    await store.enqueue([note("n1")], clock())
+
+    assert await sender.run_once() == 1
+    got = await item(store, "n1")
+    assert (got.status, got.last_error) == (FAILED, "550 5.1.1 no such mailbox")
+    clock.advance(timedelta(days=2))
+    assert await sender.run_once() == 0
+    assert len(email.calls) == 1
+
+    (failed,) = [e for e in cap.entries if e["event"] == "outbox.failed"]
+    assert failed["log_level"] == "error"
+    assert (failed["notifier"], failed["key"], failed["reason"]) == ("email", "n1", "permanent")
+    assert "550 5.1.1" in failed["error"]
+    assert SECRET not in repr(cap.entries)
+
+
+async def test_retry_after_is_honoured(store: SqliteStore) -> None:
+    clock = Clock()
+    hook = ScriptedNotifier("webhook", [RetryableError("HTTP 429", retry_after=120)])
+    sender = OutboxSender(store, {"webhook": hook}, clock)
+    await store.enqueue([note("n1", "webhook")], clock())
+
+    assert await sender.run_once() == 1
+    got = await item(store, "n1")
+    assert got.due_at == T0 + timedelta(seconds=120)
+    clock.advance(timedelta(seconds=119))
+    assert await sender.run_once() == 0
+    clock.advance(timedelta(seconds=1))
+    assert await sender.run_once() == 1
+    assert (await item(store, "n1")).status == SENT
+
+
+async def test_an_unknown_notifier_fails_with_advice(store: SqliteStore) -> None:
+    clock = Clock()
+    log, cap = capturing_logger()
+    sender = OutboxSender(store, {"email": ScriptedNotifier("email")}, clock, log=log)
+    await store.enqueue([note("n1", "old-pager")], clock())
+
+    assert await sender.run_once() == 1
+    got = await item(store, "n1")
+    assert got.status == FAILED
+    assert got.last_error is not None
+    assert "no longer has a notifier named 'old-pager'" in got.last_error
+    (failed,) = [e for e in cap.entries if e["event"] == "outbox.failed"]
+    assert (failed["log_level"], failed["notifier"], failed["key"]) == ("error", "old-pager", "n1")
+
+
+async def test_an_unexpected_exception_is_retried(store: SqliteStore) -> None:
+    clock = Clock()
+    email = ScriptedNotifier("email", [ConnectionResetError("peer reset")])
+    sender = OutboxSender(store, {"email": email}, clock)
+    await store.enqueue([note("n1")], clock())
+
+    assert await sender.run_once() == 1
+    got = await item(store, "n1")
+    assert (got.status, got.last_error) == (PENDING, "ConnectionResetError: peer reset")
+    clock.advance(backoff(1, "n1", None))
+    assert await sender.run_once() == 1
+    assert (await item(store, "n1")).status == SENT
+
+
+async def test_too_many_attempts_gives_up(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "OUTBOX_MAX_ATTEMPTS", 3)
+    clock = Clock()
+    email = ScriptedNotifier("email", [RetryableError("HTTP 503")] * 10)
+    log, cap = capturing_logger()
+    sender = OutboxSender(store, {"email": email}, clock, log=log)
+    await store.enqueue([note("n1")], clock())
+
+    for _ in range(3):
+        assert await sender.run_once() == 1
+        clock.advance(limits.OUTBOX_BACKOFF_CAP * 2)
+    got = await item(store, "n1")
+    assert (got.status, got.attempts) == (FAILED, 3)
+    assert got.last_error == "gave up after 3 attempts; last error: HTTP 503"
+    assert await sender.run_once() == 0
+    assert len(email.calls) == 3
+    assert [e["reason"] for e in cap.entries if e["event"] == "outbox.failed"] == [
+        "too-many-attempts"
+    ]
+
+
+async def test_a_lease_reclaimed_past_the_limit_is_failed_without_sending(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "OUTBOX_MAX_ATTEMPTS", 1)
+    clock = Clock()
+    await store.enqueue([note("n1")], clock())
+    await store.claim_due(clock(), 10)  # a sender claimed it and died
+    clock.advance(limits.OUTBOX_LEASE)
+    email = ScriptedNotifier("email")
+    assert await OutboxSender(store, {"email": email}, clock).run_once() == 1
+    assert email.calls == []
+    assert (await item(store, "n1")).status == FAILED
+
+
+async def test_sends_run_concurrently_up_to_the_bound(store: SqliteStore) -> None:
+    clock = Clock()
+    gate = GatedNotifier("email", full_at=3)
+    sender = OutboxSender(store, {"email": gate}, clock, concurrency=3)
+    await store.enqueue([note(f"n{i}") for i in range(20)], clock())
+
+    first = asyncio.create_task(sender.run_once())
+    await asyncio.wait_for(gate.full.wait(), timeout=5)
+    for _ in range(20):  # let any over-eager task start
+        await asyncio.sleep(0)
+    assert gate.active == 3
+    gate.release.set()
+    assert await first == 3 * CLAIMS_PER_SLOT
+    assert await sender.run_once() == 20 - 3 * CLAIMS_PER_SLOT
+    assert gate.most == 3
+    assert [i.status for i in await store.outbox_items()] == [SENT] * 20
+
+
+async def test_a_crash_mid_send_redelivers_the_same_notification(tmp_path: Path) -> None:
+    path = tmp_path / "monitord.sqlite3"
+    clock = Clock()
+    store = SqliteStore(path)
+    await store.open()
+    await store.write("acme-www/http", {"down": True}, None, [note("n1")], now=clock())
+    stuck = GatedNotifier("email", full_at=1)
+    sending = asyncio.create_task(OutboxSender(store, {"email": stuck}, clock).run_once())
+    await asyncio.wait_for(stuck.full.wait(), timeout=5)
+    sending.cancel()  # the process dies mid-send
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+    await store.close()
+
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        assert (await item(store, "n1")).status == SENDING
+        email = ScriptedNotifier("email")
+        sender = OutboxSender(store, {"email": email}, clock)
+        clock.advance(limits.OUTBOX_LEASE - timedelta(seconds=1))
+        assert await sender.run_once() == 0  # still leased to the dead sender
+        clock.advance(timedelta(seconds=1))
+        assert await sender.run_once() == 1
+        assert email.delivered == {"n1": note("n1")}
+        got = await item(store, "n1")
+        assert (got.status, got.attempts) == (SENT, 2)
+    finally:
+        await store.close()
+
+
+async def test_run_delivers_on_wake_retries_and_stops_cleanly(store: SqliteStore) -> None:
+    clock = Clock()
+    email = ScriptedNotifier("email", [RetryableError("HTTP 503")])
+    log, cap = capturing_logger()
+    sender = OutboxSender(store, {"email": email}, clock, log=log)
+    runner = asyncio.create_task(sender.run())
+
+    await store.enqueue([note("n1")], clock())
+    sender.wake()
+    await asyncio.wait_for(email.called.wait(), timeout=5)
+    email.called.clear()
+    # The first try failed; once the (driven) clock passes the backoff, a wake delivers it.
+    clock.advance(timedelta(minutes=1))
+    sender.wake()
+    await asyncio.wait_for(cap.logged["outbox.sent"].wait(), timeout=5)
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+    assert runner.cancelled()
+
+    got = await item(store, "n1")
+    assert (got.status, got.attempts) == (SENT, 2)
+    sent = [e for e in cap.entries if e["event"] == "outbox.sent"]
+    assert [(e["notifier"], e["key"], e["attempt"]) for e in sent] == [("email", "n1", 2)]
+    retry = [e for e in cap.entries if e["event"] == "outbox.retry"]
+    assert [(e["log_level"], e["attempt"]) for e in retry] == [("warning", 1)]
+
+
+async def test_run_keeps_going_while_more_are_due(store: SqliteStore) -> None:
+    clock = Clock()
+    email = ScriptedNotifier("email")
+    log, _ = capturing_logger()
+    sender = OutboxSender(store, {"email": email}, clock, log=log, concurrency=1)
+    count = 3 * sender.batch_size + 1
+    await store.enqueue([note(f"n{i}") for i in range(count)], clock())
+    runner = asyncio.create_task(sender.run())
+    try:
+        # One wake-up, several full rounds back to back: no idle wait between them.
+        while len(email.delivered) < count:
+            email.called.clear()
+            await asyncio.wait_for(email.called.wait(), timeout=2)
+    finally:
+        runner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await runner
+    assert sorted(email.delivered) == sorted(f"n{i}" for i in range(count))
+
+
+async def test_run_survives_a_failing_store(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "monitord.sqlite3")  # never opened: every call fails
+    log, cap = capturing_logger()
+    sender = OutboxSender(store, {}, Clock(), log=log)
+    runner = asyncio.create_task(sender.run())
+    await asyncio.wait_for(cap.logged["outbox.round_failed"].wait(), timeout=5)
+    assert not runner.done()
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+    (entry,) = [e for e in cap.entries if e["event"] == "outbox.round_failed"]
+    assert entry["log_level"] == "error"
+    assert "not open" in entry["error"]
