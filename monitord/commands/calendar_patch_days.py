@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 from datetime import MAXYEAR, MINYEAR
 
 from monitord.calendar import BusinessCalendar, default_calendar, patch_days
 from monitord.cli import add_config_argument
-from monitord.errors import MonitordError
 
 GROUP = "calendar"
 GROUP_HELP = "Office hours, SLAs and patch days"
@@ -19,17 +17,10 @@ def agency_calendar(config_dir: str | None) -> BusinessCalendar:
     Mon–Fri 09:00–17:00, GB/ENG bank holidays)."""
     if config_dir is None:
         return default_calendar()
-    # Imported here: the config loader is only needed with --config.
-    config = importlib.import_module("monitord.config")
-    load_config = getattr(config, "load_config", None)
-    resolve_config_dir = getattr(config, "resolve_config_dir", None)
-    if load_config is None or resolve_config_dir is None:
-        raise MonitordError(
-            "this build of monitord cannot load a configuration yet; run without --config "
-            "to use the default calendar (Europe/London, GB/ENG bank holidays)"
-        )
-    loaded = load_config(resolve_config_dir(config_dir))
-    return BusinessCalendar.from_agency(loaded.main.agency)
+    # Imported here: the config loader (YAML, validation) is only needed with --config.
+    from monitord.config import load_config, resolve_config_dir
+
+    return BusinessCalendar.from_agency(load_config(resolve_config_dir(config_dir)).main.agency)
 
 
 def _year(text: str) -> int:
