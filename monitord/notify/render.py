@@ -300,7 +300,7 @@ def _site_reminder(event: Event, ctx: Context) -> tuple[str, Body]:
 
 def _site_recovered(event: Event, ctx: Context) -> tuple[str, Body]:
     d = _details(event)
-    down_for = _seconds(d.get("down_for_seconds"))
+    down_for = _seconds(d.get("down_for_seconds")) or None  # 0 s: nothing worth saying
     ended = d.get("ended") or event.at
     facts = _incident_facts(event, ctx)
     facts.append(("Down since", format_time(_started(event), ctx.tz)))

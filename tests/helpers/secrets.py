@@ -71,9 +71,7 @@ def assert_no_secret(secret: str, *texts: str, username: str | None = None) -> N
             if at >= 0:
                 start = max(at - 60, 0)
                 context = text[start : at + len(form) + 60].replace(form, "<SECRET>")
-                raise AssertionError(
-                    f"the secret ({name}) appears in text #{index}: …{context}…"
-                )
+                raise AssertionError(f"the secret ({name}) appears in text #{index}: …{context}…")
 
 
 def exception_text(exc: BaseException) -> str:
