@@ -75,7 +75,6 @@ AUTO: Final = _Auto.AUTO
 _DEFAULT_SUBDIVISIONS = {DEFAULT_COUNTRY: DEFAULT_SUBDIVISION}
 
 _WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DEFAULT_DAYS = frozenset(range(5))
 
 
 class CalendarError(MonitordError, ValueError):
