@@ -66,6 +66,8 @@ class CheckState:
     last_notice: datetime | None = None
     """Last DOWN notice or reminder, for ``repeat_every``."""
     last_message: str = ""
+    last_error: str = ""
+    """Message of the latest failing result (what a recovery notice calls the problem)."""
     flips: tuple[datetime, ...] = ()
     """Instants of recent UP<->DOWN changes (inside FLAP_WINDOW)."""
     flapping: bool = False
@@ -193,7 +195,7 @@ def evaluate(
                         "recovered",
                         f"{ref.site} is back up after {_short(down_for)}",
                         "info",
-                        message=result.message,
+                        message=s.last_error,
                         started=_iso(started),
                         ended=_iso(now),
                         down_for_seconds=int(down_for.total_seconds()),
@@ -204,7 +206,9 @@ def evaluate(
             s = replace(s, first_failure=None)
     else:
         first = s.first_failure if s.failures > 0 and s.first_failure else now
-        s = replace(s, failures=s.failures + 1, successes=0, first_failure=first)
+        s = replace(
+            s, failures=s.failures + 1, successes=0, first_failure=first, last_error=result.message
+        )
         if s.status != "down" and s.failures >= policy.failure_threshold:
             incident_id = f"{ref.key}@{_iso(first)}"
             was_up = s.status == "up"
