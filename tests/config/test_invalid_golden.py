@@ -47,7 +47,9 @@ def test_invalid_config(
         monkeypatch.setenv(key, value)
     args_file = case / "args.txt"
     args = (
-        shlex.split(args_file.read_text()) if args_file.exists() else ["check-config", "--config", "."]
+        shlex.split(args_file.read_text())
+        if args_file.exists()
+        else ["check-config", "--config", "."]
     )
     monkeypatch.chdir(case)
 
