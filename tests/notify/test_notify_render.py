@@ -428,7 +428,7 @@ def test_no_value_can_inject_markup_or_break_the_subject(
 ) -> None:
     for kind in ("site-down", "patch-day"):
         event = ev(
-            kind,  # type: ignore[arg-type]
+            kind,
             summary=summary,
             details=_site_details(
                 client_name=client_name, message=message, items=[{"advisory": message}]

@@ -1,0 +1,388 @@
+"""The e-mail notifier: one message per notification, sent with aiosmtplib.
+
+Composing is pure (:meth:`EmailNotifier.build_message` takes ``now``); sending is thin
+(:meth:`EmailNotifier.send`: one SMTP connection per message, failures classified into
+:class:`~monitord.errors.RetryableError` or :class:`~monitord.errors.PermanentError`).
+
+Headers and why:
+
+- ``Message-ID: <{sha256(notification.key)[:32]}@{domain of smtp.from}>`` — deterministic, so
+  a resend after a crash between send and record carries the same id and mail systems
+  (and people) can see it is the same message. This is the notifier's idempotency.
+- ``References`` and ``In-Reply-To: <thread-{sha256(event.thread)[:32]}@{domain}>`` on every
+  message of a thread. The thread root is a virtual message that is never sent: no message
+  has to know whether it was the first, a lost first message breaks nothing, and mail apps
+  (Gmail, Thunderbird, Apple Mail) group siblings that reference one root. With the stable
+  subject from :mod:`monitord.notify.render` Outlook's conversations group them too.
+- ``Auto-Submitted: auto-generated`` (RFC 3834) and ``X-Auto-Response-Suppress: All``
+  (Exchange): no out-of-office replies to the monitor. No ``Precedence: bulk``: it is not a
+  standard, and some providers file such mail as bulk, where an outage notice must not go.
+- ``X-Monitord-Kind``, ``X-Monitord-Client``, ``X-Monitord-Site``: for recipients' filters.
+- ``Date`` is the time of composing (``now``), not of the event; the event's time is in the body.
+
+Security ``none`` never upgrades to TLS; ``starttls`` requires it; ``tls`` is TLS from the
+first byte. The server certificate is verified unless ``smtp.verify`` is false, against
+``smtp.ca_file`` when given, else the system's CAs; an ``ssl_context`` passed in wins over both.
+The password is used for AUTH only and never appears in an error or a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import socket
+import ssl
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import ClassVar
+from zoneinfo import ZoneInfo
+
+import aiosmtplib
+import structlog
+
+from monitord.config.models import Agency, SmtpConfig
+from monitord.errors import NotifierError, PermanentError, RetryableError
+from monitord.notify.base import NOTIFIER_API_VERSION, Notification
+from monitord.notify.render import one_line, render
+
+log = structlog.get_logger("monitord.notify.email")
+
+SEND_DEADLINE_MULTIPLIER = 3
+"""A send is about ten SMTP round trips, each bounded by ``smtp.timeout``. A server that
+answers every one just before its timeout (a tarpit) must still not hold the sender for ten
+timeouts: the whole send gets this many ``smtp.timeout``s, then it is retried later."""
+
+FALLBACK_DOMAIN = "monitord.invalid"
+"""Right-hand side of Message-IDs when ``smtp.from`` has no domain (RFC 2606 reserved name)."""
+
+_DOMAIN_CHARS = re.compile(r"[^A-Za-z0-9.-]")
+
+
+def _hash32(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def message_id_for(key: str, domain: str) -> str:
+    """The Message-ID of the notification with this key (the same on every resend)."""
+    return f"<{_hash32(key)}@{domain}>"
+
+
+def thread_id_for(thread: str, domain: str) -> str:
+    """The virtual root every message of a thread refers to."""
+    return f"<thread-{_hash32(thread)}@{domain}>"
+
+
+def _parse_from(value: str) -> tuple[str, str, str]:
+    """(display name, address, domain) of ``smtp.from``; raises NotifierError if unusable."""
+    name, addr = parseaddr(value)
+    local, at, domain = addr.rpartition("@")
+    if not at or not local or not domain:
+        raise NotifierError(
+            f"smtp.from {value!r} has no e-mail address — write it as "
+            '"Collective monitoring <monitor@collective.example>"'
+        )
+    clean = _DOMAIN_CHARS.sub("", domain).strip(".").lower()
+    return one_line(name), addr, clean or FALLBACK_DOMAIN
+
+
+def _address(name: str, addr: str) -> Address:
+    return Address(display_name=one_line(name), addr_spec=addr.strip())
+
+
+class EmailNotifier:
+    """Sends notifications as multipart (text + HTML) e-mail through one SMTP server."""
+
+    api_version: ClassVar[int] = NOTIFIER_API_VERSION
+
+    def __init__(
+        self,
+        name: str,
+        smtp: SmtpConfig,
+        agency: Agency,
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.name = name
+        self._smtp = smtp
+        self._agency = agency
+        self._tz = ZoneInfo(agency.timezone)
+        self._given_ssl_context = ssl_context
+        self._ssl_context: ssl.SSLContext | None = None
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._from_name, self._from_addr, self._domain = _parse_from(smtp.from_)
+        self._local_hostname: str | None = None
+
+    # ------------------------------------------------------------------ pure
+
+    def build_message(self, notification: Notification, now: datetime) -> EmailMessage:
+        """The message for one notification, composed at ``now`` (pure)."""
+        event = notification.event
+        if not notification.recipient.strip():
+            raise PermanentError(
+                f"notification {notification.key!r} has no recipient address — the e-mail "
+                "notifier needs a contact's address; check the route that produced it"
+            )
+        try:
+            to = _address(notification.recipient_name, notification.recipient)
+        except (HeaderParseError, ValueError, IndexError) as exc:
+            raise PermanentError(
+                f"recipient {notification.recipient!r} is not a usable e-mail address ({exc}) — "
+                "fix the contact's address in the client's configuration"
+            ) from None
+        rendered = render(event, self._agency.name, self._tz, notification.recipient_name)
+        msg = EmailMessage()
+        msg["From"] = _address(self._from_name, self._from_addr)
+        msg["To"] = to
+        msg["Subject"] = rendered.subject
+        msg["Date"] = format_datetime(now if now.tzinfo else now.replace(tzinfo=UTC))
+        msg["Message-ID"] = message_id_for(notification.key, self._domain)
+        root = thread_id_for(event.thread, self._domain)
+        msg["In-Reply-To"] = root
+        msg["References"] = root
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Auto-Response-Suppress"] = "All"
+        msg["X-Monitord-Kind"] = event.kind
+        if event.client:
+            msg["X-Monitord-Client"] = one_line(event.client)
+        if event.site:
+            msg["X-Monitord-Site"] = one_line(event.site)
+        # quoted-printable: 7-bit clean through any relay, readable in raw form.
+        msg.set_content(rendered.text, charset="utf-8", cte="quoted-printable")
+        msg.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
+        return msg
+
+    # ------------------------------------------------------------------ I/O
+
+    def _build_tls_context(self) -> ssl.SSLContext:
+        smtp = self._smtp
+        if not smtp.verify:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            return ctx
+        try:
+            return ssl.create_default_context(cafile=str(smtp.ca_file) if smtp.ca_file else None)
+        except (OSError, ssl.SSLError) as exc:
+            raise PermanentError(
+                f"cannot load smtp.ca_file {str(smtp.ca_file)!r} ({exc}) — point it at a PEM "
+                "file with the CA certificate that signed the SMTP server's certificate"
+            ) from None
+
+    async def _tls_context(self) -> ssl.SSLContext | None:
+        if self._smtp.security == "none":
+            return None
+        if self._given_ssl_context is not None:
+            return self._given_ssl_context
+        if self._ssl_context is None:
+            self._ssl_context = await asyncio.to_thread(self._build_tls_context)
+        return self._ssl_context
+
+    async def _helo_name(self) -> str:
+        if self._local_hostname is None:
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn) or "localhost"
+        return self._local_hostname
+
+    async def send(self, notification: Notification) -> str:
+        """Send one message; returns its Message-ID. Raises Retryable/PermanentError."""
+        smtp = self._smtp
+        msg = self.build_message(notification, self._clock())
+        message_id = str(msg["Message-ID"])
+        password = smtp.password.get_secret_value() if smtp.password is not None else None
+        if smtp.username and not password:
+            raise PermanentError(
+                f"smtp.username is {smtp.username!r} but smtp.password is empty — set the "
+                "password credential (SMTP_PASSWORD in the bundled config) or remove "
+                "smtp.username"
+            )
+        tls_context = await self._tls_context()
+        timeout = smtp.timeout.total_seconds()
+        try:
+            async with asyncio.timeout(timeout * SEND_DEADLINE_MULTIPLIER):
+                await aiosmtplib.send(
+                    msg,
+                    sender=self._from_addr,
+                    recipients=[notification.recipient.strip()],
+                    hostname=smtp.host,
+                    port=smtp.port,
+                    use_tls=smtp.security == "tls",
+                    start_tls=smtp.security == "starttls",
+                    tls_context=tls_context,
+                    username=smtp.username if smtp.username else None,
+                    password=password if smtp.username else None,
+                    timeout=timeout,
+                    local_hostname=await self._helo_name(),
+                )
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            error = classify_smtp_error(
+                exc,
+                host=smtp.host,
+                port=smtp.port,
+                username=smtp.username,
+                recipient=notification.recipient,
+                sender=self._from_addr,
+                timeout=timeout,
+                password=password,
+            )
+            log.warning(
+                "email.failed",
+                notifier=self.name,
+                message_id=message_id,
+                kind=notification.event.kind,
+                client=notification.event.client,
+                site=notification.event.site,
+                retryable=isinstance(error, RetryableError),
+                error=str(error),
+            )
+            raise error from None
+        log.info(
+            "email.sent",
+            notifier=self.name,
+            message_id=message_id,
+            recipient=notification.recipient,
+            kind=notification.event.kind,
+            client=notification.event.client,
+            site=notification.event.site,
+        )
+        return message_id
+
+    async def aclose(self) -> None:
+        """Nothing to release: every send uses its own connection."""
+
+
+# ---------------------------------------------------------------- failure classification
+
+
+def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, kind):
+            return cur
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def _reply(code: int, message: str) -> str:
+    return f"{code} {one_line(message)}".strip()
+
+
+def classify_smtp_error(
+    exc: BaseException,
+    *,
+    host: str,
+    port: int,
+    username: str | None,
+    recipient: str,
+    sender: str,
+    timeout: float,
+    password: str | None,
+) -> RetryableError | PermanentError:
+    """Turn what aiosmtplib or the socket raised into an error that says what to do (pure).
+
+    Retryable: connection refused/reset/lost, timeouts, any 4xx reply. Permanent: 5xx on the
+    recipient, sender or data, refused login (535 and other 5xx), certificate verification
+    and other TLS failures, a server lacking STARTTLS or AUTH. The password is scrubbed from
+    every message even if a server echoed it.
+    """
+    server = f"SMTP server {host}:{port}"
+    result: RetryableError | PermanentError
+
+    def retry_or_fail(code: int, text: str) -> RetryableError | PermanentError:
+        return RetryableError(text) if 400 <= code < 500 else PermanentError(text)
+
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        if 400 <= exc.code < 500:
+            result = RetryableError(
+                f"{server} could not log in user {username!r} for now "
+                f"({_reply(exc.code, exc.message)}) — will retry"
+            )
+        else:
+            result = PermanentError(
+                f"{server} refused login for user {username!r} ({_reply(exc.code, exc.message)})"
+                " — check smtp.username and the password credential (SMTP_PASSWORD in the "
+                "bundled config)"
+            )
+    elif isinstance(exc, aiosmtplib.SMTPRecipientsRefused | aiosmtplib.SMTPRecipientRefused):
+        refused = (
+            exc.recipients if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) else [exc]
+        ) or [aiosmtplib.SMTPRecipientRefused(550, "refused", recipient)]
+        first = refused[0]
+        reply = _reply(first.code, first.message)
+        if all(400 <= r.code < 500 for r in refused):
+            result = RetryableError(
+                f"{server} deferred recipient {first.recipient} ({reply}) — will retry"
+            )
+        else:
+            result = PermanentError(
+                f"{server} refused recipient {first.recipient} ({reply}) — check the contact's "
+                "e-mail address in the client's configuration"
+            )
+    elif isinstance(exc, aiosmtplib.SMTPSenderRefused):
+        result = retry_or_fail(
+            exc.code,
+            f"{server} refused sender {sender} ({_reply(exc.code, exc.message)})"
+            + (
+                " — will retry"
+                if exc.code < 500
+                else " — check smtp.from is an address this server lets you send as"
+            ),
+        )
+    elif isinstance(exc, aiosmtplib.SMTPDataError):
+        result = retry_or_fail(
+            exc.code,
+            f"{server} refused the message ({_reply(exc.code, exc.message)})"
+            + (" — will retry" if exc.code < 500 else " — see the server's logs for its policy"),
+        )
+    elif isinstance(exc, aiosmtplib.SMTPResponseException):
+        result = retry_or_fail(
+            exc.code,
+            f"{server} answered {_reply(exc.code, exc.message)}"
+            + (" — will retry" if exc.code < 500 else " — check the SMTP settings with its admin"),
+        )
+    elif (cert := _find(exc, ssl.SSLCertVerificationError)) is not None:
+        reason = getattr(cert, "verify_message", None) or str(cert)
+        result = PermanentError(
+            f"could not verify the TLS certificate of {server} ({one_line(reason)}) — fix the "
+            "server's certificate, set smtp.ca_file to the CA that signed it, or (test servers "
+            "only) set smtp.verify: false"
+        )
+    elif (tls := _find(exc, ssl.SSLError)) is not None:
+        reason = getattr(tls, "reason", None) or str(tls)
+        result = PermanentError(
+            f"TLS with {server} failed ({one_line(reason)}) — check smtp.security matches the "
+            "port: tls for 465, starttls for 587, none for a plain local relay"
+        )
+    elif isinstance(exc, TimeoutError):
+        result = RetryableError(
+            f"{server} did not answer within {timeout:g}s — will retry; if it persists check "
+            "smtp.host, smtp.port and smtp.security (starttls against a tls port waits forever)"
+        )
+    elif isinstance(exc, aiosmtplib.SMTPServerDisconnected | ConnectionError | OSError):
+        result = RetryableError(
+            f"could not deliver through {server} ({one_line(exc)}) — will retry; check the "
+            "server is running and smtp.host and smtp.port are right"
+        )
+    else:
+        text = one_line(exc)
+        if "AUTH" in text.upper():
+            hint = (
+                "use smtp.security starttls or tls (servers offer login only over TLS), "
+                "or remove smtp.username"
+            )
+        elif "STARTTLS" in text.upper():
+            hint = "set smtp.security to tls (usually port 465) or none"
+        else:
+            hint = "check the SMTP settings"
+        result = PermanentError(f"{server}: {text} — {hint}")
+    if password:
+        message = str(result).replace(password, "********")
+        if message != str(result):
+            result = type(result)(message)
+    return result
