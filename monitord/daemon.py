@@ -157,10 +157,16 @@ class Daemon:
         self.config = config
         self.store = SqliteStore(config.state_path())
         await self.store.open()
-        self.states = {k: CheckState.from_json(v) for k, v in (await self.store.load_states()).items()}
-        self._probe_ctx = await self._stack.enter_async_context(open_probe_context(self.ssl_context))
+        self.states = {
+            k: CheckState.from_json(v) for k, v in (await self.store.load_states()).items()
+        }
+        self._probe_ctx = await self._stack.enter_async_context(
+            open_probe_context(self.ssl_context)
+        )
         self.notifiers = self.notifier_factory(config, self.ssl_context)
-        self.sender = OutboxSender(self.store, self.notifiers, self.clock, get_logger(component="outbox"))
+        self.sender = OutboxSender(
+            self.store, self.notifiers, self.clock, get_logger(component="outbox")
+        )
         self._sender_task = asyncio.create_task(self.sender.run(), name="outbox-sender")
         self.checks = scheduled_checks(config)
         if self.schedule:
@@ -352,8 +358,10 @@ class Daemon:
             at=now,
             details=dict(result.details),
         )
-        durable = bool(notes) or (incident is not None and incident.ended is not None) or (
-            ev.state.status != state.status
+        durable = (
+            bool(notes)
+            or (incident is not None and incident.ended is not None)
+            or (ev.state.status != state.status)
         )
         await self.store.write(
             sc.key,

@@ -42,7 +42,7 @@ class Catcher:
     stream: TextIO
     messages: list[tuple[float, str, str, Path]] = field(default_factory=list)
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or envelope.content or b""
         data = raw if isinstance(raw, bytes) else raw.encode()
         msg = email.message_from_bytes(data, policy=email.policy.default)
@@ -63,7 +63,9 @@ def _say(stream: TextIO, t: float, text: str) -> None:
 
 def demo_app(started: float, timeline: DemoTimeline) -> web.Application:
     async def healthy(_r: web.Request) -> web.Response:
-        return web.Response(text="<h1>Healthy Charity</h1><p>All is well.</p>", content_type="text/html")
+        return web.Response(
+            text="<h1>Healthy Charity</h1><p>All is well.</p>", content_type="text/html"
+        )
 
     async def flaky(_r: web.Request) -> web.Response:
         t = time.monotonic() - started
@@ -134,20 +136,22 @@ def write_config(directory: Path, web_port: int, smtp_port: int, interval: float
     )
 
 
-async def run_demo(out_dir: Path, duration: float = 60.0, stream: TextIO | None = None) -> dict[str, Any]:
+async def run_demo(
+    out_dir: Path, duration: float = 60.0, stream: TextIO | None = None
+) -> dict[str, Any]:
     """Run the demo; returns a summary (events and messages) for tests."""
     from monitord.daemon import Daemon
     from monitord.logsetup import configure_logging
 
     stream = stream or sys.stdout
-    out_dir = out_dir.resolve()
+    out_dir = out_dir.resolve()  # noqa: ASYNC240 - set-up before anything runs
     mail_dir = out_dir / "mail"
     mail_dir.mkdir(parents=True, exist_ok=True)
     for old in mail_dir.glob("*.eml"):
         old.unlink()
     state = out_dir / "config" / "monitord.sqlite3"
     for suffix in ("", "-wal", "-shm"):
-        Path(f"{state}{suffix}").unlink(missing_ok=True)
+        Path(f"{state}{suffix}").unlink(missing_ok=True)  # noqa: ASYNC240 - set-up
     log_path = out_dir / "monitord.log"
     log_file = log_path.open("w")
     configure_logging("INFO", stream=log_file, json=True)
@@ -165,7 +169,9 @@ async def run_demo(out_dir: Path, duration: float = 60.0, stream: TextIO | None 
 
     catcher = Catcher(mail_dir, started, stream)
     loop = asyncio.get_running_loop()
-    smtp_server = await loop.create_server(lambda: SMTP(catcher, hostname="catcher.local"), "127.0.0.1", 0)
+    smtp_server = await loop.create_server(
+        lambda: SMTP(catcher, hostname="catcher.local"), "127.0.0.1", 0
+    )
     smtp_port = smtp_server.sockets[0].getsockname()[1]
 
     write_config(out_dir / "config", web_port, smtp_port, interval)
@@ -210,7 +216,9 @@ async def run_demo(out_dir: Path, duration: float = 60.0, stream: TextIO | None 
         await runner.cleanup()
         log_file.close()
 
-    stream.write(f"\nWhat happened in {duration:.0f} s: {daemon.probes_run} probes, {len(events)} events\n")
+    stream.write(
+        f"\nWhat happened in {duration:.0f} s: {daemon.probes_run} probes, {len(events)} events\n"
+    )
     for t, ev, _ in events:
         stream.write(f"  {t:5.1f}s  {ev.kind:<15} {ev.site}/{ev.check}\n")
     stream.write(f"\nE-mails ({len(catcher.messages)}), saved as .eml files:\n")

@@ -14,7 +14,9 @@ import structlog
 from structlog.typing import FilteringBoundLogger
 
 
-def configure_logging(level: str = "INFO", stream: TextIO | None = None, json: bool | None = None) -> None:
+def configure_logging(
+    level: str = "INFO", stream: TextIO | None = None, json: bool | None = None
+) -> None:
     stream = stream or sys.stdout
     if json is None:
         json = not stream.isatty()

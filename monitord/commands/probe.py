@@ -54,7 +54,9 @@ def handle(args: argparse.Namespace) -> int:
             else:
                 word = "OK  " if r.ok else "FAIL"
                 warn = f"  (warning: {r.warning})" if r.warning else ""
-                print(f"{word} {site.id}/{spec.id:<10} {r.duration * 1000:7.0f} ms  {r.message}{warn}")
+                print(
+                    f"{word} {site.id}/{spec.id:<10} {r.duration * 1000:7.0f} ms  {r.message}{warn}"
+                )
         return 1 if failed else 0
 
     return asyncio.run(go())

@@ -48,7 +48,12 @@ def collect(config_dir: str | None) -> dict[str, Any]:
             res = results.get(key)
             entry = by_site.get(sc.site.id)
             if entry is None:
-                entry = {"client": sc.client.client, "site": sc.site.id, "url": sc.site.url, "checks": []}
+                entry = {
+                    "client": sc.client.client,
+                    "site": sc.site.id,
+                    "url": sc.site.url,
+                    "checks": [],
+                }
                 by_site[sc.site.id] = entry
                 sites.append(entry)
             inc = open_by_key.get(key)
@@ -68,13 +73,19 @@ def collect(config_dir: str | None) -> dict[str, Any]:
                         "at": _iso(res.at),
                         "duration": res.duration,
                     },
-                    "incident": None if inc is None else {"id": inc.id, "started": _iso(inc.started)},
+                    "incident": None
+                    if inc is None
+                    else {"id": inc.id, "started": _iso(inc.started)},
                 }
             )
         for entry in sites:
             states_ = [c["state"] for c in entry["checks"]]
             entry["state"] = (
-                "down" if "down" in states_ else "unknown" if "unknown" in states_ or not states_ else "up"
+                "down"
+                if "down" in states_
+                else "unknown"
+                if "unknown" in states_ or not states_
+                else "up"
             )
         return {"store": str(path), "sites": sites}
 

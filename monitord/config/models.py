@@ -81,7 +81,9 @@ def _check_zone(v: str) -> str:
     try:
         ZoneInfo(v)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{v!r} is not a time zone; use an IANA name such as Europe/London") from exc
+        raise ValueError(
+            f"{v!r} is not a time zone; use an IANA name such as Europe/London"
+        ) from exc
     return v
 
 
@@ -118,7 +120,9 @@ class OfficeHours(Model):
     @model_validator(mode="after")
     def _order(self) -> OfficeHours:
         if self.end <= self.start:
-            raise ValueError("office_hours.end must be after office_hours.start, e.g. 09:00 to 17:00")
+            raise ValueError(
+                "office_hours.end must be after office_hours.start, e.g. 09:00 to 17:00"
+            )
         return self
 
 
