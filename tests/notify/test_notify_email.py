@@ -504,3 +504,41 @@ async def test_missing_ca_file_is_permanent(
     smtp = server.smtp_config(ca_file=tmp_path / "missing.pem")
     with pytest.raises(PermanentError, match=re.escape("cannot load smtp.ca_file")):
         await notifier(smtp).send(note())
+
+
+# ---------------------------------------------------------------- a contact gets only its kinds
+
+
+async def test_each_contact_gets_only_the_kinds_it_lists(smtp_server: SmtpServer) -> None:
+    """Routing (monitord.routing) and this notifier together, down to the mail received."""
+    from monitord.config.models import ClientConfig, Config, Contact, MainConfig
+    from monitord.routing import route
+
+    smtp = smtp_server.smtp_config()
+    contacts = (
+        Contact(name="Jo Bloggs", email="jo@acme.example", notify=("site-down", "site-recovered")),
+        Contact(name="Cert Person", email="certs@acme.example", notify=("certificate",)),
+        Contact(name="Ops", email="ops@acme.example", notify=("site-down", "maintenance")),
+        Contact(name="Nobody", email="nobody@acme.example", notify=()),
+    )
+    cfg = Config(
+        main=MainConfig(agency=AGENCY, smtp=smtp),
+        clients=(ClientConfig(client="acme", name="ACME Charity", contacts=contacts),),
+    )
+    n = notifier(smtp)
+    expected = {
+        "site-down": ["jo@acme.example", "ops@acme.example"],
+        "site-reminder": ["jo@acme.example", "ops@acme.example"],
+        "site-recovered": ["jo@acme.example"],
+        "certificate": ["certs@acme.example"],
+        "patch-day": ["ops@acme.example"],
+    }
+    sent: list[tuple[str, str]] = []
+    for kind, addresses in expected.items():
+        for notification in route(event(kind), cfg):  # type: ignore[arg-type]
+            await n.send(notification)
+            sent.append((kind, notification.recipient))
+        assert sorted(a for k, a in sent if k == kind) == sorted(addresses)
+    mails = await smtp_server.wait_for_async(len(sent))
+    received = sorted((str(m.message["X-Monitord-Kind"]), m.rcpt_tos[0]) for m in mails)
+    assert received == sorted((k, a) for k, addrs in expected.items() for a in addrs)
