@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -103,6 +103,31 @@ def scheduled_checks(config: Config) -> dict[str, ScheduledCheck]:
 NotifierFactory = Callable[[Config, ssl.SSLContext | None], dict[str, Notifier]]
 
 
+class Service(Protocol):
+    """A part of the daemon with its own life cycle (advisory watcher, HTTP API, watchdog…).
+
+    Services are started after the store, probes, notifiers and scheduler are up, in list
+    order; stopped in reverse order before them; told after every successful reload.
+    """
+
+    name: str
+
+    async def start(self, daemon: Daemon) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def reload(self, daemon: Daemon) -> None: ...
+
+
+ServiceFactory = Callable[["Daemon"], Service | None]
+"""Builds a service for a daemon (or None when its config turns it off)."""
+
+
+def default_services() -> list[ServiceFactory]:
+    """The services a real daemon runs. Each part of monitord adds its factory here."""
+    return []
+
+
 def default_notifiers(config: Config, ssl_context: ssl.SSLContext | None) -> dict[str, Notifier]:
     from monitord.notify.email import EmailNotifier
 
@@ -123,12 +148,15 @@ class Daemon:
         ssl_context: ssl.SSLContext | None = None,
         notifier_factory: NotifierFactory = default_notifiers,
         schedule: bool = True,
+        services: list[ServiceFactory] | None = None,
     ) -> None:
         self.config_dir = config_dir
         self.clock = clock
         self.ssl_context = ssl_context
         self.notifier_factory = notifier_factory
         self.schedule = schedule
+        self.service_factories = default_services() if services is None else services
+        self.services: list[Service] = []
         self.log = get_logger(component="daemon")
         self.config: Config | None = None
         self.store: SqliteStore | None = None
@@ -174,6 +202,11 @@ class Daemon:
             for sc in self.checks.values():
                 self._add_job(sc)
             self._scheduler.start()
+        for factory in self.service_factories:
+            service = factory(self)
+            if service is not None:
+                await service.start(self)
+                self.services.append(service)
         self.last_reload = self.clock()
         self.log.info(
             "started",
@@ -186,6 +219,12 @@ class Daemon:
     async def stop(self) -> None:
         """Stop cleanly: no new probes, in-flight ones cancelled, the outbox kept as it is."""
         self._stop.set()
+        for service in reversed(self.services):
+            try:
+                await service.stop()
+            except Exception:
+                self.log.exception("service did not stop cleanly", service=service.name)
+        self.services.clear()
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         for t in list(self._tasks):
@@ -255,6 +294,11 @@ class Daemon:
             for key, sc in self.checks.items():
                 if key not in old_checks or old_checks[key].spec != sc.spec:
                     self._add_job(sc)
+        for service in self.services:
+            try:
+                await service.reload(self)
+            except Exception:
+                self.log.exception("service reload failed", service=service.name)
         self.reloads_ok += 1
         self.last_reload = self.clock()
         self.log.info("reloaded", clients=len(new.clients), checks=len(self.checks))
