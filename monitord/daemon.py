@@ -167,6 +167,9 @@ class Daemon:
         self.lateness: deque[float] = deque(maxlen=LATENESS_SAMPLES)
         self.probes_run = 0
         self.event_listeners: list[Callable[[Event, list[Notification]], None]] = []
+        """Called with every event and the notifications routed from it (demo, metrics)."""
+        self.result_listeners: list[Callable[[ScheduledCheck, ProbeResult, datetime], None]] = []
+        """Called with every probe result before it is evaluated (metrics)."""
         self._probe_ctx: ProbeContext | None = None
         self._stack = contextlib.AsyncExitStack()
         self._scheduler: AsyncIOScheduler | None = None
@@ -357,6 +360,8 @@ class Daemon:
 
     async def apply(self, sc: ScheduledCheck, result: ProbeResult, now: datetime) -> list[Event]:
         assert self.store is not None and self.config is not None
+        for result_listener in self.result_listeners:
+            result_listener(sc, result, now)
         state = self.states.get(sc.key, CheckState())
         min_days = sc.spec.min_days_left if isinstance(sc.spec, TlsCheck) else None
         ev = evaluate(state, result, sc.site.alert, sc.ref, now, min_days_left=min_days)
