@@ -106,6 +106,7 @@ class _Issues:
 
     def __init__(self) -> None:
         self.items: list[tuple[int, ConfigIssue, Doc | None, Path_]] = []
+        self.docs: list[Doc] = []
         self._order: dict[str, int] = {}
 
     def file(self, name: str) -> None:
@@ -136,28 +137,42 @@ class _Issues:
         self.at(doc, path, problem, fix)
 
     def result(self) -> list[ConfigIssue]:
+        """Every issue, in file then line order, without duplicates or substituted values."""
+        everywhere = [
+            r
+            for doc in self.docs
+            for r in doc.resolved.values()
+            if all(len(v) >= MIN_REDACTED_ANYWHERE for v in r.secrets)
+        ]
         out = []
         seen: set[str] = set()
-        for order, issue, doc, path in sorted(
-            self.items, key=lambda t: (t[0], t[1].line, t[1].col)
-        ):
-            if doc is not None:
-                issue = _redact_issue(issue, doc, path)
+        for _, issue, doc, path in sorted(self.items, key=lambda t: (t[0], t[1].line, t[1].col)):
+            issue = _redact_issue(issue, doc, path, everywhere)
             text = str(issue)
             if text not in seen:
                 seen.add(text)
                 out.append(issue)
-            del order
         return out
 
 
-def _redact_issue(issue: ConfigIssue, doc: Doc, path: Path_) -> ConfigIssue:
-    """Strip every substituted value related to ``path`` (above or below it) from the text."""
-    related = [
-        r
-        for p, r in doc.resolved.items()
-        if r.substituted and (p[: len(path)] == path or path[: len(p)] == p)
-    ]
+MIN_REDACTED_ANYWHERE = 4
+"""A substituted value this long or longer is removed from every message, wherever it is; a
+shorter one (a port, a flag) only from messages about its own value or the mappings holding it,
+so that replacing "1" does not garble every message that has a 1 in it."""
+
+
+def _redact_issue(
+    issue: ConfigIssue, doc: Doc | None, path: Path_, everywhere: list[secrets.Resolved]
+) -> ConfigIssue:
+    """Strip substituted values: those related to ``path`` (above or below it) and all long
+    ones from any file."""
+    related = list(everywhere)
+    if doc is not None:
+        related += [
+            r
+            for p, r in doc.resolved.items()
+            if r.substituted and (p[: len(path)] == path or path[: len(p)] == p)
+        ]
     if not related:
         return issue
     return ConfigIssue(
@@ -193,6 +208,9 @@ def _mark(m: yaml.Mark) -> tuple[int, int]:
 # ---------------------------------------------------------------- YAML → data with positions
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 class _TooBig(Exception):
     pass
 
@@ -202,7 +220,7 @@ class _Builder:
 
     def __init__(
         self,
-        loader: yaml.SafeLoader,
+        loader: Any,
         doc: Doc,
         issues: _Issues,
         environ: typing.Mapping[str, str] | None,
@@ -248,11 +266,13 @@ class _Builder:
         )
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[Any, Any]:
-        explicit = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
-        try:
-            self.loader.flatten_mapping(node)
-        except yaml.MarkedYAMLError as exc:
-            self._yaml_issue(exc)
+        explicit: set[int] | None = None  # key nodes written here, not merged in by `<<:`
+        if any(k.tag == _MERGE_TAG for k, _ in node.value):
+            explicit = {id(k) for k, _ in node.value if k.tag != _MERGE_TAG}
+            try:
+                self.loader.flatten_mapping(node)
+            except yaml.MarkedYAMLError as exc:
+                self._yaml_issue(exc)
         out: dict[Any, Any] = {}
         first: dict[Any, yaml.Node] = {}
         for key_node, value_node in node.value:
@@ -269,7 +289,9 @@ class _Builder:
                 )
                 continue
             key = key_node.value
-            if key in first and id(key_node) in explicit and id(first[key]) in explicit:
+            if key in first and (
+                explicit is None or (id(key_node) in explicit and id(first[key]) in explicit)
+            ):
                 line, col = _mark(key_node.start_mark)
                 prev = first[key].start_mark.line + 1
                 self.issues.add(
@@ -399,9 +421,10 @@ def _parse(
         )
         return None
     doc = Doc(shown, None)
-    loader = yaml.SafeLoader(text)
+    issues.docs.append(doc)
+    loader: Any = None
     try:
-        node = loader.get_single_node()
+        loader, node = _compose(text)
         if node is None:
             issues.add(None, shown, 1, 1, (), "the file is empty", empty_fix)
             return None
@@ -436,8 +459,28 @@ def _parse(
         _yaml_error(shown, exc, issues)
         return None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return doc
+
+
+def _compose(text: str) -> tuple[Any, yaml.Node | None]:
+    """Compose the single document of ``text`` with libyaml when PyYAML has it (10× faster
+    on a large client file), else in Python. A broken file is composed again in Python so the
+    wording of syntax errors does not depend on how PyYAML was built."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        loader = fast(text)
+        try:
+            return loader, loader.get_single_node()
+        except yaml.YAMLError:
+            loader.dispose()
+    loader = yaml.SafeLoader(text)
+    try:
+        return loader, loader.get_single_node()
+    except BaseException:
+        loader.dispose()
+        raise
 
 
 # ---------------------------------------------------------------- pydantic errors → issues
