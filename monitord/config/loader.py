@@ -1,7 +1,7 @@
 """Read a configuration directory into a validated :class:`~monitord.config.models.Config`.
 
-``DIR/monitord.yml`` and every ``DIR/clients/*.yml`` / ``*.yaml`` (sorted) are parsed with
-PyYAML's SafeLoader into nodes, so every key and value keeps its line and column. ``${NAME}``
+``DIR/monitord.yml`` and every ``DIR/clients/*.yml`` / ``*.yaml`` (sorted) are composed with
+PyYAML's safe loader (libyaml when available) into nodes, so every key and value keeps its line and column. ``${NAME}``
 references in string values are resolved (:mod:`monitord.config.secrets`). The plain data is
 validated with the pydantic models; each pydantic error is mapped back to the line:col of the
 offending key or value and reworded as ``FILE:LINE:COL: dotted.path: what is wrong — how to fix``.
@@ -31,14 +31,14 @@ from pydantic_core import ErrorDetails
 
 from monitord.config import secrets
 from monitord.config.models import (
-    NOTIFY_KINDS,
-    WEEKDAYS,
     CheckSpec,
     ClientConfig,
     Config,
     MainConfig,
 )
+from monitord.durations import format_duration
 from monitord.errors import ConfigError, ConfigIssue, MonitordError, SecretNotFoundError
+from monitord.limits import DEFAULT_PROBE_TIMEOUT, PROBE_TIMEOUT_CEILING
 
 MAIN_FILE = "monitord.yml"
 CLIENTS_DIR = "clients"
@@ -78,9 +78,10 @@ class Doc:
     pos: dict[Path_, Pos] = field(default_factory=dict)
     resolved: dict[Path_, secrets.Resolved] = field(default_factory=dict)
     reported: set[Path_] = field(default_factory=set)
-    union_reported: set[Path_] = field(default_factory=set)
     """Values already reported while parsing (left as null): validation errors about them
     would only repeat the problem in worse words."""
+    union_reported: set[Path_] = field(default_factory=set)
+    """Values of a plain union (``int | tuple[int, ...]``) already reported for one member."""
 
     def already_reported(self, path: Path_) -> bool:
         return any(path[: len(p)] == p for p in self.reported)
@@ -609,7 +610,11 @@ def _did_you_mean(word: object, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(text, options, n=1, cutoff=0.6)
     if not close:
         low = text.lower()
-        close = [o for o in options if len(o) >= 3 and (low.startswith(o) or o.startswith(low))]
+        close = [
+            o
+            for o in options
+            if min(len(o), len(low)) >= 3 and (low.startswith(o) or o.startswith(low))
+        ]
     return f"did you mean `{close[0]}`? " if close else ""
 
 
@@ -668,7 +673,10 @@ def _show(value: Any) -> str:
 
 _FIX_BY_KEY: dict[str, str] = {
     "interval": "use a duration of at least 1s, such as 60s, 5m or 6h",
-    "timeout": "use a duration above 0s and at most 2m, such as 10s",
+    "timeout": (
+        f"use a duration above 0s and at most {format_duration(PROBE_TIMEOUT_CEILING)}, "
+        f"such as {format_duration(DEFAULT_PROBE_TIMEOUT)}"
+    ),
     "port": "use a port number from 1 to 65535",
     "status": "write an HTTP status such as 200, or a list such as [200, 301]",
     "failure_threshold": "use a whole number of 1 or more, such as 3",
@@ -679,7 +687,6 @@ _FIX_BY_KEY: dict[str, str] = {
     "extra": "write dates as YYYY-MM-DD, such as 2026-12-29",
     "office_hours": 'make end later than start, such as start: "09:00" and end: "17:00"',
     "regex": "fix the regular expression (Python syntax); in YAML, quote it with '…'",
-    "checks": "give each check its own `id:`",
 }
 
 _EXAMPLE_BY_KEY: dict[str, str] = {
@@ -797,7 +804,7 @@ def _reword(err: ErrorDetails, root: type[BaseModel], doc: Doc, issues: _Issues)
         fix = _FIX_BY_KEY.get(lastkey, f"use a value {words[0]} {bound}")
         issues.at(doc, path, f"must be {words[0]} {bound}, got {shown}", fix)
         return
-    if kind.startswith(("date_", "date")) and kind != "datetime_type":
+    if kind.startswith("date_"):
         issues.at(
             doc,
             path,
@@ -1130,8 +1137,6 @@ def summary(config: Config) -> tuple[int, int, int]:
 
 __all__ = [
     "CHECK_TYPES",
-    "NOTIFY_KINDS",
-    "WEEKDAYS",
     "load_config",
     "resolve_config_dir",
     "summary",
