@@ -26,6 +26,7 @@ from monitord.config.models import CheckSpec, ClientConfig, Config, Site, TlsChe
 from monitord.errors import ConfigError, MonitordError
 from monitord.events import Event
 from monitord.incidents import CheckRef, CheckState, evaluate
+from monitord.limits import OUTBOX_STOP_GRACE
 from monitord.logsetup import get_logger
 from monitord.notify.base import Notification, Notifier
 from monitord.outbox import OutboxSender
@@ -234,10 +235,17 @@ class Daemon:
             t.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._sender_task is not None:
-            self._sender_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sender_task
+        if self._sender_task is not None and self.sender is not None:
+            self.sender.finish()
+            try:
+                await asyncio.wait_for(
+                    asyncio.shield(self._sender_task), OUTBOX_STOP_GRACE.total_seconds()
+                )
+            except TimeoutError:
+                self.log.warning("outbox sends still under way at stop; they will be retried")
+                self._sender_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._sender_task
         for n in self.notifiers.values():
             with contextlib.suppress(Exception):
                 await n.aclose()

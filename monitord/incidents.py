@@ -49,6 +49,9 @@ class CheckRef:
     site_name: str
 
 
+_TIME_FIELDS = ("since", "first_failure", "incident_started", "last_notice", "flap_started")
+
+
 @dataclass(frozen=True, slots=True)
 class CheckState:
     status: Status = "unknown"
@@ -72,12 +75,13 @@ class CheckState:
     """Instants of recent UP<->DOWN changes (inside FLAP_WINDOW)."""
     flapping: bool = False
     flap_thread: str | None = None
+    flap_started: datetime | None = None
     cert_stage: int | None = None
     """Smallest days-left stage already warned about; None when no warning is active."""
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
-        for k in ("since", "first_failure", "incident_started", "last_notice"):
+        for k in _TIME_FIELDS:
             v = d[k]
             d[k] = v.isoformat() if v is not None else None
         d["flips"] = [f.isoformat() for f in self.flips]
@@ -87,7 +91,7 @@ class CheckState:
     def from_json(cls, d: dict[str, Any]) -> CheckState:
         known = {f for f in cls.__dataclass_fields__}
         d = {k: v for k, v in d.items() if k in known}
-        for k in ("since", "first_failure", "incident_started", "last_notice"):
+        for k in _TIME_FIELDS:
             if d.get(k):
                 d[k] = datetime.fromisoformat(d[k])
         d["flips"] = tuple(datetime.fromisoformat(f) for f in d.get("flips", ()))
@@ -293,7 +297,7 @@ def _flapping(
     events: list[Event] = []
     if not s.flapping and len(s.flips) >= FLAP_TRANSITIONS:
         thread = f"{ref.key}@flapping@{_iso(now)}"
-        s = replace(s, flapping=True, flap_thread=thread)
+        s = replace(s, flapping=True, flap_thread=thread, flap_started=s.flips[0])
         events.append(
             _event(
                 ref,
@@ -312,7 +316,8 @@ def _flapping(
         )
     elif s.flapping and (not s.flips or now - s.flips[-1] >= FLAP_WINDOW):
         thread = s.flap_thread or f"{ref.key}@flapping"
-        s = replace(s, flapping=False, flap_thread=None)
+        flap_started = s.flap_started or now
+        s = replace(s, flapping=False, flap_thread=None, flap_started=None)
         if s.status == "down" and s.incident_id is not None:
             events.append(_down_event(ref, s, result, now, "down"))
             s = replace(s, down_notified=True, last_notice=now)
@@ -327,7 +332,7 @@ def _flapping(
                     f"{ref.site} has stopped flapping and is up",
                     "info",
                     message=result.message,
-                    started=_iso(now),
+                    started=_iso(flap_started),
                     ended=_iso(now),
                     down_for_seconds=0,
                 )

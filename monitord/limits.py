@@ -36,6 +36,10 @@ OUTBOX_BACKOFF_CAP = timedelta(hours=1)
 OUTBOX_LEASE = timedelta(minutes=5)
 """A claimed item not recorded as sent within this is claimed again (its sender died)."""
 
+OUTBOX_STOP_GRACE = timedelta(seconds=10)
+"""On SIGTERM, sends already under way get this long to finish and be recorded before they are
+cancelled (a cancelled send that the server did accept is sent again after a restart)."""
+
 SMTP_TIMEOUT = timedelta(seconds=30)
 """Per SMTP operation; a hung mail server must not hold the sender."""
 

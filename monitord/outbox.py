@@ -86,6 +86,7 @@ class OutboxSender:
             raise ValueError("concurrency must be at least 1")
         self._store = store
         self._notifiers = notifiers
+        self._stopping = False
         self._clock = clock
         self._log: FilteringBoundLogger = log or structlog.get_logger("monitord.outbox")
         self._concurrency = concurrency
@@ -100,6 +101,12 @@ class OutboxSender:
 
     def wake(self) -> None:
         """Tell ``run`` that new items were enqueued, so it delivers them now."""
+        self._woken.set()
+
+    def finish(self) -> None:
+        """Ask ``run`` to return after the round in flight: a clean stop lets sends that have
+        begun complete and be recorded, so a restart does not repeat them."""
+        self._stopping = True
         self._woken.set()
 
     async def run_once(self) -> int:
@@ -121,7 +128,7 @@ class OutboxSender:
         """Deliver for ever: after each round, wait for ``wake()`` or the next due retry
         (at most IDLE_WAIT). Cancel the task to stop; claimed items left unsent are claimed
         again after the lease."""
-        while True:
+        while not self._stopping:
             self._woken.clear()
             try:
                 claimed = await self.run_once()

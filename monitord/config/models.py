@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from monitord.durations import parse_duration
-from monitord.limits import DEFAULT_PROBE_TIMEOUT, PROBE_TIMEOUT_CEILING
+from monitord.limits import DEFAULT_PROBE_TIMEOUT, PROBE_TIMEOUT_CEILING, SMTP_TIMEOUT
 
 
 class Model(BaseModel):
@@ -152,7 +152,7 @@ class SmtpConfig(Model):
     security: Literal["none", "starttls", "tls"] = "none"
     username: str | None = None
     password: SecretStr | None = None
-    timeout: Duration = timedelta(seconds=30)
+    timeout: Duration = SMTP_TIMEOUT
     verify: bool = True
     """Verify the server's certificate with starttls/tls (turn off only for a test server)."""
     ca_file: Path | None = None
