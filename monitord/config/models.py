@@ -7,6 +7,7 @@ Unknown keys are errors everywhere (``extra="forbid"``).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Iterator
@@ -178,11 +179,100 @@ class SecurityConfig(Model):
     """Who is paged for Highly critical advisories out of hours (e-mail until paging exists)."""
 
 
+HTTP_LISTEN_DEFAULT = "127.0.0.1:8470"
+"""Where the HTTP API and status page listen unless ``http.listen`` says otherwise: loopback,
+so nothing is reachable from the network until someone decides it should be."""
+
+HTTP_TOKEN_MIN_CHARS = 16
+"""A bearer token shorter than this is guessable; ``secrets.token_urlsafe(32)`` gives 43."""
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """``127.0.0.1:8470`` -> (``127.0.0.1``, 8470); ``[::1]:8470`` -> (``::1``, 8470)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(
+            f"{value!r} is not HOST:PORT; write it as 127.0.0.1:8470 or [::1]:8470, or off"
+        )
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"{value!r}: put an IPv6 address in brackets, e.g. [::1]:8470")
+    n = int(port)
+    if n > 65535:
+        raise ValueError(f"{value!r}: the port must be 0 to 65535")
+    return host, n
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether only this machine can reach ``host``: a loopback address or ``localhost``.
+
+    Any other name counts as reachable from the network (it may resolve to anything).
+    """
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _listen(v: Any) -> Any:
+    if v is None or v is False or (isinstance(v, str) and v.strip().lower() in ("off", "")):
+        return None
+    if isinstance(v, str):
+        split_listen(v.strip())
+        return v.strip()
+    return v
+
+
+class HttpConfig(Model):
+    """The HTTP API, metrics, status page and heartbeat endpoint (monitord.api)."""
+
+    listen: Annotated[str | None, BeforeValidator(_listen)] = HTTP_LISTEN_DEFAULT
+    """HOST:PORT, or off (null) for no HTTP server at all."""
+    token: SecretStr | None = None
+    """Bearer token asked of every request but /healthz and /heartbeat/… when the listen
+    address is not loopback (or when ``require_token``); give it as a credential: ${API_TOKEN}."""
+    require_token: bool = False
+    """Ask for the token on a loopback address too (a machine shared with other users)."""
+    public_url: HttpUrl | None = None
+    """How cron jobs reach this server, for the heartbeat URLs ``monitord status`` shows
+    (e.g. https://monitor.collective.example/); default http://LISTEN/."""
+
+    @model_validator(mode="after")
+    def _token_when_exposed(self) -> HttpConfig:
+        if self.token is not None and len(self.token.get_secret_value()) < HTTP_TOKEN_MIN_CHARS:
+            raise ValueError(
+                f"http.token must be at least {HTTP_TOKEN_MIN_CHARS} characters; generate one "
+                "with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        if self.auth_required and self.token is None:
+            raise ValueError(
+                f"http.listen {self.listen} is reachable from the network, so the API needs a "
+                "token: add `token: ${API_TOKEN}` (a credential) under http:, or listen on "
+                "127.0.0.1"
+            )
+        return self
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """(host, port) to bind, or None when the server is off."""
+        return None if self.listen is None else split_listen(self.listen)
+
+    @property
+    def auth_required(self) -> bool:
+        """Whether requests (but /healthz and /heartbeat/…) need the bearer token."""
+        addr = self.address
+        return addr is not None and (self.require_token or not is_loopback_host(addr[0]))
+
+
 class MainConfig(Model):
     agency: Agency
     state: StateConfig = StateConfig()
     smtp: SmtpConfig | None = None
     security: SecurityConfig = SecurityConfig()
+    http: HttpConfig = HttpConfig()
 
 
 # ---------------------------------------------------------------- clients/*.yml
@@ -277,7 +367,47 @@ class DnsCheck(CheckBase):
     """When given, every one of these must be among the answers."""
 
 
-CheckSpec = HttpCheck | TlsCheck | TcpCheck | DnsCheck
+HEARTBEAT_CHECK_INTERVAL = timedelta(seconds=60)
+"""How often a heartbeat check is evaluated by default: a missed beat is seen within a minute
+(a quarter of ``every`` when that is shorter)."""
+
+
+class HeartbeatCheck(CheckBase):
+    """A push check: a cron job or a client's service calls ``/heartbeat/{token}``.
+
+    It fails when no beat came for ``every`` + ``grace``. The token is generated once per check
+    and kept in the store; ``monitord status`` shows it.
+    """
+
+    type: Literal["heartbeat"]
+    every: Duration = timedelta(hours=1)
+    """How often the job is expected to report in."""
+    grace: Duration = timedelta(minutes=10)
+    """Extra time a late beat is allowed before the check fails."""
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, v: timedelta) -> timedelta:
+        if v < timedelta(seconds=1):
+            raise ValueError("every must be at least 1s")
+        return v
+
+    @field_validator("grace")
+    @classmethod
+    def _grace(cls, v: timedelta) -> timedelta:
+        if v < timedelta(0):
+            raise ValueError("grace must not be negative; use 0s for none")
+        return v
+
+    @model_validator(mode="after")
+    def _default_interval(self) -> HeartbeatCheck:
+        if "interval" not in self.model_fields_set:
+            quarter = max(self.every / 4, timedelta(seconds=1))
+            object.__setattr__(self, "interval", min(HEARTBEAT_CHECK_INTERVAL, quarter))
+        return self
+
+
+CheckSpec = HttpCheck | TlsCheck | TcpCheck | DnsCheck | HeartbeatCheck
 Check = Annotated[CheckSpec, Field(discriminator="type")]
 
 
