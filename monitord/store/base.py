@@ -171,3 +171,100 @@ class Store(Protocol):
     async def get_meta(self, key: str) -> str | None: ...
 
     async def set_meta(self, key: str, value: str) -> None: ...
+
+
+# ---------------------------------------------------------------- security advisories (part 2)
+
+Decided = Literal["now", "patch-day", "unknown", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class AdvisoryRow:
+    """One advisory as last seen from one source (``rss`` or ``psa-json:<package>``)."""
+
+    id: str
+    source: str
+    fingerprint: str
+    data: dict[str, Any]
+    """``Advisory.to_json()``."""
+    first_seen: datetime
+    last_seen: datetime
+    history: tuple[str, ...] = ()
+    """Fingerprints it had before, oldest first (a re-served old version is not a revision)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRow:
+    """What was decided for one (advisory, site) pair, and on which facts."""
+
+    advisory: str
+    site: str
+    client: str
+    fingerprint: str
+    """The advisory fingerprint decided on (decide.decision_fingerprint)."""
+    installed: str | None
+    """The installed version decided on; None when unknown or not installed."""
+    decision: Decided
+    patch_day: datetime | None
+    reason: str
+    decided_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PatchItemRow:
+    """One queued maintenance item for a site's next patch day."""
+
+    site: str
+    advisory: str
+    client: str
+    project: str
+    installed: str
+    fixed: str | None
+    link: str
+    patch_day: datetime
+    queued_at: datetime
+    ticketed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityChanges:
+    """Everything one advisory poll decided, written in ONE transaction with its notifications,
+    so a crash can never leave a decision without its mail or a mail without its decision."""
+
+    advisories: Sequence[AdvisoryRow] = ()
+    """Upserted by (id, source)."""
+    decisions: Sequence[DecisionRow] = ()
+    """Upserted by (advisory, site)."""
+    queue_add: Sequence[PatchItemRow] = ()
+    """Upserted by (site, advisory); an item already ticketed keeps its ticketed_at."""
+    queue_remove: Sequence[tuple[str, str]] = ()
+    """(site, advisory) pairs no longer due; only items not yet ticketed are removed."""
+    ticketed: Sequence[tuple[str, str]] = ()
+    """(site, advisory) pairs ticketed now (their patch-day notice is in ``notifications``)."""
+    notifications: Sequence[tuple[Notification, datetime]] = ()
+    """Each with its due time (a PSA heads-up is due shortly before the announced window)."""
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.advisories
+            or self.decisions
+            or self.queue_add
+            or self.queue_remove
+            or self.ticketed
+            or self.notifications
+        )
+
+
+class SecurityStore(Protocol):
+    """The advisory part of the store (store.sqlite.SqliteStore implements it)."""
+
+    async def load_advisories(self) -> list[AdvisoryRow]: ...
+
+    async def load_decisions(self) -> dict[tuple[str, str], DecisionRow]:
+        """Keyed by (advisory, site)."""
+
+    async def patch_queue(self, *, pending_only: bool = True) -> list[PatchItemRow]:
+        """Queued items (by default only those not yet ticketed), by patch day, site, advisory."""
+
+    async def save_security(self, changes: SecurityChanges, now: datetime) -> int:
+        """Apply ``changes`` atomically; returns how many notifications were new."""

@@ -81,6 +81,52 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX outbox_claimed ON outbox (status, claimed_at)",
         ),
     ),
+    Migration(
+        2,
+        "security advisories, advisory decisions per site, the patch-day queue",
+        (
+            # One row per advisory and source ("rss", or "psa-json:<package>": psa.json lists
+            # one SA per project). ``history`` is the JSON list of fingerprints it had before,
+            # so a lagging mirror re-serving an old version is not taken for a revision.
+            """CREATE TABLE advisory (
+                id TEXT NOT NULL,
+                source TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                data TEXT NOT NULL,
+                first_seen TEXT NOT NULL,
+                last_seen TEXT NOT NULL,
+                history TEXT NOT NULL DEFAULT '[]',
+                PRIMARY KEY (id, source)
+            )""",
+            """CREATE TABLE advisory_decision (
+                advisory TEXT NOT NULL,
+                site TEXT NOT NULL,
+                client TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                installed TEXT,
+                decision TEXT NOT NULL
+                    CHECK (decision IN ('now', 'patch-day', 'unknown', 'none')),
+                patch_day TEXT,
+                reason TEXT NOT NULL,
+                decided_at TEXT NOT NULL,
+                PRIMARY KEY (advisory, site)
+            )""",
+            """CREATE TABLE patch_queue (
+                site TEXT NOT NULL,
+                advisory TEXT NOT NULL,
+                client TEXT NOT NULL,
+                project TEXT NOT NULL,
+                installed TEXT NOT NULL,
+                fixed TEXT,
+                link TEXT NOT NULL,
+                patch_day TEXT NOT NULL,
+                queued_at TEXT NOT NULL,
+                ticketed_at TEXT,
+                PRIMARY KEY (site, advisory)
+            )""",
+            "CREATE INDEX patch_queue_due ON patch_queue (patch_day) WHERE ticketed_at IS NULL",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
