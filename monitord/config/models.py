@@ -267,12 +267,34 @@ class HttpConfig(Model):
         return addr is not None and (self.require_token or not is_loopback_host(addr[0]))
 
 
+class NotifierConfig(Model):
+    """One entry of ``notifiers:``: ``type`` names the plugin (entry point group
+    ``monitord.notifiers``); every other key is one of that plugin's options, kept in
+    ``options`` and validated by the plugin's own ``Options`` model (in the loader, and again
+    when the notifier is built). ``options`` may hold secrets: it is left out of ``repr``."""
+
+    type: str
+    options: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_options(cls, data: Any) -> Any:
+        if isinstance(data, dict) and set(data) - {"type", "options"}:
+            out: dict[str, Any] = {"options": {k: v for k, v in data.items() if k != "type"}}
+            if "type" in data:
+                out["type"] = data["type"]
+            return out
+        return data
+
+
 class MainConfig(Model):
     agency: Agency
     state: StateConfig = StateConfig()
     smtp: SmtpConfig | None = None
     security: SecurityConfig = SecurityConfig()
     http: HttpConfig = HttpConfig()
+    notifiers: dict[Ident, NotifierConfig] = {}
+    """Named notifiers besides the built-in ``email`` (see docs/notifiers.md)."""
 
 
 # ---------------------------------------------------------------- clients/*.yml
