@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import logging
 import sys
 import textwrap
 import time
@@ -19,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+import structlog
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -141,7 +143,7 @@ async def run_demo(
 ) -> dict[str, Any]:
     """Run the demo; returns a summary (events and messages) for tests."""
     from monitord.daemon import Daemon
-    from monitord.logsetup import configure_logging
+    from monitord.logsetup import QUIET_LOGGERS, configure_logging
 
     stream = stream or sys.stdout
     out_dir = out_dir.resolve()  # noqa: ASYNC240 - set-up before anything runs
@@ -154,6 +156,12 @@ async def run_demo(
         Path(f"{state}{suffix}").unlink(missing_ok=True)  # noqa: ASYNC240 - set-up
     log_path = out_dir / "monitord.log"
     log_file = log_path.open("w")
+    # The daemon logs to a file so the terminal shows only the story; the previous logging
+    # set-up comes back afterwards (the demo may run inside another program, e.g. the tests).
+    saved_structlog = structlog.get_config()
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    saved_levels = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
     configure_logging("INFO", stream=log_file, json=True)
 
     started = time.monotonic()
@@ -214,6 +222,11 @@ async def run_demo(
         smtp_server.close()
         await smtp_server.wait_closed()
         await runner.cleanup()
+        structlog.configure(**saved_structlog)
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        for name, level in saved_levels.items():
+            logging.getLogger(name).setLevel(level)
         log_file.close()
 
     stream.write(

@@ -14,6 +14,10 @@ import structlog
 from structlog.typing import FilteringBoundLogger
 
 
+QUIET_LOGGERS = ("apscheduler", "aiosmtpd", "mail.log")
+"""Libraries whose INFO lines are noise at our scale (APScheduler logs two per job run)."""
+
+
 def configure_logging(
     level: str = "INFO", stream: TextIO | None = None, json: bool | None = None
 ) -> None:
@@ -63,9 +67,8 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("aiosmtpd").setLevel(logging.WARNING)
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def get_logger(**bind: Any) -> FilteringBoundLogger:
