@@ -1,0 +1,509 @@
+"""The advisory watcher: polls drupal.org, decides per site, notifies through the outbox.
+
+:class:`SecurityService` is a daemon :class:`~monitord.daemon.Service`. Each round
+(:meth:`SecurityService.run_once`, which tests call with a driven clock):
+
+1. fetch every configured feed and psa.json (conditional GET, one aiohttp session, ETags in the
+   store's meta table); parse off the event loop; a feed that is down, slow, huge, not a feed or
+   hostile is logged and polled again next round — nothing already known is lost;
+2. remember each advisory per source; a changed fingerprint is a revision (an old version a
+   lagging mirror serves again is not);
+3. decide every (advisory, Drupal site) pair never decided, or decided on other facts (the
+   advisory was revised, or the installed version changed) with :mod:`monitord.drupal.decide`;
+4. queue patch-day items; at 09:00 agency time on patch day, one ``patch-day`` event per site;
+5. write advisories, decisions, queue changes and their notifications in ONE transaction, so a
+   restart, a re-poll or the same advisory in two feeds changes nothing.
+
+The background loop sleeps :func:`~monitord.drupal.fetch.poll_interval` between rounds (fast in
+the Wednesday window and in windows PSAs announced), waking earlier for a due patch day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from monitord.calendar import BusinessCalendar
+from monitord.config.models import Config, Site
+from monitord.drupal import decide as dc
+from monitord.drupal.advisory import Advisory
+from monitord.drupal.feeds import FeedParseResult, detect_revision, parse_feed
+from monitord.drupal.fetch import FeedFetcher, FetchResult, display_url, poll_interval
+from monitord.drupal.inventory import Inventory, load_inventory
+from monitord.events import Event
+from monitord.logsetup import get_logger
+from monitord.notify.base import Notification
+from monitord.store.base import AdvisoryRow, DecisionRow, PatchItemRow, SecurityChanges
+
+if TYPE_CHECKING:
+    from monitord.daemon import Daemon
+
+INVENTORY_COMMAND_REFRESH = timedelta(hours=1)
+"""A ``command`` inventory (drush/composer on the site's host) is run at most this often: it
+costs the client's server a PHP bootstrap, and installed versions change only when someone
+deploys."""
+
+INVENTORY_CONCURRENCY = 8
+"""Inventory commands run at once: enough to load a few hundred sites in a round, few enough
+not to fork-bomb the monitoring host."""
+
+RETRY_AFTER_CRASH = timedelta(minutes=2)
+"""After a round fails unexpectedly (a bug, the store unwritable), the next one is this soon."""
+
+
+@dataclass(slots=True)
+class PollReport:
+    """What one round did (for tests, logs and metrics)."""
+
+    now: datetime
+    fetched: dict[str, str] = field(default_factory=dict)
+    """Display URL -> ``new``, ``not-modified`` or ``error``."""
+    errors: list[str] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)
+    """Advisory ids seen for the first time."""
+    revised: list[str] = field(default_factory=list)
+    decisions: Counter[str] = field(default_factory=Counter)
+    """Action -> number of pairs (re-)decided this round."""
+    events: list[Event] = field(default_factory=list)
+    notifications: int = 0
+    """Notifications new in the outbox."""
+    next_poll: timedelta = timedelta(minutes=15)
+
+
+@dataclass(slots=True)
+class _CachedInventory:
+    key: tuple[Any, ...]
+    loaded: datetime
+    inventory: Inventory
+
+
+def source_key(advisory: Advisory) -> str:
+    """How a record is stored: ``rss``, or ``psa-json:<package>`` (psa.json lists one SA per
+    project)."""
+    return "rss" if advisory.source == "rss" else f"psa-json:{advisory.package or ''}"
+
+
+def drupal_sites(config: Config) -> list[tuple[dc.SiteRef, Site]]:
+    """Every site with a ``drupal:`` section, in config order."""
+    out = []
+    for client in config.clients:
+        for site in client.sites:
+            if site.drupal is not None:
+                ref = dc.SiteRef(client.client, site.id, client.name, site.name or site.host)
+                out.append((ref, site))
+    return out
+
+
+class SecurityService:
+    """Watches drupal.org's advisories for the daemon (see the module docstring)."""
+
+    name = "security"
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.log = get_logger(component="security")
+        self._session: aiohttp.ClientSession | None = None
+        self._fetcher: FeedFetcher | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._records: dict[tuple[str, str], AdvisoryRow] = {}
+        self._parsed: dict[tuple[str, str], Advisory] = {}
+        self._decisions: dict[tuple[str, str], DecisionRow] = {}
+        self._queue: dict[tuple[str, str], PatchItemRow] = {}
+        self._inventories: dict[str, _CachedInventory] = {}
+        self._calendar: BusinessCalendar | None = None
+        self.last_report: PollReport | None = None
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def start(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        store = self._store()
+        connector = aiohttp.TCPConnector(ssl=daemon.ssl_context) if daemon.ssl_context else None
+        self._session = aiohttp.ClientSession(connector=connector)
+        self._fetcher = FeedFetcher(self._session, store.get_meta, store.set_meta)
+        for row in await store.load_advisories():
+            self._remember(row)
+        self._decisions = await store.load_decisions()
+        self._queue = {(q.site, q.advisory): q for q in await store.patch_queue()}
+        self._calendar = None
+        if daemon.schedule:
+            self._task = asyncio.create_task(self._loop(), name="security-advisories")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def reload(self, daemon: Daemon) -> None:
+        """New config: rebuild the calendar, reload inventories, poll again soon."""
+        self.daemon = daemon
+        self._calendar = None
+        self._inventories.clear()
+        self._wake.set()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _store(self) -> Any:
+        store = self.daemon.store
+        if store is None:
+            raise RuntimeError("the security service needs the daemon's store; start it first")
+        return store
+
+    def _config(self) -> Config:
+        config = self.daemon.config
+        if config is None:
+            raise RuntimeError("the security service needs the daemon's config; start it first")
+        return config
+
+    def calendar(self) -> BusinessCalendar:
+        if self._calendar is None:
+            self._calendar = BusinessCalendar.from_agency(self._config().main.agency)
+        return self._calendar
+
+    def _remember(self, row: AdvisoryRow) -> None:
+        key = (row.id, row.source)
+        self._records[key] = row
+        self._parsed[key] = Advisory.from_json(row.data)
+
+    def advisories(self) -> list[Advisory]:
+        """Every advisory record known (all sources)."""
+        return list(self._parsed.values())
+
+    def queued(self) -> list[PatchItemRow]:
+        """Patch-day items not yet ticketed."""
+        return sorted(
+            (q for q in self._queue.values() if q.ticketed_at is None),
+            key=lambda q: (q.patch_day, q.site, q.advisory),
+        )
+
+    async def _inventory(self, site: Site, now: datetime, sem: asyncio.Semaphore) -> Inventory:
+        assert site.drupal is not None
+        config = self._config()
+        lock = site.drupal.composer_lock
+        mtime: float | None = None
+        if lock is not None:
+            path = lock if lock.is_absolute() else config.directory / lock
+            with contextlib.suppress(OSError):
+                mtime = path.stat().st_mtime
+        key = (site.drupal, mtime)
+        cached = self._inventories.get(site.id)
+        if (
+            cached is not None
+            and cached.key == key
+            and (site.drupal.command is None or now - cached.loaded < INVENTORY_COMMAND_REFRESH)
+        ):
+            return cached.inventory
+        async with sem:
+            inv = await load_inventory(site.drupal, Path(config.directory))
+        if inv.errors:
+            self.log.warning("inventory problems", site=site.id, problems=inv.errors)
+        self._inventories[site.id] = _CachedInventory(key, now, inv)
+        return inv
+
+    # ------------------------------------------------------------------ one round
+
+    async def _fetch_all(self, report: PollReport) -> list[Advisory]:
+        assert self._fetcher is not None
+        sec = self._config().main.security
+        urls = [*sec.feeds, *([sec.psa_json] if sec.psa_json else [])]
+        results: list[FetchResult] = await asyncio.gather(*(self._fetcher.fetch(u) for u in urls))
+        found: list[Advisory] = []
+        for url, result in zip(urls, results, strict=True):
+            shown = display_url(url)
+            report.fetched[shown] = result.status
+            if result.status == "error":
+                report.errors.append(result.error or f"{shown}: fetch failed")
+                self.log.warning(
+                    "feed not read; polling it again later", feed=shown, error=result.error
+                )
+                continue
+            if result.status != "new" or result.body is None:
+                continue
+            parsed: FeedParseResult = await asyncio.to_thread(parse_feed, result.body)
+            for problem in parsed.errors:
+                report.errors.append(f"{shown}: {problem}")
+                self.log.warning("feed problem", feed=shown, problem=problem)
+            found.extend(parsed.advisories)
+        return found
+
+    def _merge(
+        self, found: list[Advisory], now: datetime, report: PollReport
+    ) -> tuple[list[AdvisoryRow], list[Advisory]]:
+        """Rows to write, and the records that are new or changed (PSAs to look at again)."""
+        rows: dict[tuple[str, str], AdvisoryRow] = {}
+        changed: list[Advisory] = []
+        for adv in found:
+            key = (adv.id, source_key(adv))
+            fp = adv.fingerprint()
+            old = rows.get(key) or self._records.get(key)
+            data = adv.to_json()
+            if old is None:
+                row = AdvisoryRow(adv.id, key[1], fp, data, now, now)
+                if adv.id not in report.new and not any(k[0] == adv.id for k in self._records):
+                    report.new.append(adv.id)
+                changed.append(adv)
+            elif old.fingerprint == fp:
+                window_moved = (old.data.get("window_start"), old.data.get("window_end")) != (
+                    data.get("window_start"),
+                    data.get("window_end"),
+                )
+                if window_moved:
+                    changed.append(adv)
+                row = AdvisoryRow(adv.id, key[1], fp, data, old.first_seen, now, old.history)
+            elif fp in old.history:
+                # An older version served again (a lagging feed or mirror): not a revision.
+                row = AdvisoryRow(
+                    adv.id, key[1], old.fingerprint, old.data, old.first_seen, now, old.history
+                )
+            else:
+                before = Advisory.from_json(old.data)
+                self.log.info(
+                    "advisory revised",
+                    advisory=adv.id,
+                    source=key[1],
+                    changes=detect_revision(before, adv),
+                )
+                if adv.id not in report.revised:
+                    report.revised.append(adv.id)
+                row = AdvisoryRow(
+                    adv.id, key[1], fp, data, old.first_seen, now, (*old.history, old.fingerprint)
+                )
+                changed.append(adv)
+            rows[key] = row
+        return list(rows.values()), changed
+
+    async def run_once(self, now: datetime) -> PollReport:
+        """Poll every source, decide, run a due patch-day job; all written atomically."""
+        async with self._lock:
+            return await self._run_once(now)
+
+    async def _run_once(self, now: datetime) -> PollReport:
+        config = self._config()
+        sec = config.main.security
+        report = PollReport(now=now)
+        found = await self._fetch_all(report)
+        rows, changed = self._merge(found, now, report)
+        records = dict(self._parsed)
+        for row in rows:
+            records[(row.id, row.source)] = Advisory.from_json(row.data)
+
+        events: list[tuple[Event, datetime]] = []
+        decisions: list[DecisionRow] = []
+        queue = dict(self._queue)
+        queue_add: dict[tuple[str, str], PatchItemRow] = {}
+        queue_remove: set[tuple[str, str]] = set()
+
+        effective = dc.effective_records(records.values())
+        matchable = {k: v for k, v in effective.items() if any(a.kind != "psa" for a in v)}
+        sites = drupal_sites(config)
+        if matchable and sites:
+            sem = asyncio.Semaphore(INVENTORY_CONCURRENCY)
+            inventories = await asyncio.gather(*(self._inventory(s, now, sem) for _, s in sites))
+            cal = self.calendar()
+            for adv_id, recs in matchable.items():
+                recs = [a for a in recs if a.kind != "psa"]
+                fingerprint = dc.decision_fingerprint(recs)
+                packages = {a.package for a in recs if a.package}
+                has_core = any(a.kind == "core" for a in recs)
+                for (ref, _site), inv in zip(sites, inventories, strict=True):
+                    installed = next(
+                        (inv.packages[p] for p in sorted(packages) if p in inv.packages), None
+                    )
+                    prior_row = self._decisions.get((adv_id, ref.site))
+                    if prior_row is None and installed is None and (inv.known or not has_core):
+                        continue  # not installed: nothing to decide or remember
+                    prior = (
+                        None
+                        if prior_row is None
+                        else dc.Prior(
+                            prior_row.decision,
+                            prior_row.fingerprint,
+                            prior_row.installed,
+                            prior_row.patch_day,
+                        )
+                    )
+                    if not dc.needs_decision(prior, fingerprint, installed):
+                        continue
+                    d = dc.decide(recs, ref, inv, cal, now)
+                    t = dc.transition(prior, d)
+                    adv = next((a for a in recs if a.package == d.match.package), recs[0])
+                    report.decisions[d.action] += 1
+                    key = (ref.site, adv_id)
+                    for step in t.steps:
+                        if step == "act-now":
+                            events.append((dc.security_now_event(d, adv, now), now))
+                        elif step == "tell-unknown":
+                            events.append((dc.security_unknown_event(d, adv, now), now))
+                        elif step in ("queue", "update-queue"):
+                            item = dc.patch_item(d, adv)
+                            assert t.patch_day is not None
+                            prev = queue.get(key)
+                            qrow = PatchItemRow(
+                                site=ref.site,
+                                advisory=adv_id,
+                                client=ref.client,
+                                project=item.project,
+                                installed=item.installed,
+                                fixed=item.fixed,
+                                link=item.link,
+                                patch_day=t.patch_day,
+                                queued_at=prev.queued_at if prev else now,
+                                ticketed_at=prev.ticketed_at if prev else None,
+                            )
+                            queue_add[key] = qrow
+                            queue_remove.discard(key)
+                            queue[key] = qrow
+                        elif step == "unqueue":
+                            prev = queue.get(key)
+                            if prev is not None and prev.ticketed_at is None:
+                                queue_remove.add(key)
+                                queue_add.pop(key, None)
+                                del queue[key]
+                    decisions.append(
+                        DecisionRow(
+                            advisory=adv_id,
+                            site=ref.site,
+                            client=ref.client,
+                            fingerprint=fingerprint,
+                            installed=installed,
+                            decision=t.record,
+                            patch_day=t.patch_day,
+                            reason=d.reason,
+                            decided_at=now,
+                        )
+                    )
+
+        # PSA heads-ups: for PSAs new or changed this round.
+        for adv in changed:
+            hu = dc.heads_up(adv, now)
+            if hu is not None:
+                events.append((dc.psa_heads_up_event(adv, hu, now), hu.due))
+
+        # The patch-day job: one event per site whose items are due.
+        refs = {ref.site: ref for ref, _ in drupal_sites(config)}
+        due: list[tuple[dc.SiteRef, datetime, dc.PatchItem]] = []
+        ticketed: list[tuple[str, str]] = []
+        for key, q in sorted(queue.items()):
+            if q.ticketed_at is not None or q.patch_day > now:
+                continue
+            site_ref = refs.get(q.site)
+            if site_ref is None:
+                self.log.info("queued item of a site no longer configured dropped", site=q.site)
+                queue_remove.add(key)
+                queue_add.pop(key, None)
+                continue
+            item = dc.PatchItem(q.advisory, q.project, q.installed, q.fixed, q.link)
+            due.append((site_ref, q.patch_day, item))
+            ticketed.append(key)
+        for site_queue in dc.group_due(due, now):
+            day = site_queue.patch_day.astimezone(self.calendar().zone).date()
+            events.append((dc.patch_day_event(site_queue, now, day), now))
+
+        notes: list[tuple[Notification, datetime]] = []
+        for event, due_at in events:
+            routed = self.daemon.route(event)
+            notes.extend((n, due_at) for n in routed)
+            for listener in self.daemon.event_listeners:
+                listener(event, routed)
+            self.log.info(
+                "event",
+                kind=event.kind,
+                client=event.client,
+                site=event.site,
+                summary=event.summary,
+                notifications=len(routed),
+            )
+        report.events = [e for e, _ in events]
+        changes = SecurityChanges(
+            advisories=rows,
+            decisions=decisions,
+            queue_add=list(queue_add.values()),
+            queue_remove=sorted(queue_remove),
+            ticketed=ticketed,
+            notifications=notes,
+        )
+        if changes:
+            report.notifications = await self._store().save_security(changes, now)
+        # Written: now the memory may follow.
+        for row in rows:
+            self._remember(row)
+        for d_row in decisions:
+            self._decisions[(d_row.advisory, d_row.site)] = d_row
+        for key in queue_remove:
+            self._queue.pop(key, None)
+        for key, q in queue_add.items():
+            self._queue[key] = q
+        for key in ticketed:
+            if key in self._queue:
+                q = self._queue[key]
+                self._queue[key] = PatchItemRow(
+                    q.site,
+                    q.advisory,
+                    q.client,
+                    q.project,
+                    q.installed,
+                    q.fixed,
+                    q.link,
+                    q.patch_day,
+                    q.queued_at,
+                    now,
+                )
+        if report.notifications and self.daemon.sender is not None:
+            self.daemon.sender.wake()
+        interval = poll_interval(
+            now, dc.psa_windows(self._parsed.values(), now), sec.interval, sec.fast_interval
+        )
+        pending = [q.patch_day for q in self._queue.values() if q.ticketed_at is None]
+        if pending:
+            interval = max(timedelta(0), min(interval, min(pending) - now))
+        report.next_poll = interval
+        self.last_report = report
+        if report.new or report.revised or report.events or report.errors:
+            self.log.info(
+                "advisories polled",
+                new=report.new,
+                revised=report.revised,
+                decided=dc.summarize(report.decisions),
+                events=len(report.events),
+                notifications=report.notifications,
+                problems=len(report.errors),
+            )
+        return report
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                report = await self.run_once(self.daemon.clock())
+                delay = report.next_poll
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.log.exception("advisory round failed; trying again soon")
+                delay = RETRY_AFTER_CRASH
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(delay.total_seconds(), 1.0))
+
+
+def security_service(daemon: Daemon) -> SecurityService | None:
+    """The daemon's service factory: None when ``security.enabled`` is false."""
+    config = daemon.config
+    if config is not None and not config.main.security.enabled:
+        return None
+    return SecurityService(daemon)
