@@ -11,7 +11,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Iterator
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -287,6 +287,195 @@ class NotifierConfig(Model):
         return data
 
 
+# ---------------------------------------------------------------- routing (issue 4; docs/routing.md)
+
+ROUTE_KINDS: tuple[str, ...] = (
+    "site-down",
+    "site-reminder",
+    "site-recovered",
+    "site-flapping",
+    "certificate",
+    "security-now",
+    "security-unknown",
+    "patch-day",
+    "psa-heads-up",
+    "connectivity",
+    "ticket-overdue",
+    "test",
+)
+RouteKind = Literal[
+    "site-down",
+    "site-reminder",
+    "site-recovered",
+    "site-flapping",
+    "certificate",
+    "security-now",
+    "security-unknown",
+    "patch-day",
+    "psa-heads-up",
+    "connectivity",
+    "ticket-overdue",
+    "test",
+]
+RouteSeverity = Literal["critical", "error", "warning", "info"]
+Cover = Literal["office_hours", "out_of_hours"]
+"""A client's support cover: ``office_hours`` (the default) or ``out_of_hours`` (bought)."""
+
+ROUTE_WHEN_BUILTIN: tuple[str, ...] = ("always", "office_hours", "out_of_hours")
+ROUTE_PSEUDO_TARGETS: tuple[str, ...] = ("client-contacts", "agency", "oncall-pager", "tickets")
+
+
+def _one_or_many(v: Any) -> Any:
+    """``kind: site-down`` and ``kind: [site-down, site-recovered]`` both mean a tuple."""
+    return (v,) if isinstance(v, str | int) and not isinstance(v, bool) else v
+
+
+OneOrMany = BeforeValidator(_one_or_many)
+
+
+class RouteMatch(Model):
+    """What a route applies to; every key given must match (an empty one matches anything)."""
+
+    kind: Annotated[tuple[RouteKind, ...], OneOrMany] = ()
+    client: Annotated[tuple[Ident, ...], OneOrMany] = ()
+    client_cover: Cover | None = None
+    site: Annotated[tuple[Ident, ...], OneOrMany] = ()
+    severity: Annotated[tuple[RouteSeverity, ...], OneOrMany] = ()
+
+
+class Route(Model):
+    """One entry of ``routes:`` (monitord.routing)."""
+
+    match: RouteMatch = RouteMatch()
+    when: Ident = "always"
+    """always, office_hours, out_of_hours, or the name of a window in ``windows:``."""
+    notify: tuple[Ident, ...]
+    """Notifier names and the pseudo-targets client-contacts, agency, oncall-pager, tickets;
+    an empty list drops what the route matches."""
+
+
+DateOrRange = date | tuple[date, date]
+
+
+class WindowConfig(Model):
+    """A named recurring window for ``when:`` (monitord.calendar.TimeWindow)."""
+
+    days: tuple[Weekday, ...] = WEEKDAYS
+    start: time = time(0)
+    end: time = time(0)
+    """``start > end`` crosses midnight; ``start == end`` is a whole day."""
+    zone: TimeZoneName | None = None
+    """Defaults to the agency's zone."""
+    dates: tuple[DateOrRange, ...] | None = None
+    """Only on these dates (or inclusive ``[first, last]`` ranges) when given."""
+
+
+class MaintenanceWindow(Model):
+    """A maintenance window of a client or a site: one-off ``{from, to}`` (naive values read in
+    ``zone``) or recurring ``{days, start, end, zone}``. Notifications are suppressed inside."""
+
+    from_: datetime | None = Field(default=None, alias="from")
+    to: datetime | None = None
+    days: tuple[Weekday, ...] | None = None
+    start: time | None = None
+    end: time | None = None
+    zone: TimeZoneName | None = None
+    """Defaults to the agency's zone."""
+    dates: tuple[DateOrRange, ...] | None = None
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> MaintenanceWindow:
+        one_off = self.from_ is not None or self.to is not None
+        recurring = any(v is not None for v in (self.days, self.start, self.end, self.dates))
+        if one_off and recurring:
+            raise ValueError(
+                "a maintenance window is either one-off (from, to) or recurring (days, start, "
+                "end); split it into two windows"
+            )
+        if one_off:
+            if self.from_ is None or self.to is None:
+                raise ValueError("a one-off maintenance window needs both `from` and `to`")
+            if _naive(self.to) <= _naive(self.from_):
+                raise ValueError("maintenance window `to` must be after `from`")
+        elif self.start is None or self.end is None:
+            raise ValueError(
+                "a maintenance window needs `from` and `to` (one-off) or `start` and `end` "
+                "(recurring, with optional `days`)"
+            )
+        return self
+
+
+def _naive(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=None) if dt.tzinfo is None else dt.astimezone(ZoneInfo("UTC"))
+
+
+_HANDOVER = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _check_handover(v: str) -> str:
+    if not _HANDOVER.match(v.strip().lower()):
+        raise ValueError(
+            f"{v!r} is not a weekly handover; write it as a weekday and a time, e.g. mon 09:00"
+        )
+    return v.strip().lower()
+
+
+class OncallPerson(Model):
+    name: str
+    email: Email | None = None
+    pagerduty_user: str | None = None
+    opsgenie_user: str | None = None
+
+
+class OncallOverride(Model):
+    from_: datetime = Field(alias="from")
+    """Naive values are read in the agency's zone."""
+    to: datetime
+    name: str
+
+    @model_validator(mode="after")
+    def _order(self) -> OncallOverride:
+        if _naive(self.to) <= _naive(self.from_):
+            raise ValueError("an on-call override's `to` must be after its `from`")
+        return self
+
+
+class OncallConfig(Model):
+    """The on-call rota (monitord.oncall): weekly turns in list order, handed over at
+    ``handover`` in the agency's zone; overrides win (the last listed first)."""
+
+    rota: tuple[OncallPerson, ...] = Field(min_length=1)
+    handover: Annotated[str, AfterValidator(_check_handover)] = "mon 09:00"
+    start: date = date(2024, 1, 1)
+    """The first person of the rota takes over at the first handover on or after this date."""
+    overrides: tuple[OncallOverride, ...] = ()
+    notifier: Ident = "email"
+    """The notifier ``oncall-pager`` pages through (pagerduty, opsgenie… or email)."""
+
+
+class GroupingConfig(Model):
+    window: Duration = timedelta(seconds=30)
+    """Notifications for one client to one destination within this go out as one; 0s: off."""
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: timedelta) -> timedelta:
+        if v < timedelta(0) or v > timedelta(hours=1):
+            raise ValueError("grouping.window must be 0s (off) to 1h")
+        return v
+
+
+class ConnectivityConfig(Model):
+    """When monitord suspects its own network (monitord.storm.connectivity_step)."""
+
+    canaries: tuple[HttpUrl, ...] = ()
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+    """Share of checks failing at once, above which the network is suspected."""
+    min_checks: int = Field(default=10, ge=1)
+    """Failing checks needed at least (a small installation never suspects itself on a few)."""
+
+
 class MainConfig(Model):
     agency: Agency
     state: StateConfig = StateConfig()
@@ -295,6 +484,13 @@ class MainConfig(Model):
     http: HttpConfig = HttpConfig()
     notifiers: dict[Ident, NotifierConfig] = {}
     """Named notifiers besides the built-in ``email`` (see docs/notifiers.md)."""
+    routes: tuple[Route, ...] = ()
+    """Who is told what and when (docs/routing.md); none: the built-in part-1 rules."""
+    windows: dict[Ident, WindowConfig] = {}
+    oncall: OncallConfig | None = None
+    grouping: GroupingConfig | None = None
+    """Absent: 30s when ``routes:`` are configured, off otherwise (part-1 behaviour)."""
+    connectivity: ConnectivityConfig = ConnectivityConfig()
 
 
 # ---------------------------------------------------------------- clients/*.yml
@@ -462,6 +658,7 @@ class Site(Model):
     checks: tuple[Check, ...] = ()
     alert: AlertPolicy = AlertPolicy()
     drupal: DrupalSite | None = None
+    maintenance: tuple[MaintenanceWindow, ...] = ()
 
     @model_validator(mode="after")
     def _check_ids(self) -> Site:
@@ -495,6 +692,9 @@ class ClientConfig(Model):
     name: str
     contacts: tuple[Contact, ...] = ()
     sites: tuple[Site, ...] = ()
+    cover: Cover = "office_hours"
+    """``out_of_hours``: the client bought out-of-hours cover (routes match ``client_cover``)."""
+    maintenance: tuple[MaintenanceWindow, ...] = ()
 
 
 class Config(Model):
