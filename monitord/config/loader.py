@@ -942,6 +942,53 @@ def _check_holidays(doc: Doc, issues: _Issues) -> None:
         )
 
 
+def _check_notifiers(doc: Doc, issues: _Issues) -> None:
+    """Each ``notifiers:`` entry: its plugin loads and satisfies the protocol, and its options
+    pass the plugin's own model (errors located like the rest). Checked on the raw data, so it
+    runs even when other settings are wrong; only the types named are imported."""
+    from pydantic import ValidationError as _ValidationError
+
+    from monitord.notify import plugins
+
+    data = doc.data if isinstance(doc.data, dict) else {}
+    section = data.get("notifiers")
+    if not isinstance(section, dict):
+        return
+    for name, entry in section.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
+            continue  # reported by the model: not a mapping, or no `type`
+        base: Path_ = ("notifiers", name)
+        type_name = entry["type"]
+        if name == plugins.EMAIL and type_name != plugins.EMAIL:
+            issues.at(
+                doc,
+                base,
+                f"the name `{plugins.EMAIL}` is the built-in e-mail notifier",
+                "give this notifier another name, such as `oncall-pager`",
+                key=True,
+            )
+            continue
+        try:
+            cls = plugins.load_plugin_class(type_name)
+        except plugins.PluginError as exc:
+            issues.at(doc, (*base, "type"), exc.problem, exc.fix)
+            continue
+        if type_name == plugins.EMAIL and data.get("smtp") is None:
+            issues.at(
+                doc,
+                (*base, "type"),
+                f"notifier `{name}` sends e-mail, but there is no `smtp` section",
+                "add an smtp section (host, port, from) to monitord.yml",
+            )
+        section_model = plugins.options_section_model(cls)
+        options = {k: v for k, v in entry.items() if k != "type"}
+        try:
+            section_model.model_validate({"notifiers": {name: options}})
+        except _ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                _reword(err, section_model, doc, issues)
+
+
 def _check_main(config_dir: Path, doc: Doc, main: MainConfig, issues: _Issues) -> MainConfig:
     smtp = main.smtp
     if smtp is not None and smtp.ca_file is not None:
@@ -1058,6 +1105,7 @@ def load_config(
     main: MainConfig | None = None
     if main_doc is not None:
         _check_holidays(main_doc, issues)
+        _check_notifiers(main_doc, issues)
         main = _validate(MainConfig, main_doc, issues)
         if main is not None:
             main = _check_main(directory, main_doc, main, issues)
