@@ -130,12 +130,11 @@ def default_services() -> list[ServiceFactory]:
 
 
 def default_notifiers(config: Config, ssl_context: ssl.SSLContext | None) -> dict[str, Notifier]:
-    from monitord.notify.email import EmailNotifier
+    """Every notifier the configuration names (``email`` with smtp, and ``notifiers:``), each
+    loaded through its plugin (monitord.notify.plugins)."""
+    from monitord.notify.plugins import build_notifiers
 
-    out: dict[str, Notifier] = {}
-    if config.main.smtp is not None:
-        out["email"] = EmailNotifier("email", config.main.smtp, config.main.agency, ssl_context)
-    return out
+    return build_notifiers(config, ssl_context, utcnow)
 
 
 class Daemon:
