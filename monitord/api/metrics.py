@@ -1,0 +1,245 @@
+"""Prometheus metrics for one daemon, on a registry of its own (no global state).
+
+Most values are read from the daemon at scrape time by a custom collector (check states, the
+outbox, incidents, reloads, store aggregates), so they are never stale and a removed check
+disappears with the reload. Two histograms are fed as things happen: probe durations through
+``daemon.result_listeners`` and scheduler lateness through ``daemon.lateness_listeners``.
+
+The probe-duration histogram is labelled by check type only (bounded cardinality: 10k checks ×
+14 buckets would be 150k series); each check's last duration is the per-check gauge
+``monitord_check_duration_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from monitord.api.storeview import StoreExtras, read_extras
+from monitord.probes.base import ProbeResult
+from monitord.store.base import OutboxStats
+
+if TYPE_CHECKING:
+    from monitord.daemon import Daemon, ScheduledCheck
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+"""Prometheus' text exposition format."""
+
+PROBE_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+"""Seconds: from a loopback answer to the longest allowed timeout (limits.PROBE_TIMEOUT_CEILING)."""
+
+LATENESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30)
+"""Seconds a scheduled probe started after its due time: healthy is a few ms (DESIGN.md)."""
+
+CHECK_LABELS = ("client", "site", "check", "type")
+
+
+@dataclass(slots=True)
+class _Last:
+    duration: float
+    cert_days_left: float | None
+
+
+@dataclass(slots=True)
+class _Scrape:
+    """What the async part of a scrape read, for the collector's synchronous ``collect``."""
+
+    outbox: OutboxStats | None = None
+    incidents_open: int | None = None
+    extras: StoreExtras = field(default_factory=StoreExtras)
+    now: datetime | None = None
+
+
+class DaemonMetrics:
+    """The metrics of one daemon. ``attach`` once; ``await render()`` per scrape."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.probe_duration = Histogram(
+            "monitord_probe_duration_seconds",
+            "How long probes took, by check type.",
+            ["type"],
+            buckets=PROBE_DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.lateness = Histogram(
+            "monitord_scheduler_lateness_seconds",
+            "How late scheduled probes started after their due time.",
+            buckets=LATENESS_BUCKETS,
+            registry=self.registry,
+        )
+        self.last: dict[str, _Last] = {}
+        self._daemon: Daemon | None = None
+        self._scrape = _Scrape()
+        self._lock = asyncio.Lock()
+        self.registry.register(_DaemonCollector(self))
+
+    # -- feeding --------------------------------------------------------------------------
+
+    async def attach(self, daemon: Daemon) -> None:
+        """Listen to ``daemon`` and seed the per-check values from the store."""
+        self._daemon = daemon
+        if self.on_result not in daemon.result_listeners:
+            daemon.result_listeners.append(self.on_result)
+        if self.lateness.observe not in daemon.lateness_listeners:
+            daemon.lateness_listeners.append(self.lateness.observe)
+        if daemon.store is not None:
+            for key, row in (await daemon.store.latest_results()).items():
+                self.last.setdefault(key, _Last(row.duration, _days(row.details)))
+
+    def detach(self) -> None:
+        daemon = self._daemon
+        if daemon is None:
+            return
+        if self.on_result in daemon.result_listeners:
+            daemon.result_listeners.remove(self.on_result)
+        if self.lateness.observe in daemon.lateness_listeners:
+            daemon.lateness_listeners.remove(self.lateness.observe)
+
+    def on_result(self, sc: ScheduledCheck, result: ProbeResult, now: datetime) -> None:
+        if sc.spec.type != "heartbeat":
+            self.probe_duration.labels(sc.spec.type).observe(result.duration)
+        self.last[sc.key] = _Last(result.duration, _days(result.details))
+
+    # -- scraping -------------------------------------------------------------------------
+
+    async def render(self) -> bytes:
+        """The text exposition of every metric, read now."""
+        daemon = self._daemon
+        async with self._lock:
+            scrape = _Scrape()
+            if daemon is not None and daemon.store is not None and daemon.config is not None:
+                now = daemon.clock()
+                scrape.now = now
+                scrape.outbox = await daemon.store.outbox_stats(now)
+                scrape.incidents_open = len(await daemon.store.open_incidents())
+                scrape.extras = await asyncio.to_thread(read_extras, daemon.config.state_path())
+            self._scrape = scrape
+            return generate_latest(self.registry)
+
+
+def _days(details: object) -> float | None:
+    if not isinstance(details, dict):
+        return None
+    v = details.get("cert_days_left")
+    if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+        return float(v)
+    return None
+
+
+class _DaemonCollector(Collector):
+    """Reads the daemon (and the last scrape's store values) when Prometheus asks."""
+
+    def __init__(self, metrics: DaemonMetrics) -> None:
+        self.m = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        daemon = self.m._daemon
+        if daemon is None:
+            return
+        scrape = self.m._scrape
+        up = GaugeMetricFamily(
+            "monitord_check_up",
+            "1 when the check is up, 0 when down (absent while unknown).",
+            labels=CHECK_LABELS,
+        )
+        dur = GaugeMetricFamily(
+            "monitord_check_duration_seconds",
+            "Duration of the check's last probe.",
+            labels=CHECK_LABELS,
+        )
+        cert = GaugeMetricFamily(
+            "monitord_certificate_days_left",
+            "Days until the certificate seen by the check expires.",
+            labels=CHECK_LABELS,
+        )
+        beat = GaugeMetricFamily(
+            "monitord_heartbeat_last_timestamp_seconds",
+            "When the heartbeat check last received a beat (Unix time).",
+            labels=CHECK_LABELS,
+        )
+        for key, sc in daemon.checks.items():
+            labels = [sc.ref.client, sc.ref.site, sc.ref.check, sc.spec.type]
+            st = daemon.states.get(key)
+            if st is not None and st.status != "unknown":
+                up.add_metric(labels, 1.0 if st.status == "up" else 0.0)
+            last = self.m.last.get(key)
+            if last is not None:
+                if sc.spec.type != "heartbeat":
+                    dur.add_metric(labels, last.duration)
+                if last.cert_days_left is not None:
+                    cert.add_metric(labels, last.cert_days_left)
+            rec = daemon.heartbeats.records.get(key)
+            if rec is not None and rec.last_beat is not None:
+                beat.add_metric(labels, rec.last_beat.timestamp())
+        yield from (up, dur, cert, beat)
+
+        probes = CounterMetricFamily("monitord_probes", "Probe results evaluated.")
+        probes.add_metric([], daemon.probes_run)
+        yield probes
+
+        reloads = CounterMetricFamily(
+            "monitord_config_reloads", "Configuration reloads by result.", labels=["result"]
+        )
+        reloads.add_metric(["ok"], daemon.reloads_ok)
+        reloads.add_metric(["failed"], daemon.reloads_failed)
+        yield reloads
+        if daemon.last_reload is not None:
+            yield GaugeMetricFamily(
+                "monitord_config_last_reload_success_timestamp_seconds",
+                "When the running configuration was loaded (Unix time).",
+                value=daemon.last_reload.timestamp(),
+            )
+
+        if scrape.incidents_open is not None:
+            yield GaugeMetricFamily(
+                "monitord_incidents_open", "Incidents not yet ended.", value=scrape.incidents_open
+            )
+        if scrape.outbox is not None:
+            yield GaugeMetricFamily(
+                "monitord_outbox_depth",
+                "Notifications waiting to be delivered (pending or being sent).",
+                value=scrape.outbox.depth,
+            )
+            yield GaugeMetricFamily(
+                "monitord_outbox_oldest_age_seconds",
+                "Age of the oldest undelivered notification (0 when none).",
+                value=scrape.outbox.oldest_age_seconds,
+            )
+        extras = scrape.extras
+        sent = CounterMetricFamily(
+            "monitord_notifications_sent",
+            "Notifications delivered, by notifier (counted in the store's outbox).",
+            labels=["notifier"],
+        )
+        failed = CounterMetricFamily(
+            "monitord_notifications_failed",
+            "Notifications given up on, by notifier (counted in the store's outbox).",
+            labels=["notifier"],
+        )
+        notifiers = sorted({n for n, _ in extras.notifications} | set(daemon.notifiers))
+        for name in notifiers:
+            sent.add_metric([name], extras.notifications.get((name, "sent"), 0))
+            failed.add_metric([name], extras.notifications.get((name, "failed"), 0))
+        yield sent
+        yield failed
+        if extras.advisories_seen is not None:
+            yield GaugeMetricFamily(
+                "monitord_advisories_seen",
+                "Distinct drupal.org security advisories seen.",
+                value=extras.advisories_seen,
+            )
+        if extras.patch_queue_pending is not None:
+            yield GaugeMetricFamily(
+                "monitord_patch_day_pending",
+                "Updates queued for the next patch day, not yet ticketed.",
+                value=extras.patch_queue_pending,
+            )

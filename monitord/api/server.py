@@ -1,0 +1,274 @@
+"""The HTTP API: an aiohttp server run by the daemon as a Service.
+
+Endpoints:
+
+* ``GET /healthz`` — the event loop answers (``ok``);
+* ``GET /readyz`` — configuration loaded, store writable (a cheap write to its meta table),
+  scheduler running; 503 with the reasons otherwise;
+* ``GET /metrics`` — Prometheus text format (:mod:`monitord.api.metrics`);
+* ``GET /api/v1/status`` — JSON of every client and site (:mod:`monitord.api.status`);
+* ``GET /`` — the status page (:mod:`monitord.api.status_page`);
+* ``GET|POST /heartbeat/{token}`` — a beat for a heartbeat check.
+
+Auth: on a loopback address (the default, 127.0.0.1:8470) nothing is asked. When ``listen`` is
+reachable from the network, or ``http.require_token`` is set, every endpoint but ``/healthz``
+and ``/heartbeat/…`` needs ``Authorization: Bearer <http.token>``; without it the answer is 401
+and nothing else. Tokens are compared in constant time. There is no access log: heartbeat URLs
+carry their token, and a log must never hold a secret.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from monitord.api import status as status_mod
+from monitord.api.metrics import CONTENT_TYPE, DaemonMetrics
+from monitord.api.status_page import render
+from monitord.config.models import HttpConfig
+from monitord.errors import StoreError
+from monitord.logsetup import get_logger
+from monitord.probes.heartbeat import receive_beat
+
+if TYPE_CHECKING:
+    from monitord.daemon import Daemon
+
+API_MAX_BODY_BYTES = 16 * 1024
+"""Largest request body read (aiohttp ``client_max_size``): no endpoint needs one (a heartbeat
+may carry a little job output, which is ignored); a bigger body is refused with 413."""
+
+API_SHUTDOWN_TIMEOUT = timedelta(seconds=2)
+"""How long stopping waits for requests in flight: they are all quick reads."""
+
+READYZ_META_KEY = "api.readyz"
+"""The meta row /readyz rewrites to prove the store takes writes."""
+
+AUTH_FREE_PATHS = ("/healthz",)
+AUTH_FREE_PREFIXES = ("/heartbeat/",)
+"""Reachable without the bearer token: liveness, and heartbeats (their URL holds a secret)."""
+
+UNAUTHORIZED_BODY = "401: Unauthorized\n"
+
+SERVICE_KEY: web.AppKey[ApiService] = web.AppKey("monitord_api_service")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def bearer_matches(header: str | None, token: str) -> bool:
+    """Whether an ``Authorization`` header carries ``Bearer <token>`` (constant-time)."""
+    if not header:
+        return False
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(value.strip().encode(), token.encode())
+
+
+def needs_token(path: str) -> bool:
+    return path not in AUTH_FREE_PATHS and not path.startswith(AUTH_FREE_PREFIXES)
+
+
+@web.middleware
+async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    service = request.app[SERVICE_KEY]
+    http = service.http
+    if http.auth_required and needs_token(request.path):
+        token = http.token.get_secret_value() if http.token is not None else None
+        if token is None or not bearer_matches(request.headers.get("Authorization"), token):
+            return web.Response(
+                status=401,
+                text=UNAUTHORIZED_BODY,
+                headers={"WWW-Authenticate": 'Bearer realm="monitord"'},
+            )
+    return await handler(request)
+
+
+@web.middleware
+async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+def _daemon(request: web.Request) -> Daemon:
+    d = request.app[SERVICE_KEY].daemon
+    if d is None:
+        raise web.HTTPServiceUnavailable(text="monitord is starting\n")
+    return d
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+async def readyz(request: web.Request) -> web.Response:
+    daemon = _daemon(request)
+    problems: list[str] = []
+    if daemon.config is None:
+        problems.append("configuration not loaded")
+    if daemon.stopping:
+        problems.append("stopping")
+    if not daemon.scheduler_running:
+        problems.append("scheduler not running")
+    if daemon.store is None:
+        problems.append("store not open")
+    else:
+        try:
+            await daemon.store.set_meta(READYZ_META_KEY, daemon.clock().isoformat())
+        except StoreError as exc:
+            problems.append(f"store not writable: {exc}")
+    body = {"ready": not problems, "problems": problems}
+    return web.json_response(body, status=200 if not problems else 503, dumps=_dumps)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    service = request.app[SERVICE_KEY]
+    _daemon(request)
+    body = await service.metrics.render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def api_status(request: web.Request) -> web.Response:
+    snap = await status_mod.collect(_daemon(request))
+    return web.json_response(snap, dumps=_dumps)
+
+
+async def status_page(request: web.Request) -> web.Response:
+    snap = await status_mod.collect(_daemon(request))
+    return web.Response(text=render(snap), content_type="text/html", charset="utf-8")
+
+
+async def heartbeat(request: web.Request) -> web.Response:
+    daemon = _daemon(request)
+    await request.read()  # enforces client_max_size (413 past it); the content is ignored
+    key = daemon.heartbeats.lookup(request.match_info["token"])
+    if key is None:
+        return web.Response(status=404, text="unknown heartbeat token\n")
+    try:
+        await receive_beat(daemon, key)
+    except StoreError:
+        request.app[SERVICE_KEY].log.error("heartbeat.not_recorded", check=key)
+        return web.Response(
+            status=503, text="beat not recorded: monitord's store is failing; try again\n"
+        )
+    return web.json_response({"ok": True, "check": key}, dumps=_dumps)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=1, sort_keys=False)
+
+
+def make_app(service: ApiService) -> web.Application:
+    app = web.Application(middlewares=[_headers, _auth], client_max_size=API_MAX_BODY_BYTES)
+    app[SERVICE_KEY] = service
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/v1/status", api_status)
+    app.router.add_get("/", status_page)
+    app.router.add_route("GET", "/heartbeat/{token}", heartbeat)
+    app.router.add_route("POST", "/heartbeat/{token}", heartbeat)
+    return app
+
+
+def base_url(host: str, port: int) -> str:
+    h = f"[{host}]" if ":" in host else host
+    return f"http://{h}:{port}/"
+
+
+class ApiService:
+    """The HTTP server as a ``monitord.daemon.Service``.
+
+    With ``http.listen: off`` it runs nothing (a reload may turn it on). A listen address that
+    cannot be bound is logged as an error and monitoring goes on without the API.
+    """
+
+    name = "http"
+
+    def __init__(self, http: HttpConfig) -> None:
+        self.http = http
+        self.metrics = DaemonMetrics()
+        self.daemon: Daemon | None = None
+        self.bound: tuple[str, int] | None = None
+        """Where the server listens (the real port when ``listen`` said port 0)."""
+        self.log = get_logger(component="api")
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str | None:
+        return base_url(*self.bound) if self.bound is not None else None
+
+    async def start(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        await self.metrics.attach(daemon)
+        await self._listen()
+
+    async def _listen(self) -> None:
+        addr = self.http.address
+        if addr is None:
+            return
+        host, port = addr
+        runner = web.AppRunner(
+            make_app(self),
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=API_SHUTDOWN_TIMEOUT.total_seconds(),
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            self.log.error(
+                "api.listen_failed",
+                listen=self.http.listen,
+                error=exc.strerror or str(exc),
+                hint="another program uses this address, or it is not on this machine: set "
+                "http.listen to a free HOST:PORT (or off) and reload",
+            )
+            return
+        addresses = runner.addresses
+        if addresses:
+            name = addresses[0]
+            self.bound = (str(name[0]), int(name[1]))
+        else:  # pragma: no cover - a started TCPSite always has a socket
+            self.bound = (host, port)
+        self._runner = runner
+        self.log.info(
+            "api.listening",
+            url=self.url,
+            auth="bearer token" if self.http.auth_required else "none (loopback)",
+        )
+
+    async def _close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+            self.bound = None
+
+    async def stop(self) -> None:
+        await self._close()
+        self.metrics.detach()
+
+    async def reload(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        assert daemon.config is not None
+        new = daemon.config.main.http
+        old, self.http = self.http, new  # a new token applies to the next request
+        if new.listen != old.listen or self._runner is None:
+            await self._close()
+            await self._listen()
+
+
+def api_service(daemon: Daemon) -> ApiService:
+    """The service factory for ``daemon.default_services()``."""
+    assert daemon.config is not None
+    return ApiService(daemon.config.main.http)

@@ -1,0 +1,186 @@
+"""The status snapshot: every client and site, as ``/api/v1/status`` serves it and the status
+page renders it. :func:`snapshot` is pure (values in, JSON-ready dict out, ``now`` passed in);
+:func:`collect` gathers those values from a running daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from monitord.api.storeview import StoreExtras, read_extras
+from monitord.calendar import BusinessCalendar, next_patch_day
+from monitord.config.models import Agency, Config, TlsCheck
+from monitord.incidents import CheckState
+from monitord.store.base import IncidentRow, ResultRow
+
+if TYPE_CHECKING:
+    from monitord.daemon import Daemon
+
+CERT_SOON_DAYS = 30
+"""Certificates with fewer days left than this (or than the check's own ``min_days_left``, if
+larger) are listed as close to expiry on the status page."""
+
+STATE_ORDER = {"down": 0, "unknown": 1, "up": 2}
+"""Sort order of sites on the page and in the JSON: down first."""
+
+
+@functools.lru_cache(maxsize=4)
+def agency_calendar(agency: Agency) -> BusinessCalendar:
+    """The agency's calendar, built once per configuration (holiday tables are not free)."""
+    return BusinessCalendar.from_agency(agency)
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+def worst(states: Sequence[str]) -> str:
+    """A site's state from its checks': down if any is down, else unknown if any is (or it
+    has no checks), else up."""
+    if not states:
+        return "unknown"
+    return min(states, key=lambda s: STATE_ORDER.get(s, 1))
+
+
+def snapshot(
+    config: Config,
+    states: Mapping[str, CheckState],
+    results: Mapping[str, ResultRow],
+    incidents: Sequence[IncidentRow],
+    extras: StoreExtras,
+    now: datetime,
+) -> dict[str, Any]:
+    """Everything the status JSON and page show, sites sorted down first."""
+    from monitord.daemon import check_key
+
+    open_by_key = {i.key: i for i in incidents}
+    queue_by_site: dict[str, list[dict[str, Any]]] = {}
+    for item in extras.patch_queue:
+        queue_by_site.setdefault(item.site, []).append(asdict(item))
+    sites: list[dict[str, Any]] = []
+    certs: list[dict[str, Any]] = []
+    clients: list[dict[str, Any]] = []
+    for client in config.clients:
+        client_sites: list[str] = []
+        client_states: list[str] = []
+        for site in client.sites:
+            checks: list[dict[str, Any]] = []
+            for spec in site.checks:
+                assert spec.id is not None
+                key = check_key(client.client, site.id, spec.id)
+                st = states.get(key, CheckState())
+                res = results.get(key)
+                inc = open_by_key.get(key)
+                checks.append(
+                    {
+                        "check": spec.id,
+                        "type": spec.type,
+                        "state": st.status,
+                        "since": _iso(st.since),
+                        "flapping": st.flapping,
+                        "last_result": None
+                        if res is None
+                        else {
+                            "ok": res.ok,
+                            "message": res.message,
+                            "warning": res.warning,
+                            "at": _iso(res.at),
+                            "duration": res.duration,
+                        },
+                        "incident": None
+                        if inc is None
+                        else {
+                            "id": inc.id,
+                            "started": _iso(inc.started),
+                            "summary": inc.summary,
+                        },
+                    }
+                )
+                days = res.details.get("cert_days_left") if res is not None else None
+                if isinstance(days, int | float) and not isinstance(days, bool):
+                    limit = max(
+                        CERT_SOON_DAYS, spec.min_days_left if isinstance(spec, TlsCheck) else 0
+                    )
+                    if days < limit:
+                        certs.append(
+                            {
+                                "client": client.client,
+                                "site": site.id,
+                                "check": spec.id,
+                                "days_left": days,
+                                "not_after": res.details.get("cert_not_after")
+                                if res is not None
+                                else None,
+                            }
+                        )
+            state = worst([c["state"] for c in checks])
+            since_candidates = [c["since"] for c in checks if c["state"] == state and c["since"]]
+            sites.append(
+                {
+                    "client": client.client,
+                    "client_name": client.name,
+                    "site": site.id,
+                    "name": site.name or site.host,
+                    "url": site.url,
+                    "state": state,
+                    "since": max(since_candidates) if since_candidates else None,
+                    "checks": checks,
+                    "patch_queue": queue_by_site.get(site.id, []),
+                }
+            )
+            client_sites.append(site.id)
+            client_states.append(state)
+        clients.append(
+            {
+                "client": client.client,
+                "name": client.name,
+                "state": worst(client_states),
+                "sites": client_sites,
+            }
+        )
+    sites.sort(key=lambda s: (STATE_ORDER[s["state"]], s["client"], s["site"]))
+    clients.sort(key=lambda c: (STATE_ORDER[c["state"]], c["client"]))
+    certs.sort(key=lambda c: (c["days_left"], c["client"], c["site"]))
+    summary = {"sites": len(sites), "up": 0, "down": 0, "unknown": 0}
+    for s in sites:
+        summary[s["state"]] += 1
+    cal = agency_calendar(config.main.agency)
+    return {
+        "generated": now.isoformat(),
+        "agency": config.main.agency.name,
+        "summary": summary,
+        "next_patch_day": next_patch_day(now, cal).isoformat(),
+        "clients": clients,
+        "sites": sites,
+        "incidents": [
+            {
+                "id": i.id,
+                "client": i.client,
+                "site": i.site,
+                "check": i.check,
+                "started": _iso(i.started),
+                "summary": i.summary,
+                "last_message": i.last_message,
+            }
+            for i in incidents
+        ],
+        "certificates": certs,
+        "patch_queue": [asdict(item) for item in extras.patch_queue],
+        "patch_queue_pending": extras.patch_queue_pending,
+        "advisories_seen": extras.advisories_seen,
+    }
+
+
+async def collect(daemon: Daemon) -> dict[str, Any]:
+    """The snapshot of a running daemon (store reads on the store's thread)."""
+    assert daemon.config is not None and daemon.store is not None
+    config = daemon.config
+    results = await daemon.store.latest_results()
+    incidents = await daemon.store.open_incidents()
+    extras = await asyncio.to_thread(read_extras, config.state_path())
+    return snapshot(config, dict(daemon.states), results, incidents, extras, daemon.clock())
