@@ -22,7 +22,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitord.config import load_config
-from monitord.config.models import CheckSpec, ClientConfig, Config, Site, TlsCheck
+from monitord.config.models import (
+    CheckSpec,
+    ClientConfig,
+    Config,
+    HeartbeatCheck,
+    Site,
+    TlsCheck,
+)
 from monitord.errors import ConfigError, MonitordError
 from monitord.events import Event
 from monitord.incidents import CheckRef, CheckState, evaluate
@@ -31,10 +38,12 @@ from monitord.logsetup import get_logger
 from monitord.notify.base import Notification, Notifier
 from monitord.outbox import OutboxSender
 from monitord.probes.base import ProbeContext, ProbeResult
+from monitord.probes.heartbeat import HeartbeatBook
 from monitord.probes.runner import open_probe_context, run_check
 from monitord.routing import route
 from monitord.store.base import IncidentRow, ResultRow
 from monitord.store.sqlite import SqliteStore
+from monitord.systemd import SystemdNotifier
 
 SCHEDULE_ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
 """Every check's schedule is anchor + its own offset + k × interval, so the phase of a check is
@@ -126,7 +135,10 @@ ServiceFactory = Callable[["Daemon"], Service | None]
 
 def default_services() -> list[ServiceFactory]:
     """The services a real daemon runs. Each part of monitord adds its factory here."""
-    return []
+    from monitord.api.server import api_service
+    from monitord.systemd import systemd_service
+
+    return [systemd_service, api_service]
 
 
 def default_notifiers(config: Config, ssl_context: ssl.SSLContext | None) -> dict[str, Notifier]:
@@ -180,6 +192,12 @@ class Daemon:
         self.reloads_ok = 0
         self.reloads_failed = 0
         self.last_reload: datetime | None = None
+        self.sd = SystemdNotifier.from_environ()
+        """systemd's notify socket (a no-op when not run by systemd): READY, RELOADING, STOPPING."""
+        self.heartbeats = HeartbeatBook()
+        """Tokens and last beats of the heartbeat checks (monitord.probes.heartbeat)."""
+        self.lateness_listeners: list[Callable[[float], None]] = []
+        """Called with each scheduled run's lateness in seconds (metrics)."""
 
     # ------------------------------------------------------------------ life cycle
 
@@ -200,6 +218,7 @@ class Daemon:
         )
         self._sender_task = asyncio.create_task(self.sender.run(), name="outbox-sender")
         self.checks = scheduled_checks(config)
+        await self.heartbeats.sync(self.store, self.checks, self.clock())
         if self.schedule:
             self._scheduler = AsyncIOScheduler(timezone=UTC)
             for sc in self.checks.values():
@@ -259,7 +278,8 @@ class Daemon:
         await self.start()
         loop.add_signal_handler(signal.SIGTERM, self.request_stop)
         loop.add_signal_handler(signal.SIGINT, self.request_stop)
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self._sighup()))
+        self.sd.ready()
         try:
             await self._stop.wait()
         finally:
@@ -269,7 +289,24 @@ class Daemon:
 
     def request_stop(self) -> None:
         self.log.info("stopping")
+        self.sd.stopping()
         self._stop.set()
+
+    async def _sighup(self) -> None:
+        """A reload asked by SIGHUP, framed for systemd by RELOADING=1 … READY=1."""
+        self.sd.reloading()
+        try:
+            await self.reload()
+        finally:
+            self.sd.ready()
+
+    @property
+    def scheduler_running(self) -> bool:
+        return self._scheduler is not None and bool(self._scheduler.running)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     async def reload(self) -> bool:
         """Validate the configuration again; swap it in only when it is valid."""
@@ -289,6 +326,8 @@ class Daemon:
         old_checks = self.checks
         self.config = new
         self.checks = scheduled_checks(new)
+        if self.store is not None:
+            await self.heartbeats.sync(self.store, self.checks, self.clock())
         old_notifiers = dict(self.notifiers)
         # Mutated in place: the outbox sender holds this very mapping.
         self.notifiers.clear()
@@ -339,7 +378,10 @@ class Daemon:
             if sc is None:
                 return
             now = self.clock()
-            self.lateness.append((now - last_due(now, sc.start, sc.spec.interval)).total_seconds())
+            late = (now - last_due(now, sc.start, sc.spec.interval)).total_seconds()
+            self.lateness.append(late)
+            for lateness_listener in self.lateness_listeners:
+                lateness_listener(late)
             await self.tick(key)
         except asyncio.CancelledError:
             if self._stop.is_set():
@@ -352,6 +394,8 @@ class Daemon:
 
     async def probe(self, key: str) -> ProbeResult:
         sc = self.checks[key]
+        if isinstance(sc.spec, HeartbeatCheck):
+            return self.heartbeats.result(key, sc.spec, self.clock())
         assert self._probe_ctx is not None
         async with self._limit:
             return await run_check(sc.site, sc.spec, self._probe_ctx)
