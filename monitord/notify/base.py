@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar, Protocol, runtime_checkable
 
 from monitord.events import Event
@@ -21,6 +22,12 @@ class Notification:
     """An address for notifiers that send to people; empty for fixed destinations."""
     recipient_name: str
     event: Event
+    due_at: datetime | None = None
+    """Not to be sent before this (held to the next office start, or a storm group's end);
+    None: as soon as it is enqueued (or at the due time its enqueuer gives)."""
+    group: str | None = None
+    """Items of one group due together are merged into one send by a mergeable notifier
+    (monitord.storm); None: sent on its own."""
 
 
 @runtime_checkable
@@ -38,3 +45,13 @@ class Notifier(Protocol):
     async def send(self, notification: Notification) -> str | None: ...
 
     async def aclose(self) -> None: ...
+
+
+def is_mergeable(notifier: object) -> bool:
+    """Whether ``notifier`` can send several notifications as one message (a digest).
+
+    A notifier says so with a class attribute ``mergeable = True`` (e-mail does). The safe
+    default is False: paging notifiers deduplicate per incident, so merging across threads
+    would lose alerts.
+    """
+    return getattr(notifier, "mergeable", False) is True

@@ -76,6 +76,9 @@ def notification_to_json(n: Notification) -> str:
             "recipient": n.recipient,
             "recipient_name": n.recipient_name,
             "event": n.event.to_json(),
+            # Routing (issue 4): only when set, so older items read back unchanged.
+            **({"due_at": to_iso(n.due_at)} if n.due_at is not None else {}),
+            **({"group": n.group} if n.group is not None else {}),
         },
         what=f"notification {n.key!r}",
     )
@@ -89,6 +92,8 @@ def notification_from_json(text: str) -> Notification:
         recipient=d["recipient"],
         recipient_name=d["recipient_name"],
         event=Event.from_json(d["event"]),
+        due_at=from_iso(d["due_at"]) if d.get("due_at") else None,
+        group=d.get("group"),
     )
 
 
@@ -151,7 +156,18 @@ def _incident_params(i: IncidentRow) -> _IncidentParams:
 
 
 def _outbox_params(ns: Sequence[Notification], created: str, due: str) -> list[_OutboxParams]:
-    return [(n.key, n.notifier, notification_to_json(n), due, created, created) for n in ns]
+    """Outbox rows; an item is due at the later of ``due`` and its own ``due_at``."""
+    return [
+        (
+            n.key,
+            n.notifier,
+            notification_to_json(n),
+            max(due, to_iso(n.due_at)) if n.due_at is not None else due,
+            created,
+            created,
+        )
+        for n in ns
+    ]
 
 
 # SQL is written out literally (no string building), statuses bound as parameters.
@@ -199,6 +215,14 @@ _CLAIM_OUTBOX = (
     "  WHERE (status = 'pending' AND due_at <= :now) "
     "     OR (status = 'sending' AND claimed_at <= :lease_cutoff) "
     "  ORDER BY due_at, id LIMIT :limit) "
+    "RETURNING id, key, notifier, notification, attempts, due_at, status, last_error, "
+    "created, external_id"
+)
+_CLAIM_GROUP = (
+    "UPDATE outbox SET status = 'sending', claimed_at = :now, updated = :now, "
+    "attempts = attempts + 1 "
+    "WHERE status = 'pending' AND due_at <= :now "
+    "AND json_extract(notification, '$.group') = :grp "
     "RETURNING id, key, notifier, notification, attempts, due_at, status, last_error, "
     "created, external_id"
 )
@@ -623,6 +647,18 @@ class SqliteStore:
             to_iso(now),
             to_iso(now - limits.OUTBOX_LEASE),
             limit,
+        )
+
+    def _claim_group_sync(self, group: str, now: str) -> list[OutboxItem]:
+        with self._tx() as conn:
+            rows = conn.execute(_CLAIM_GROUP, {"now": now, "grp": group}).fetchall()
+        return sorted((_outbox_item(row) for row in rows), key=lambda i: (i.due_at, i.id))
+
+    async def claim_group(self, group: str, now: datetime) -> list[OutboxItem]:
+        """Claim the pending items of one storm group that are due (those a batch left out),
+        so a group larger than a claim batch still goes out as one message."""
+        return await self._run(
+            "claim outbox items of a group", self._claim_group_sync, group, to_iso(now)
         )
 
     def _update_sync(self, sql: str, params: Mapping[str, Any] | Sequence[Any]) -> None:
