@@ -1,24 +1,51 @@
-"""Who is told about an event (pure).
+"""Who is told about an event, and when (pure). The user's guide is docs/routing.md.
 
-Part 1's rule: a client contact gets an event when its ``notify:`` list has the event's kind
-(events.CONTACT_KIND); events for the agency only (unknown inventories, node connectivity, overdue
-tickets) go to ``agency.support_email``. Each notification's key is the event key plus notifier
-and recipient, so a re-routed event is never queued twice.
+``routes:`` in monitord.yml is a list of ``{match, when, notify}``. Every route whose ``match``
+fits the event applies; its ``when`` decides whether it applies now, is *held* to the next
+office start (``office_hours`` matched out of hours), or does not apply now (``out_of_hours``
+in office time, a named window that is closed). Recipients are de-duplicated per (notifier,
+recipient); one due now beats the same one held.
 
-Part 2's rules (security advisories): ``security-now`` also goes to ``agency.support_email``
-(standing in for the urgent ticket) and, outside office hours, to the on-call person
-(:func:`oncall_recipients`); ``patch-day`` also goes to ``agency.support_email`` (standing in for
-the patch-day ticket). Part 3 replaces these with configured routes.
+With no ``routes:`` — or when none of the configured routes matches an event — the built-in
+:data:`DEFAULT_ROUTES` apply. They reproduce the part-1/part-2 rules exactly:
+
+- agency-only kinds (unknown inventories, node connectivity, overdue tickets, PSA heads-ups,
+  tests) go to ``agency.support_email``;
+- a client contact gets an event when its ``notify:`` list has the event's kind
+  (events.CONTACT_KIND);
+- ``security-now`` and ``patch-day`` also go to ``agency.support_email`` (standing in for a
+  ticket) and ``security-now`` out of hours pages the on-call person.
+
+Targets: a configured notifier's name (sent to that notifier's own destination), or one of the
+pseudo-targets ``client-contacts``, ``agency``, ``oncall-pager`` and ``tickets``
+(:func:`resolve_target`). Each notification's key is the event key plus notifier and
+recipient, so a re-routed event is never queued twice.
+
+Nothing here reads the clock: the daemon passes ``now``; :func:`route` without ``now`` judges
+``when`` at the event's own time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo
 
-from monitord.calendar import BusinessCalendar
-from monitord.config.models import Agency, ClientConfig, Config
+from monitord.calendar import BusinessCalendar, TimeWindow
+from monitord.config.models import (
+    Agency,
+    ClientConfig,
+    Config,
+    Route,
+    RouteMatch,
+    WindowConfig,
+)
 from monitord.events import CONTACT_KIND, Event
 from monitord.notify.base import Notification
+from monitord.oncall import on_call, recipient_for
 
 AGENCY_KINDS = frozenset({"security-unknown", "connectivity", "ticket-overdue", "psa-heads-up"})
 
@@ -28,6 +55,44 @@ AGENCY_COPY_KINDS = frozenset({"security-now", "patch-day"})
 ONCALL_OUT_OF_HOURS_KINDS = frozenset({"security-now"})
 """Kinds that page the on-call person when they happen outside office hours."""
 
+SITE_DOWN_LIKE = frozenset({"site-reminder", "site-flapping"})
+"""Kinds a route naming ``site-down`` also matches, unless some route names them itself."""
+
+CLIENT_KINDS: tuple[str, ...] = (
+    "site-down",
+    "site-reminder",
+    "site-recovered",
+    "site-flapping",
+    "certificate",
+    "security-now",
+    "patch-day",
+)
+
+DEFAULT_ROUTES: tuple[Route, ...] = (
+    Route.model_validate(
+        {"match": {"kind": sorted(AGENCY_KINDS | {"test"})}, "notify": ["agency"]}
+    ),
+    Route.model_validate({"match": {"kind": list(CLIENT_KINDS)}, "notify": ["client-contacts"]}),
+    Route.model_validate({"match": {"kind": sorted(AGENCY_COPY_KINDS)}, "notify": ["agency"]}),
+    Route.model_validate(
+        {
+            "match": {"kind": sorted(ONCALL_OUT_OF_HOURS_KINDS)},
+            "when": "out_of_hours",
+            "notify": ["oncall-pager"],
+        }
+    ),
+)
+"""The built-in routes: part 1's and part 2's rules (see the module docstring)."""
+
+EMAIL = "email"
+
+TICKETS = "tickets"
+TICKETS_LOCAL_TYPE = "tickets-local"
+
+DEFAULT_GROUPING_WINDOW = timedelta(seconds=30)
+"""Storm grouping when ``routes:`` are configured and ``grouping:`` is not: long enough for a
+burst of failures from one cause to land in one message, short enough not to delay a page."""
+
 
 @lru_cache(maxsize=8)
 def agency_calendar(agency: Agency) -> BusinessCalendar:
@@ -35,20 +100,29 @@ def agency_calendar(agency: Agency) -> BusinessCalendar:
     return BusinessCalendar.from_agency(agency)
 
 
-def oncall_recipients(event: Event, config: Config) -> list[tuple[str, str, str]]:
-    """(notifier, name, address) of whoever is on call for ``event``.
+@lru_cache(maxsize=64)
+def named_window(window: WindowConfig, default_zone: str) -> TimeWindow:
+    """The calendar window of a ``windows:`` entry."""
+    dates = None if window.dates is None else list(window.dates)
+    return TimeWindow(
+        window.days, window.start, window.end, ZoneInfo(window.zone or default_zone), dates
+    )
 
-    Until part 3 brings rotas and paging: ``security.oncall_notifier`` (``email``) to
-    ``agency.support_email``. Part 3 swaps this function for the configured rota.
-    """
-    agency = config.main.agency
-    if not agency.support_email:
-        return []
-    return [(config.main.security.oncall_notifier, f"{agency.name} on call", agency.support_email)]
+
+def grouping_window(config: Config) -> timedelta:
+    """The storm-grouping window in force: ``grouping.window`` when written; else
+    DEFAULT_GROUPING_WINDOW with configured ``routes:`` and none (part-1 behaviour) without."""
+    if config.main.grouping is not None:
+        return config.main.grouping.window
+    return DEFAULT_GROUPING_WINDOW if config.main.routes else timedelta(0)
 
 
 def notification_key(event: Event, notifier: str, recipient: str) -> str:
     return f"{event.key}|{notifier}|{recipient}"
+
+
+def find_client(config: Config, client_id: str) -> ClientConfig | None:
+    return next((c for c in config.clients if c.client == client_id), None)
 
 
 def contacts_for(event: Event, client: ClientConfig) -> list[tuple[str, str]]:
@@ -59,36 +133,216 @@ def contacts_for(event: Event, client: ClientConfig) -> list[tuple[str, str]]:
     return [(c.name, c.email) for c in client.contacts if wanted in c.notify]
 
 
-def route(event: Event, config: Config, notifier: str = "email") -> list[Notification]:
-    """The notifications one event makes under the part-1 rules."""
-    recipients: list[tuple[str, str, str]] = []
+def oncall_recipients(
+    event: Event, config: Config, now: datetime | None = None
+) -> list[tuple[str, str, str]]:
+    """(notifier, name, address) of whoever is on call at ``now`` (default: the event's time).
+
+    With an ``oncall:`` rota: its person on call, through ``oncall.notifier`` (their PagerDuty
+    or Opsgenie user for those, else their e-mail). Without one: ``security.oncall_notifier``
+    to ``agency.support_email`` (part 2's stand-in).
+    """
+    at = now or event.at
+    oc = config.main.oncall
     agency = config.main.agency
-    if event.kind in AGENCY_KINDS or event.kind == "test":
-        if agency.support_email:
-            recipients.append((notifier, agency.name, agency.support_email))
-    else:
-        client = next((c for c in config.clients if c.client == event.client), None)
-        if client is not None:
-            recipients.extend((notifier, name, addr) for name, addr in contacts_for(event, client))
-        if event.kind in AGENCY_COPY_KINDS and agency.support_email:
-            recipients.append((notifier, agency.name, agency.support_email))
-        if event.kind in ONCALL_OUT_OF_HOURS_KINDS and not agency_calendar(agency).is_office_time(
-            event.at
-        ):
-            recipients.extend(oncall_recipients(event, config))
-    seen: set[tuple[str, str]] = set()
-    out: list[Notification] = []
-    for via, name, addr in recipients:
-        if (via, addr.lower()) in seen:
+    if oc is not None:
+        who = on_call(oc, ZoneInfo(agency.timezone), at)
+        nc = config.main.notifiers.get(oc.notifier)
+        kind = nc.type if nc is not None else oc.notifier
+        return [(oc.notifier, who.person.name, recipient_for(who.person, kind))]
+    if not agency.support_email:
+        return []
+    return [(config.main.security.oncall_notifier, f"{agency.name} on call", agency.support_email)]
+
+
+def _agency(config: Config, email: str) -> list[tuple[str, str, str]]:
+    agency = config.main.agency
+    return [(email, agency.name, agency.support_email)] if agency.support_email else []
+
+
+def resolve_target(
+    target: str, event: Event, config: Config, now: datetime, email: str = EMAIL
+) -> list[tuple[str, str, str]]:
+    """(notifier, recipient name, recipient address) for one ``notify:`` entry."""
+    if target == "client-contacts":
+        client = find_client(config, event.client)
+        if client is None:
+            return []
+        return [(email, name, addr) for name, addr in contacts_for(event, client)]
+    if target in ("agency", EMAIL):
+        # `email` on its own names no one: it means the agency's address.
+        return _agency(config, email)
+    if target == "oncall-pager":
+        return oncall_recipients(event, config, now)
+    notifiers = config.main.notifiers
+    if target == TICKETS:
+        if TICKETS in notifiers:
+            return [(TICKETS, "", "")]
+        local = sorted(n for n, c in notifiers.items() if c.type == TICKETS_LOCAL_TYPE)
+        if local:
+            return [(local[0], "", "")]
+        # No ticket notifier configured (the built-in tickets-local arrives with the tickets
+        # part): a ticket is stood in for by mail to the agency's support address.
+        return _agency(config, email)
+    return [(target, "", "")]
+
+
+# ---------------------------------------------------------------- matching
+
+
+def _kind_matches(kinds: Sequence[str], kind: str, named: frozenset[str]) -> bool:
+    if not kinds or kind in kinds:
+        return True
+    return kind in SITE_DOWN_LIKE and "site-down" in kinds and kind not in named
+
+
+def match_problem(
+    m: RouteMatch, event: Event, client: ClientConfig | None, named: frozenset[str]
+) -> str | None:
+    """Why the route's ``match`` does not fit ``event``, or None when it does."""
+    if not _kind_matches(m.kind, event.kind, named):
+        return f"kind is {event.kind}"
+    if m.client and event.client not in m.client:
+        return f"client is {event.client or '(none)'}"
+    if m.client_cover is not None:
+        cover = client.cover if client is not None else None
+        if cover != m.client_cover:
+            return f"client cover is {cover or '(no such client)'}"
+    if m.site and (event.site or "") not in m.site:
+        return f"site is {event.site or '(none)'}"
+    if m.severity and event.severity not in m.severity:
+        return f"severity is {event.severity}"
+    return None
+
+
+Status = Literal["applies", "held", "not-now", "no-match"]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTrace:
+    """What one route did with one event (for ``monitord routes explain`` and logs)."""
+
+    index: int
+    """1-based position in ``routes:`` (or in DEFAULT_ROUTES when ``default``)."""
+    default: bool
+    route: Route
+    status: Status
+    reason: str
+    held_until: datetime | None = None
+    notifications: tuple[Notification, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    notifications: list[Notification]
+    traces: list[RouteTrace]
+    defaults_used: bool
+
+
+def when_status(when: str, config: Config, now: datetime) -> tuple[Status, str, datetime | None]:
+    """Whether a route with this ``when`` applies at ``now``, is held (until when), or not."""
+    cal = agency_calendar(config.main.agency)
+    if when == "always":
+        return "applies", "always", None
+    if when == "office_hours":
+        if cal.is_office_time(now):
+            return "applies", "office hours now", None
+        until = cal.next_office_start(now).astimezone(UTC)
+        return "held", "out of hours: held to the next office start", until
+    if when == "out_of_hours":
+        if cal.is_office_time(now):
+            return "not-now", "it is office time; the route is for out of hours", None
+        return "applies", "out of hours now", None
+    window = config.main.windows.get(when)
+    if window is None:
+        return "not-now", f"no window named {when!r} in windows:", None
+    if named_window(window, config.main.agency.timezone).contains(now):
+        return "applies", f"window {when} is open", None
+    return "not-now", f"window {when} is closed", None
+
+
+def _evaluate(
+    routes: Sequence[Route],
+    default: bool,
+    event: Event,
+    config: Config,
+    now: datetime,
+    email: str,
+) -> list[RouteTrace]:
+    client = find_client(config, event.client) if event.client else None
+    named = frozenset(k for r in routes for k in r.match.kind)
+    traces: list[RouteTrace] = []
+    for i, r in enumerate(routes, start=1):
+        problem = match_problem(r.match, event, client, named)
+        if problem is not None:
+            traces.append(RouteTrace(i, default, r, "no-match", problem))
             continue
-        seen.add((via, addr.lower()))
-        out.append(
-            Notification(
-                key=notification_key(event, via, addr),
-                notifier=via,
-                recipient=addr,
-                recipient_name=name,
-                event=event,
-            )
-        )
-    return out
+        status, reason, until = when_status(r.when, config, now)
+        notes: list[Notification] = []
+        if status in ("applies", "held"):
+            for target in r.notify:
+                for via, name, addr in resolve_target(target, event, config, now, email):
+                    notes.append(
+                        Notification(
+                            key=notification_key(event, via, addr),
+                            notifier=via,
+                            recipient=addr,
+                            recipient_name=name,
+                            event=event,
+                            due_at=until,
+                        )
+                    )
+        traces.append(RouteTrace(i, default, r, status, reason, until, tuple(notes)))
+    return traces
+
+
+def plan(event: Event, config: Config, now: datetime | None = None, *, email: str = EMAIL) -> Plan:
+    """Every route's verdict on ``event`` at ``now`` and the notifications that result."""
+    at = now or event.at
+    traces: list[RouteTrace] = []
+    defaults_used = True
+    if config.main.routes:
+        traces = _evaluate(config.main.routes, False, event, config, at, email)
+        defaults_used = all(t.status == "no-match" for t in traces)
+    if defaults_used:
+        traces += _evaluate(DEFAULT_ROUTES, True, event, config, at, email)
+    chosen: dict[tuple[str, str], Notification] = {}
+    for t in traces:
+        for n in t.notifications:
+            k = (n.notifier, n.recipient.lower())
+            prev = chosen.get(k)
+            if prev is None:
+                chosen[k] = n
+            elif prev.due_at is not None and (n.due_at is None or n.due_at < prev.due_at):
+                # The same person told now (or sooner) by another route: keep the first
+                # position, take the earlier time.
+                chosen[k] = replace(prev, due_at=n.due_at)
+    return Plan(list(chosen.values()), traces, defaults_used)
+
+
+def route(
+    event: Event, config: Config, notifier: str = EMAIL, *, now: datetime | None = None
+) -> list[Notification]:
+    """The notifications one event makes at ``now`` (default: the event's time).
+
+    ``notifier`` is the name of the e-mail notifier (client contacts, agency mail)."""
+    return plan(event, config, now, email=notifier).notifications
+
+
+def short_form(r: Route) -> str:
+    """One line for a route: ``kind=site-down client_cover=out_of_hours when=out_of_hours ->
+    oncall-pager``."""
+    m = r.match
+    parts = []
+    for name, values in (
+        ("kind", m.kind),
+        ("client", m.client),
+        ("site", m.site),
+        ("severity", m.severity),
+    ):
+        if values:
+            parts.append(f"{name}={','.join(values)}")
+    if m.client_cover:
+        parts.append(f"client_cover={m.client_cover}")
+    parts.append(f"when={r.when}")
+    return " ".join(parts) + " -> " + (", ".join(r.notify) or "(nobody)")
