@@ -115,7 +115,7 @@ def _same_version(a: str, b: str) -> bool:
 
 _RELEASE_LINK = re.compile(r"/releases/([0-9][0-9A-Za-z.\-x]*)")
 _VERSION_WORD = re.compile(
-    r"(?<![\w.])(\d+\.x-\d+\.\d+(?:-[A-Za-z]+\d*)?|\d+\.\d+(?:\.\d+)?)(?![\w.])"
+    r"(?<![\w.])(\d+\.x-\d+\.\d+(?:-[A-Za-z]+\d*)?|\d+\.\d+(?:\.\d+)?)(?!\w|\.\w)"
 )
 
 
