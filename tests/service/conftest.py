@@ -79,7 +79,7 @@ def write_config(
     )
     (d / "clients" / "acme.yml").write_text(
         textwrap.dedent(
-            f"""\
+            """\
             client: acme
             name: ACME Charity
             """

@@ -89,10 +89,13 @@ async def test_healthz_readyz_and_unknown_paths(tmp_path: Path) -> None:
 
 async def test_readyz_without_scheduler_is_503_with_reason(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "cfg")
-    async with running(cfg, Clock(), schedule=False) as (_daemon, api), client() as http:
-        async with http.get(f"{api.url}readyz") as r:
-            assert r.status == 503
-            assert (await r.json())["problems"] == ["scheduler not running"]
+    async with (
+        running(cfg, Clock(), schedule=False) as (_daemon, api),
+        client() as http,
+        http.get(f"{api.url}readyz") as r,
+    ):
+        assert r.status == 503
+        assert (await r.json())["problems"] == ["scheduler not running"]
 
 
 async def test_metrics(tmp_path: Path, smtp_server: SmtpServer) -> None:
