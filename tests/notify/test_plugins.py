@@ -167,7 +167,7 @@ def test_no_smtp_no_email(tmp_path: Path) -> None:
 def test_secrets_stay_out_of_the_config_repr(tmp_path: Path) -> None:
     secret = "s3cret-routing-key-0123456789abc"[:32]
     config = load_config(
-        _write(tmp_path, f"notifiers:\n  p: {{type: pagerduty, routing_key: '${{PD_KEY}}'}}\n"),
+        _write(tmp_path, "notifiers:\n  p: {type: pagerduty, routing_key: '${PD_KEY}'}\n"),
         environ={"PD_KEY": secret},
     )
     assert secret not in repr(config)
