@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+
+import structlog
 
 from monitord.cli import add_config_argument
 from monitord.config.loader import load_config, resolve_config_dir
@@ -59,6 +64,26 @@ def build_test_notification(
     )
 
 
+@contextlib.contextmanager
+def _quiet_logs() -> Iterator[None]:
+    """The command prints the outcome itself: notifier log lines below ERROR are dropped, the
+    rest go to stderr, and the previous logging set-up is restored afterwards."""
+    old = structlog.get_config()
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    try:
+        yield
+    finally:
+        structlog.configure(**old)
+
+
 async def _send(config: Config, name: str, to: str | None) -> str | None:
     notifiers = build_notifiers(config, only={name})
     notifier = notifiers[name]
@@ -84,7 +109,8 @@ def handler(args: argparse.Namespace) -> int:
         )
         return 1
     try:
-        external_id = asyncio.run(_send(config, name, args.to))
+        with _quiet_logs():
+            external_id = asyncio.run(_send(config, name, args.to))
     except RetryableError as exc:
         print(f"failed, retryable (the outbox would try again): {exc}", file=sys.stderr)
         return 1
