@@ -1,0 +1,378 @@
+"""Route matching, ``when``, holding to the next office start, targets and the defaults (pure)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from monitord.config.models import Route, RouteMatch
+from monitord.routing import (
+    DEFAULT_ROUTES,
+    grouping_window,
+    match_problem,
+    plan,
+    route,
+    short_form,
+)
+from tests.routing.conftest import CLIENTS, ISSUE_ROUTES, ONCALL, event, make_config, utc
+
+SUPPORT = "support@collective.example"
+OFFICE = "2026-11-26T14:00"  # Thursday, office time; Alex is on the rota
+EVENING = "2026-11-26T20:00"  # Thursday evening
+NEXT_MORNING = utc("2026-11-27T09:00")
+XMAS_EVE = "2026-12-24T18:30"  # after the office closes for Christmas; Alex's override
+AFTER_XMAS = utc("2026-12-30T09:00")  # 25 Christmas, 28 Boxing Day (observed), 29 closure
+
+Row = tuple[str, str, datetime | None]
+
+
+def got(kind: str, client: str, site: str | None, at: str) -> set[Row]:
+    cfg = make_config(routes=ISSUE_ROUTES, oncall=ONCALL)
+    ev = event(kind, client, site, at)
+    return {(n.notifier, n.recipient, n.due_at) for n in route(ev, cfg, now=utc(at))}
+
+
+ISSUE_TABLE: list[tuple[str, str, str, str | None, str, set[Row]]] = [
+    (
+        "office-hours site-down: ticket (agency stand-in) and contacts now",
+        "site-down", "acme", "acme-www", OFFICE,
+        {("email", SUPPORT, None), ("email", "jo@acme.example", None)},
+    ),
+    (
+        "evening site-down, office-hours-only client: held to 09:00 next working day",
+        "site-down", "acme", "acme-www", EVENING,
+        {("email", SUPPORT, NEXT_MORNING), ("email", "jo@acme.example", NEXT_MORNING)},
+    ),
+    (
+        "evening site-down, out-of-hours client: page now, the rest held",
+        "site-down", "beta", "beta-www", EVENING,
+        {
+            ("pagerduty", "P456", None),
+            ("email", SUPPORT, NEXT_MORNING),
+            ("email", "bob@beta.example", NEXT_MORNING),
+        },
+    ),
+    (
+        "office-hours site-down, out-of-hours client: no page, contacts now",
+        "site-down", "beta", "beta-www", OFFICE,
+        {("email", SUPPORT, None), ("email", "bob@beta.example", None)},
+    ),
+    (
+        "a reminder counts as site-down (no route names it)",
+        "site-reminder", "beta", "beta-www", EVENING,
+        {
+            ("pagerduty", "P456", None),
+            ("email", SUPPORT, NEXT_MORNING),
+            ("email", "bob@beta.example", NEXT_MORNING),
+        },
+    ),
+    (
+        "flapping counts as site-down too",
+        "site-flapping", "acme", "acme-www", OFFICE,
+        {("email", SUPPORT, None), ("email", "jo@acme.example", None)},
+    ),
+    (
+        "evening recovery: held, only to those who asked for recoveries",
+        "site-recovered", "acme", "acme-www", EVENING,
+        {("email", SUPPORT, NEXT_MORNING), ("email", "ann@acme.example", NEXT_MORNING)},
+    ),
+    (
+        "Christmas Eve 18:30: security-now always, Alex paged by override",
+        "security-now", "acme", "acme-www", XMAS_EVE,
+        {("email", SUPPORT, None), ("email", "jo@acme.example", None), ("pagerduty", "P456", None)},
+    ),
+    (
+        "the extra closure day 29 Dec: rota again (Sam), security-now now",
+        "security-now", "acme", "acme-www", "2026-12-29T10:00",
+        {("email", SUPPORT, None), ("email", "jo@acme.example", None), ("pagerduty", "P123", None)},
+    ),
+    (
+        "Christmas Eve 18:30 site-down: held past Christmas, Boxing Day and the closure day",
+        "site-down", "acme", "acme-www", XMAS_EVE,
+        {("email", SUPPORT, AFTER_XMAS), ("email", "jo@acme.example", AFTER_XMAS)},
+    ),
+    (
+        "Christmas Day: held to 30 Dec",
+        "site-down", "acme", "acme-www", "2026-12-25T10:00",
+        {("email", SUPPORT, AFTER_XMAS), ("email", "jo@acme.example", AFTER_XMAS)},
+    ),
+    (
+        "the extra closure day counts as out of hours",
+        "site-down", "acme", "acme-www", "2026-12-29T10:00",
+        {("email", SUPPORT, AFTER_XMAS), ("email", "jo@acme.example", AFTER_XMAS)},
+    ),
+    (
+        "Christmas Eve 16:59 is still office time",
+        "site-down", "acme", "acme-www", "2026-12-24T16:59",
+        {("email", SUPPORT, None), ("email", "jo@acme.example", None)},
+    ),
+    (
+        "Christmas Eve 17:00 is not",
+        "site-down", "acme", "acme-www", "2026-12-24T17:00",
+        {("email", SUPPORT, AFTER_XMAS), ("email", "jo@acme.example", AFTER_XMAS)},
+    ),
+    (
+        "Friday 17:00 is held to Monday 09:00",
+        "site-down", "acme", "acme-www", "2026-11-27T17:00",
+        {("email", SUPPORT, utc("2026-11-30T09:00")), ("email", "jo@acme.example", utc("2026-11-30T09:00"))},
+    ),
+    (
+        "summer time: held to 09:00 BST = 08:00 UTC",
+        "site-down", "acme", "acme-www", "2026-06-05T18:00",
+        {("email", SUPPORT, utc("2026-06-08T08:00")), ("email", "jo@acme.example", utc("2026-06-08T08:00"))},
+    ),
+    (
+        "the Friday before the clocks go forward: held to Monday 09:00 BST",
+        "site-down", "acme", "acme-www", "2026-03-27T17:30",
+        {("email", SUPPORT, utc("2026-03-30T08:00")), ("email", "jo@acme.example", utc("2026-03-30T08:00"))},
+    ),
+    (
+        "patch-day: the ticket; no contact asked for maintenance",
+        "patch-day", "acme", "acme-www", OFFICE,
+        {("email", SUPPORT, None)},
+    ),
+    (
+        "no configured route matches a certificate: the defaults (contacts who asked)",
+        "certificate", "acme", "acme-www", EVENING,
+        {("email", "ann@acme.example", None)},
+    ),
+    (
+        "agency-only kinds go to the agency by default",
+        "connectivity", "", None, EVENING,
+        {("email", SUPPORT, None)},
+    ),
+    (
+        "an unknown client has no contacts",
+        "site-down", "nobody", "x", OFFICE,
+        {("email", SUPPORT, None)},
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("why", "kind", "client", "site", "at", "expected"),
+    ISSUE_TABLE,
+    ids=[row[0] for row in ISSUE_TABLE],
+)
+def test_issue_routes(
+    why: str, kind: str, client: str, site: str | None, at: str, expected: set[Row]
+) -> None:
+    assert got(kind, client, site, at) == expected, why
+
+
+# ---------------------------------------------------------------- the defaults are part 1/2
+
+
+LEGACY_TABLE: list[tuple[str, str, str, list[tuple[str, str]]]] = [
+    ("site-down", "acme", OFFICE, [("email", "jo@acme.example")]),
+    ("site-down", "acme", EVENING, [("email", "jo@acme.example")]),
+    ("site-recovered", "acme", EVENING, [("email", "ann@acme.example")]),
+    ("certificate", "acme", OFFICE, [("email", "ann@acme.example")]),
+    ("security-now", "acme", OFFICE, [("email", "jo@acme.example"), ("email", SUPPORT)]),
+    # Out of hours the on-call stand-in is the agency address again: one mail, not two.
+    ("security-now", "acme", EVENING, [("email", "jo@acme.example"), ("email", SUPPORT)]),
+    ("patch-day", "acme", OFFICE, [("email", SUPPORT)]),
+    ("security-unknown", "acme", OFFICE, [("email", SUPPORT)]),
+    ("psa-heads-up", "", EVENING, [("email", SUPPORT)]),
+    ("test", "", OFFICE, [("email", SUPPORT)]),
+    ("site-down", "beta", EVENING, [("email", "bob@beta.example")]),
+]
+
+
+@pytest.mark.parametrize(("kind", "client", "at", "expected"), LEGACY_TABLE)
+def test_without_routes_the_part_1_and_2_rules_hold_exactly(
+    kind: str, client: str, at: str, expected: list[tuple[str, str]]
+) -> None:
+    cfg = make_config(notifiers={})
+    ev = event(kind, client, None, at)
+    notes = route(ev, cfg)  # the old call: judged at the event's time
+    assert [(n.notifier, n.recipient) for n in notes] == expected  # order kept too
+    assert all(n.due_at is None and n.group is None for n in notes)
+    assert all(n.key == f"{ev.key}|{n.notifier}|{n.recipient}" for n in notes)
+
+
+def test_default_security_page_uses_the_rota_once_there_is_one() -> None:
+    cfg = make_config(oncall=ONCALL)
+    notes = route(event("security-now", at=EVENING), cfg)
+    assert ("pagerduty", "P456", "Alex") in {
+        (n.notifier, n.recipient, n.recipient_name) for n in notes
+    }
+    # In office hours nobody is paged.
+    notes = route(event("security-now", at=OFFICE), cfg)
+    assert "pagerduty" not in {n.notifier for n in notes}
+
+
+def test_default_oncall_without_a_rota_is_the_security_oncall_notifier() -> None:
+    cfg = make_config(notifiers={}, security={"oncall_notifier": "pager2"})
+    notes = route(event("security-now", at=EVENING), cfg)
+    assert ("pager2", SUPPORT, "Collective on call") in {
+        (n.notifier, n.recipient, n.recipient_name) for n in notes
+    }
+
+
+# ---------------------------------------------------------------- match keys
+
+
+MATCH_TABLE: list[tuple[dict[str, object], str, str, str | None, str, str | None]] = [
+    ({}, "site-down", "acme", "acme-www", "error", None),
+    ({"kind": "site-down"}, "site-recovered", "acme", "acme-www", "error", "kind is site-recovered"),
+    ({"kind": ["site-down", "certificate"]}, "certificate", "acme", "acme-www", "error", None),
+    ({"kind": "site-down"}, "site-reminder", "acme", "acme-www", "error", None),
+    ({"kind": "site-down"}, "site-flapping", "acme", "acme-www", "error", None),
+    ({"kind": "site-down"}, "certificate", "acme", "acme-www", "error", "kind is certificate"),
+    ({"client": "acme"}, "site-down", "acme", "acme-www", "error", None),
+    ({"client": ["beta", "gamma"]}, "site-down", "acme", "acme-www", "error", "client is acme"),
+    ({"client_cover": "out_of_hours"}, "site-down", "beta", "beta-www", "error", None),
+    ({"client_cover": "out_of_hours"}, "site-down", "acme", "acme-www", "error",
+     "client cover is office_hours"),
+    ({"client_cover": "office_hours"}, "site-down", "acme", "acme-www", "error", None),
+    ({"client_cover": "office_hours"}, "site-down", "ghost", "x", "error",
+     "client cover is (no such client)"),
+    ({"site": "beta-shop"}, "site-down", "beta", "beta-shop", "error", None),
+    ({"site": "beta-shop"}, "site-down", "beta", "beta-www", "error", "site is beta-www"),
+    ({"site": "beta-shop"}, "connectivity", "", None, "error", "site is (none)"),
+    ({"severity": ["critical"]}, "security-now", "acme", None, "critical", None),
+    ({"severity": "critical"}, "site-down", "acme", None, "error", "severity is error"),
+    ({"kind": "site-down", "client": "beta", "site": "beta-www", "severity": "error"},
+     "site-reminder", "beta", "beta-www", "error", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("match", "kind", "client", "site", "severity", "problem"), MATCH_TABLE)
+def test_match(
+    match: dict[str, object],
+    kind: str,
+    client: str,
+    site: str | None,
+    severity: str,
+    problem: str | None,
+) -> None:
+    cfg = make_config()
+    m = RouteMatch.model_validate(match)
+    c = next((x for x in cfg.clients if x.client == client), None)
+    ev = event(kind, client, site, OFFICE, severity)
+    assert match_problem(m, ev, c, frozenset(m.kind)) == problem
+
+
+@pytest.mark.parametrize("kind", ["site-reminder", "site-flapping"])
+def test_a_kind_named_by_some_route_no_longer_counts_as_site_down(kind: str) -> None:
+    routes = [
+        {"match": {"kind": "site-down"}, "notify": ["agency"]},
+        {"match": {"kind": kind}, "notify": ["client-contacts"]},
+    ]
+    cfg = make_config(routes=routes)
+    p = plan(event(kind, at=OFFICE), cfg, utc(OFFICE))
+    assert [t.status for t in p.traces] == ["no-match", "applies"]
+    assert {n.recipient for n in p.notifications} == {"jo@acme.example"}
+
+
+# ---------------------------------------------------------------- when, windows, dedup
+
+
+WINDOW_TABLE: list[tuple[str, str]] = [
+    ("2026-11-27T23:00", "applies"),  # Friday night
+    ("2026-11-28T07:59", "applies"),  # Saturday morning belongs to Friday's window
+    ("2026-11-28T08:00", "not-now"),  # closed
+    ("2026-11-28T23:00", "not-now"),  # Saturday evening: not a listed day
+    ("2026-11-30T18:00", "applies"),  # Monday 18:00
+    ("2026-11-30T17:59", "not-now"),
+    ("2026-07-01T17:30", "applies"),  # 18:30 BST: the window is on the London clock
+    ("2026-07-01T16:30", "not-now"),  # 17:30 BST
+]
+
+
+@pytest.mark.parametrize(("at", "status"), WINDOW_TABLE)
+def test_when_a_named_window(at: str, status: str) -> None:
+    cfg = make_config(
+        routes=[{"match": {"kind": "site-down"}, "when": "evenings", "notify": ["agency"]}],
+        windows={
+            "evenings": {
+                "days": ["mon", "tue", "wed", "thu", "fri"],
+                "start": "18:00",
+                "end": "08:00",
+            }
+        },
+    )
+    p = plan(event("site-down", at=at), cfg, utc(at))
+    assert p.traces[0].status == status
+    assert bool(p.notifications) == (status == "applies")
+
+
+def test_window_limited_to_dates() -> None:
+    cfg = make_config(
+        routes=[{"match": {}, "when": "xmas", "notify": ["agency"]}],
+        windows={"xmas": {"dates": [["2026-12-24", "2026-12-26"]]}},
+    )
+    assert plan(event("site-down"), cfg, utc("2026-12-25T12:00")).traces[0].status == "applies"
+    assert plan(event("site-down"), cfg, utc("2026-12-27T12:00")).traces[0].status == "not-now"
+
+
+def test_a_person_told_now_and_held_is_told_once_now() -> None:
+    routes = [
+        {"match": {"kind": "site-down"}, "when": "office_hours", "notify": ["client-contacts"]},
+        {"match": {"kind": "site-down"}, "when": "out_of_hours", "notify": ["client-contacts"]},
+    ]
+    cfg = make_config(routes=routes)
+    notes = route(event("site-down", at=EVENING), cfg, now=utc(EVENING))
+    assert [(n.recipient, n.due_at) for n in notes] == [("jo@acme.example", None)]
+
+
+def test_an_empty_notify_list_silences_a_kind() -> None:
+    cfg = make_config(routes=[{"match": {"kind": "certificate"}, "notify": []}])
+    assert route(event("certificate"), cfg, now=utc(OFFICE)) == []
+    # Other kinds still get the defaults.
+    assert route(event("site-down"), cfg, now=utc(OFFICE))
+
+
+def test_named_notifier_and_tickets_targets() -> None:
+    notifiers = {"tickets": {"type": "jira"}, "chat": {"type": "slack"}}
+    cfg = make_config(
+        routes=[{"match": {}, "notify": ["tickets", "chat", "oncall-pager"]}],
+        notifiers=notifiers,
+        oncall={**ONCALL, "notifier": "email"},
+    )
+    notes = route(event("site-down"), cfg, now=utc(OFFICE))
+    assert [(n.notifier, n.recipient, n.recipient_name) for n in notes] == [
+        ("tickets", "", ""),
+        ("chat", "", ""),
+        ("email", "alex@collective.example", "Alex"),  # e-mail pager: their address
+    ]
+    local = make_config(
+        routes=[{"match": {}, "notify": ["tickets"]}], notifiers={"mine": {"type": "tickets-local"}}
+    )
+    assert [n.notifier for n in route(event("site-down"), local, now=utc(OFFICE))] == ["mine"]
+
+
+def test_plan_traces_say_why() -> None:
+    cfg = make_config(routes=ISSUE_ROUTES, oncall=ONCALL)
+    p = plan(event("site-down", "beta", "beta-www", EVENING), cfg, utc(EVENING))
+    assert [(t.index, t.status) for t in p.traces] == [
+        (1, "no-match"),
+        (2, "applies"),
+        (3, "held"),
+        (4, "no-match"),
+    ]
+    assert p.traces[2].held_until == NEXT_MORNING
+    assert not p.defaults_used
+
+
+def test_short_form() -> None:
+    r = Route.model_validate(ISSUE_ROUTES[1])
+    assert short_form(r) == (
+        "kind=site-down client_cover=out_of_hours when=out_of_hours -> oncall-pager"
+    )
+    assert short_form(DEFAULT_ROUTES[0]).endswith("when=always -> agency")
+
+
+def test_grouping_window_defaults() -> None:
+    assert grouping_window(make_config()) == timedelta(0)  # part-1 behaviour
+    assert grouping_window(make_config(routes=ISSUE_ROUTES)) == timedelta(seconds=30)
+    assert grouping_window(make_config(grouping={"window": "0s"}, routes=ISSUE_ROUTES)) == (
+        timedelta(0)
+    )
+    assert grouping_window(make_config(grouping={"window": "10s"})) == timedelta(seconds=10)
+
+
+def test_clients_fixture_is_valid() -> None:
+    assert len(make_config().clients) == len(CLIENTS)
