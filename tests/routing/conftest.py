@@ -8,7 +8,8 @@ from typing import Any
 from monitord.config.models import ClientConfig, Config, MainConfig
 from monitord.events import Event
 from tests.helpers.secrets import captured_logs  # noqa: F401
-from tests.helpers.smtp import smtp_server, smtp_server_factory, test_ca  # noqa: F401
+from tests.helpers.smtp import smtp_server, smtp_server_factory  # noqa: F401
+from tests.helpers.tls import test_ca  # noqa: F401
 
 ISSUE_ROUTES: list[dict[str, Any]] = [
     {

@@ -12,6 +12,7 @@ from monitord.notify.base import Notification
 from monitord.storm import (
     CANARY_RECHECK,
     ConnectivityState,
+    OpenGroup,
     assign_groups,
     connectivity_step,
     share_exceeded,
@@ -32,7 +33,7 @@ def mergeable(name: str) -> bool:
 
 
 def test_five_sites_of_one_client_join_one_group_due_at_its_end() -> None:
-    groups: dict = {}
+    groups: dict[tuple[str, str, str], OpenGroup] = {}
     out: list[Notification] = []
     for i in range(5):
         now = T0 + timedelta(seconds=6 * i)  # 0..24 s: all inside the window
