@@ -153,6 +153,7 @@ def snapshot(
     return {
         "generated": now.isoformat(),
         "agency": config.main.agency.name,
+        "timezone": config.main.agency.timezone,
         "summary": summary,
         "next_patch_day": next_patch_day(now, cal).isoformat(),
         "clients": clients,

@@ -6,9 +6,13 @@ HTML text out; every value is escaped.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo
+
+_zone: ContextVar[ZoneInfo | None] = ContextVar("status_page_zone", default=None)
 
 REFRESH_SECONDS = 60
 """The page reloads itself this often (a meta refresh, no script): a wall screen stays current."""
@@ -42,20 +46,23 @@ margin-right:.4rem}
 .banner.up{background:#e3f3e7;color:var(--up)}
 a{color:inherit}
 @media (min-width:48rem){body{font-size:15px}.grid{display:grid;
-grid-template-columns:1fr 1fr;gap:.75rem}.grid section{margin:0}}
+grid-template-columns:1fr 1fr;gap:.75rem;margin-bottom:.75rem}.grid section{margin:0}}
 """
 
 
 def _t(iso: str | None) -> str:
-    """``2026-11-26T14:04:00+00:00`` -> ``2026-11-26 14:04 UTC``."""
+    """``2026-11-26T14:04:00+00:00`` -> ``2026-11-26 14:04 GMT`` (in the agency's zone)."""
     if not iso:
         return ""
     try:
         dt = datetime.fromisoformat(iso)
     except ValueError:
         return escape(iso)
-    zone = dt.tzname() or ""
-    return escape(f"{dt:%Y-%m-%d %H:%M} {zone}".strip())
+    zone = _zone.get()
+    if zone is not None and dt.tzinfo is not None:
+        dt = dt.astimezone(zone)
+    name = dt.tzname() or ""
+    return escape(f"{dt:%Y-%m-%d %H:%M} {name}".strip())
 
 
 def _badge(state: str) -> str:
@@ -86,7 +93,16 @@ def _site_item(site: dict[str, Any]) -> str:
 
 
 def render(snap: dict[str, Any]) -> str:
-    """The whole page for a snapshot from :func:`monitord.api.status.snapshot`."""
+    """The whole page for a snapshot from :func:`monitord.api.status.snapshot`; times are
+    shown in the agency's zone (``snap["timezone"]``)."""
+    token = _zone.set(ZoneInfo(snap["timezone"]) if snap.get("timezone") else None)
+    try:
+        return _render(snap)
+    finally:
+        _zone.reset(token)
+
+
+def _render(snap: dict[str, Any]) -> str:
     s = snap["summary"]
     agency = escape(snap["agency"])
     counts = f"{s['sites']} sites: {s['down']} down, {s['up']} up" + (
