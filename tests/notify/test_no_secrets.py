@@ -1,0 +1,206 @@
+"""No credential of any notifier reaches an error, a log line or the outbox's ``last_error``.
+
+For every notifier a failing send runs through the real outbox (SQLite store, OutboxSender) to
+a local server that refuses it — and, where it can, repeats the credential back in its answer,
+as careless or hostile servers do. Then the secret, in every form it could leak in
+(``tests.helpers.secrets.secret_forms``), must be in none of: the raised error (message and
+traceback), the captured logs, the outbox item's ``last_error``.
+
+To add a notifier (the ticket notifiers), add a ``Case`` to :data:`CASES`: a function that
+starts its stand-in on the given stack and returns the notifier, its secrets and the failures
+to try.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from monitord.notify.base import Notifier
+from monitord.notify.email import EmailNotifier
+from monitord.notify.opsgenie import OpsgenieNotifier
+from monitord.notify.pagerduty import PagerDutyNotifier
+from monitord.notify.webhook import SlackNotifier, TeamsNotifier, WebhookNotifier
+from monitord.outbox import OutboxSender
+from monitord.store.sqlite import SqliteStore
+from tests.helpers.secrets import CapturedLogs, assert_no_secret, exception_text
+from tests.helpers.sites import serve_app
+from tests.helpers.smtp import SmtpServer
+from tests.notify.standins.chat import SlackStandIn, TeamsStandIn, WebhookReceiver
+from tests.notify.standins.common import StandIn
+from tests.notify.standins.kit import AGENCY, NOW, make_ctx, note
+from tests.notify.standins.opsgenie import OpsgenieStandIn
+from tests.notify.standins.pagerduty import PagerDutyStandIn
+
+PD_KEY = "S3cretRoutingKey0123456789abcdef"
+OG_KEY = "og-S3cret-api-key-0123456789"
+SLACK_TOKEN = "T0AAA/B0BBB/S3cretSlackToken0123456789"
+TEAMS_SIG = "S3cretTeamsSignature0123456789abcdef"
+HOOK_TOKEN = "S3cretPathToken0123456789"
+HOOK_BEARER = "S3cret-bearer-0123456789"
+HOOK_HMAC = "S3cret-hmac-0123456789"
+SMTP_PASSWORD = "S3cret-Pa55-wrong-0123"
+
+
+@dataclass
+class Setup:
+    notifier: Notifier
+    secrets: list[str]
+    username: str | None = None
+
+
+Failure = tuple[str, Callable[[StandIn | SmtpServer], None], bool]
+"""(label, inject the failure, whether it is permanent)."""
+
+
+def _http(status: int, body: str = "", echo: str | None = None) -> Callable[[Any], None]:
+    def inject(standin: Any) -> None:
+        standin.fail(status, body, echo_header=echo, retry_after="1" if status == 429 else None)
+
+    return inject
+
+
+async def _pagerduty(stack: contextlib.AsyncExitStack, failure: Callable[[Any], None]) -> Setup:
+    standin = PagerDutyStandIn()
+    failure(standin)
+    site = await stack.enter_async_context(serve_app(standin.app()))
+    opts = PagerDutyNotifier.Options.model_validate({"routing_key": PD_KEY, "base_url": site.url})
+    return Setup(PagerDutyNotifier("pager", opts, make_ctx()), [PD_KEY])
+
+
+async def _opsgenie(stack: contextlib.AsyncExitStack, failure: Callable[[Any], None]) -> Setup:
+    standin = OpsgenieStandIn(api_keys={OG_KEY})
+    failure(standin)
+    site = await stack.enter_async_context(serve_app(standin.app()))
+    opts = OpsgenieNotifier.Options.model_validate({"api_key": OG_KEY, "base_url": site.url})
+    return Setup(OpsgenieNotifier("genie", opts, make_ctx()), [OG_KEY])
+
+
+async def _webhook(stack: contextlib.AsyncExitStack, failure: Callable[[Any], None]) -> Setup:
+    standin = WebhookReceiver(hmac_secret=HOOK_HMAC)
+    failure(standin)
+    site = await stack.enter_async_context(serve_app(standin.app()))
+    opts = WebhookNotifier.Options.model_validate(
+        {
+            "url": site.url_for(f"hook?token={HOOK_TOKEN}"),
+            "headers": {"Authorization": f"Bearer {HOOK_BEARER}"},
+            "hmac_secret": HOOK_HMAC,
+        }
+    )
+    return Setup(WebhookNotifier("hook", opts, make_ctx()), [HOOK_TOKEN, HOOK_BEARER, HOOK_HMAC])
+
+
+async def _slack(stack: contextlib.AsyncExitStack, failure: Callable[[Any], None]) -> Setup:
+    standin = SlackStandIn(token=SLACK_TOKEN)
+    failure(standin)
+    site = await stack.enter_async_context(serve_app(standin.app()))
+    opts = SlackNotifier.Options.model_validate({"url": site.url_for(f"services/{SLACK_TOKEN}")})
+    return Setup(SlackNotifier("chat", opts, make_ctx()), [SLACK_TOKEN])
+
+
+async def _teams(stack: contextlib.AsyncExitStack, failure: Callable[[Any], None]) -> Setup:
+    standin = TeamsStandIn(sig=TEAMS_SIG)
+    failure(standin)
+    site = await stack.enter_async_context(serve_app(standin.app()))
+    url = site.url_for(
+        f"workflows/abc123/triggers/manual/paths/invoke?api-version=1&sig={TEAMS_SIG}"
+    )
+    opts = TeamsNotifier.Options.model_validate({"url": url})
+    return Setup(TeamsNotifier("teams", opts, make_ctx()), [TEAMS_SIG])
+
+
+async def _email(stack: contextlib.AsyncExitStack, failure: Callable[[Any], None]) -> Setup:
+    server = stack.enter_context(SmtpServer(username="monitor", password="right-password-123"))
+    failure(server)
+    smtp = server.smtp_config(username="monitor", password=SecretStr(SMTP_PASSWORD))
+    return Setup(
+        EmailNotifier("email", smtp, AGENCY, None, clock=lambda: NOW),
+        [SMTP_PASSWORD],
+        username="monitor",
+    )
+
+
+def _nothing(_: Any) -> None:
+    """The wrong password is the failure."""
+
+
+def _smtp(stage: str, reply: str) -> Callable[[Any], None]:
+    def inject(server: Any) -> None:
+        server.fail(stage, reply)
+
+    return inject
+
+
+Builder = Callable[[contextlib.AsyncExitStack, Callable[[Any], None]], Awaitable[Setup]]
+
+CASES: list[tuple[str, Builder, Callable[[Any], None], bool]] = [
+    ("pagerduty-400-echo", _pagerduty, _http(400, f'{{"message":"bad key {PD_KEY}"}}'), True),
+    ("pagerduty-500", _pagerduty, _http(500), False),
+    ("pagerduty-429", _pagerduty, _http(429), False),
+    ("opsgenie-401-echo", _opsgenie, _http(401, "denied", echo="Authorization"), True),
+    ("opsgenie-403", _opsgenie, _http(403, '{"message":"forbidden"}'), True),
+    ("opsgenie-500-echo", _opsgenie, _http(500, "oops", echo="Authorization"), False),
+    ("webhook-403-echo", _webhook, _http(403, "no", echo="Authorization"), True),
+    ("webhook-401-echo-sig", _webhook, _http(401, "no", echo="X-Monitord-Signature"), True),
+    ("webhook-500", _webhook, _http(500, "down"), False),
+    ("slack-403-echo", _slack, _http(403, "invalid_token", echo="Host"), True),
+    ("slack-404", _slack, _http(404, "no_service"), True),
+    ("teams-401-echo", _teams, _http(401, "bad sig", echo="Host"), True),
+    ("teams-500", _teams, _http(500), False),
+    ("email-535-wrong-password", _email, _nothing, True),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "failure", "permanent"),
+    [pytest.param(b, f, p, id=label) for label, b, f, p in CASES],
+)
+async def test_no_secret_in_error_log_or_outbox(
+    tmp_path: Path,
+    captured_logs: CapturedLogs,
+    build: Builder,
+    failure: Callable[[Any], None],
+    permanent: bool,
+) -> None:
+    store = SqliteStore(tmp_path / "state.sqlite3")
+    await store.open()
+    async with contextlib.AsyncExitStack() as stack:
+        setup = await build(stack, failure)
+        stack.push_async_callback(setup.notifier.aclose)
+        stack.push_async_callback(store.close)
+        n = note("site-down", setup.notifier.name, recipient="jo@acme.example")
+        await store.enqueue([n], NOW)
+        sender = OutboxSender(store, {setup.notifier.name: setup.notifier}, lambda: NOW)
+        assert await sender.run_once() == 1
+        (item,) = await store.outbox_items()
+        assert item.status == ("failed" if permanent else "pending"), item.last_error
+        assert item.last_error
+        # The error raised by a direct send, with its traceback.
+        raised = ""
+        try:
+            await setup.notifier.send(n)
+        except Exception as exc:  # the stand-in may or may not fail twice; either is fine
+            raised = exception_text(exc)
+        for secret in setup.secrets:
+            assert_no_secret(
+                secret,
+                item.last_error,
+                captured_logs.text,
+                raised or "(sent)",
+                username=setup.username,
+            )
+
+
+def test_every_builtin_notifier_has_a_case() -> None:
+    from monitord.notify.plugins import available_types
+
+    covered = {label.split("-")[0] for label, *_ in CASES}
+    builtin = {"email", "pagerduty", "opsgenie", "webhook", "slack", "teams"}
+    assert builtin <= set(available_types())
+    assert builtin <= covered
