@@ -136,9 +136,10 @@ ServiceFactory = Callable[["Daemon"], Service | None]
 def default_services() -> list[ServiceFactory]:
     """The services a real daemon runs. Each part of monitord adds its factory here."""
     from monitord.api.server import api_service
+    from monitord.drupal.service import security_service
     from monitord.systemd import systemd_service
 
-    return [systemd_service, api_service]
+    return [systemd_service, security_service, api_service]
 
 
 def default_notifiers(config: Config, ssl_context: ssl.SSLContext | None) -> dict[str, Notifier]:
