@@ -19,6 +19,7 @@ EventKind = Literal[
     "connectivity",
     "ticket-overdue",
     "test",
+    "digest",  # several notifications merged into one message (monitord.storm)
 ]
 
 Severity = Literal["critical", "error", "warning", "info"]

@@ -22,8 +22,9 @@ from structlog.typing import FilteringBoundLogger
 
 from monitord import limits
 from monitord.errors import PermanentError, RetryableError
-from monitord.notify.base import Notifier
+from monitord.notify.base import Notifier, is_mergeable
 from monitord.store.base import OutboxItem, Store
+from monitord.storm import merge_notifications
 
 JITTER_FRACTION = 0.1
 """Backoff delays vary by ±10% per key, so items that failed together do not retry together."""
@@ -114,15 +115,20 @@ class OutboxSender:
         items = await self._store.claim_due(self._clock(), self.batch_size)
         if not items:
             return 0
+        units = await self._units(items)
         # Every delivery finishes even if recording another one fails; then the first such
         # error (a store error) is raised.
         outcomes = await asyncio.gather(
-            *(self._deliver(item) for item in items), return_exceptions=True
+            *(
+                self._deliver(unit[0]) if len(unit) == 1 else self._deliver_merged(unit)
+                for unit in units
+            ),
+            return_exceptions=True,
         )
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
-        return len(items)
+        return sum(len(u) for u in units)
 
     async def run(self) -> None:
         """Deliver for ever: after each round, wait for ``wake()`` or the next due retry
@@ -148,6 +154,72 @@ class OutboxSender:
                 self._next_due = None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._woken.wait(), timeout=timeout)
+
+    async def _units(self, items: list[OutboxItem]) -> list[list[OutboxItem]]:
+        """Split claimed items into sends: the items of one storm group for a mergeable
+        notifier are one send (their due members a batch left out are claimed too); every
+        other item is a send of its own."""
+        groups: dict[tuple[str, str], list[OutboxItem]] = {}
+        units: list[list[OutboxItem]] = []
+        for item in items:
+            group = item.notification.group
+            if group is None or not is_mergeable(self._notifiers.get(item.notifier)):
+                units.append([item])
+                continue
+            key = (item.notifier, group)
+            if key not in groups:
+                groups[key] = []
+                units.append(groups[key])
+            groups[key].append(item)
+        claim_group = getattr(self._store, "claim_group", None)  # SqliteStore has it
+        if claim_group is not None and len(items) >= self.batch_size:
+            # A full batch may have cut a group in two: take the rest of it now.
+            for (_, group), members in groups.items():
+                members.extend(await claim_group(group, self._clock()))
+        return units
+
+    async def _deliver_merged(self, items: list[OutboxItem]) -> None:
+        """Send a group's items as one digest; record each item with the digest's outcome."""
+        first = items[0]
+        notifier = self._notifiers.get(first.notifier)
+        log = self._log.bind(
+            notifier=first.notifier, group=first.notification.group, merged=len(items)
+        )
+        if notifier is None:  # _units only merges for known notifiers; be safe anyway
+            for item in items:
+                await self._deliver(item)
+            return
+        digest = merge_notifications([i.notification for i in items])
+        async with self._slots:
+            log.debug("outbox.sending", key=digest.key)
+            try:
+                external_id = await notifier.send(digest)
+            except PermanentError as exc:
+                error = _error_text(str(exc))
+                log.error("outbox.failed", reason="permanent", error=error)
+                for item in items:
+                    await self._store.mark_failed(item.id, self._clock(), error)
+                return
+            except Exception as exc:
+                retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
+                error = _error_text(
+                    str(exc) if isinstance(exc, RetryableError) else f"{type(exc).__name__}: {exc}"
+                )
+                # One due time for the whole group (jitter by the group), so it stays one send.
+                due = self._clock() + backoff(
+                    max(i.attempts for i in items), digest.key, retry_after
+                )
+                for item in items:
+                    if item.attempts >= limits.OUTBOX_MAX_ATTEMPTS:
+                        await self._give_up(item, log, error)
+                    else:
+                        await self._store.mark_retry(item.id, self._clock(), due, error)
+                self._schedule(due)
+                log.warning("outbox.retry", error=error, due_at=due.isoformat())
+                return
+        for item in items:
+            await asyncio.shield(self._store.mark_sent(item.id, self._clock(), external_id))
+        log.info("outbox.sent", external_id=external_id, keys=[i.key for i in items])
 
     def _schedule(self, due: datetime) -> None:
         if self._next_due is None or due < self._next_due:

@@ -22,12 +22,14 @@ Connectivity
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 from monitord.config.models import ConnectivityConfig
+from monitord.events import Event
 from monitord.notify.base import Notification
 
 CANARY_RECHECK = timedelta(minutes=1)
@@ -128,3 +130,53 @@ def connectivity_step(
         return ConnectivityStep(dataclasses.replace(state, canaries_ok_at=now))
     fresh = state.canaries_ok_at is not None and now - state.canaries_ok_at < CANARY_RECHECK
     return ConnectivityStep(state, probe_canaries=not fresh)
+
+
+# ---------------------------------------------------------------- merging (the outbox's side)
+
+_SEVERITY_ORDER = ("info", "warning", "error", "critical")
+
+
+def merge_notifications(notes: Sequence[Notification]) -> Notification:
+    """One ``digest`` notification standing for several of one group (same notifier and
+    recipient), listing every event in ``details["events"]`` in time order. Its key (the
+    idempotency key of the one send) is derived from the group and the merged keys, so a
+    resend of the same merge is recognisably the same message."""
+    if not notes:
+        raise ValueError("nothing to merge")
+    first = notes[0]
+    events = sorted((n.event for n in notes), key=lambda e: (e.at, e.key))
+    group = first.group or first.key
+    digest_of = hashlib.sha256("\n".join(sorted(n.key for n in notes)).encode()).hexdigest()
+    severity = max(
+        (e.severity for e in events),
+        key=lambda s: _SEVERITY_ORDER.index(s) if s in _SEVERITY_ORDER else 0,
+    )
+    client_name = next(
+        (e.details["client_name"] for e in events if isinstance(e.details.get("client_name"), str)),
+        first.event.client,
+    )
+    sites = sorted({e.site for e in events if e.site})
+    event = Event(
+        kind="digest",
+        client=first.event.client,
+        site=None,
+        check=None,
+        at=events[-1].at,
+        key=f"digest|{group}|{digest_of[:16]}",
+        thread=f"digest|{group}",
+        summary=f"{len(events)} notices about {len(sites)} site(s) of {client_name}",
+        severity=severity,
+        details={
+            "client_name": client_name,
+            "events": [e.to_json() for e in events],
+        },
+    )
+    return Notification(
+        key=event.key,
+        notifier=first.notifier,
+        recipient=first.recipient,
+        recipient_name=first.recipient_name,
+        event=event,
+        group=first.group,
+    )

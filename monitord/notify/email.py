@@ -98,6 +98,8 @@ class EmailNotifier:
     """Sends notifications as multipart (text + HTML) e-mail through one SMTP server."""
 
     api_version: ClassVar[int] = NOTIFIER_API_VERSION
+    mergeable: ClassVar[bool] = True
+    """Several notifications for one person may go out as one digest (monitord.storm)."""
 
     def __init__(
         self,

@@ -450,12 +450,64 @@ def _generic(event: Event, ctx: Context) -> tuple[str, Body]:
     return summary or label.capitalize(), body
 
 
+_DIGEST_WHAT: dict[str, str] = {
+    "site-down": "DOWN",
+    "site-reminder": "STILL DOWN",
+    "site-recovered": "BACK UP",
+    "site-flapping": "FLAPPING",
+    "certificate": "CERTIFICATE",
+}
+
+
+def _digest_line(item: Mapping[str, Any], ctx: Context) -> tuple[str, str, str]:
+    """(site, what happened, when) for one merged event."""
+    kind = one_line(item.get("kind") or "")
+    d = item.get("details") if isinstance(item.get("details"), Mapping) else {}
+    assert isinstance(d, Mapping)
+    label = _DIGEST_WHAT.get(kind) or _KIND_LABEL.get(kind) or kind.upper()
+    if kind in ("site-down", "site-reminder", "site-flapping"):
+        what = f"{label} — {one_line(d.get('message') or item.get('summary') or '')}"
+    elif kind == "site-recovered":
+        down_for = _seconds(d.get("down_for_seconds")) or None
+        what = label + (f" after {format_duration(down_for)}" if down_for else "")
+    else:
+        what = f"{label} — {one_line(item.get('summary') or '')}"
+    site = one_line(item.get("site") or "—")
+    name = d.get("site_name")
+    if isinstance(name, str) and name.strip() and one_line(name) != site:
+        site = f"{site} ({one_line(name)})"
+    return site, what.rstrip(" —"), format_time(item.get("at"), ctx.tz)
+
+
+def _digest(event: Event, ctx: Context) -> tuple[str, Body]:
+    """Several notifications for one person merged into one (an alert storm, or everything
+    held overnight): a short list of the sites and what happened to each."""
+    items = [i for i in (_details(event).get("events") or []) if isinstance(i, Mapping)]
+    lines = [_digest_line(i, ctx) for i in items]
+    sites = sorted({site for site, _, _ in lines})
+    problems = sum(
+        1 for i in items if i.get("kind") in ("site-down", "site-reminder", "site-flapping")
+    )
+    n_sites = f"{len(sites)} site" + ("" if len(sites) == 1 else "s")
+    headline = f"{len(items)} NOTICES — {n_sites}" + (f", {problems} DOWN" if problems else "")
+    paras = (
+        f"Several things happened to {client_label(event, ctx.agency_name)}'s sites within a "
+        f"short time. They are listed together here instead of one e-mail each.",
+    )
+    tone: Tone = "problem" if problems else "info"
+    table = Table(("Site", "What happened", "When"), tuple(lines))
+    first = items[0].get("at") if items else event.at
+    topic = f"{len(items)} notices about {n_sites} since {format_short_time(first, ctx.tz)}"
+    return topic, Body(tone, headline, paras, (), table)
+
+
 TEMPLATES: dict[str, Template] = {
     "site-down": _site_down,
     "site-reminder": _site_reminder,
     "site-recovered": _site_recovered,
     "site-flapping": _site_flapping,
     "certificate": _certificate,
+    "digest": _digest,
 }
 """Kinds with a template of their own; every other kind is rendered by the generic one."""
 
