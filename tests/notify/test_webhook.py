@@ -114,7 +114,7 @@ async def test_webhook_wrong_secret_is_permanent() -> None:
         )
         n = WebhookNotifier("hook", opts, make_ctx())
         try:
-            with pytest.raises(PermanentError, match="403.*hmac_secret"):
+            with pytest.raises(PermanentError, match=r"403.*hmac_secret"):
                 await n.send(note("site-down"))
         finally:
             await n.aclose()
@@ -136,7 +136,7 @@ async def test_slack_posts_and_classifies() -> None:
                 await n.send(note("site-down"))
             assert err.value.retry_after == 12.0
             standin.fail(410, "channel_is_archived", content_type="text/plain")
-            with pytest.raises(PermanentError, match="channel_is_archived.*unarchive"):
+            with pytest.raises(PermanentError, match=r"channel_is_archived.*unarchive"):
                 await n.send(note("site-down"))
         finally:
             await n.aclose()
@@ -146,7 +146,7 @@ async def test_slack_posts_and_classifies() -> None:
             make_ctx(),
         )
         try:
-            with pytest.raises(PermanentError, match="403 \\(invalid_token\\).*revoked"):
+            with pytest.raises(PermanentError, match=r"403 \(invalid_token\).*revoked"):
                 await wrong.send(note("site-down"))
         finally:
             await wrong.aclose()
@@ -170,7 +170,7 @@ async def test_teams_posts_an_adaptive_card() -> None:
             assert await ok.send(note("site-recovered")) is None
             card = standin.posted[0]["attachments"][0]["content"]
             assert card["body"][0]["color"] == "Good"
-            with pytest.raises(PermanentError, match="401.*sig="):
+            with pytest.raises(PermanentError, match=r"401.*sig="):
                 await bad.send(note("site-down"))
         finally:
             await ok.aclose()
