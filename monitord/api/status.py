@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitord.api.storeview import StoreExtras, read_extras
@@ -27,6 +29,13 @@ larger) are listed as close to expiry on the status page."""
 
 STATE_ORDER = {"down": 0, "unknown": 1, "up": 2}
 """Sort order of sites on the page and in the JSON: down first."""
+
+
+def instance_id(config: Config) -> str:
+    """Names the configuration a daemon runs (its directory), so ``monitord status`` can tell
+    its own daemon from another one answering on the same port."""
+    text = str(Path(config.directory).resolve())
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 @functools.lru_cache(maxsize=4)
@@ -152,6 +161,7 @@ def snapshot(
     cal = agency_calendar(config.main.agency)
     return {
         "generated": now.isoformat(),
+        "instance": instance_id(config),
         "agency": config.main.agency.name,
         "timezone": config.main.agency.timezone,
         "summary": summary,

@@ -93,3 +93,24 @@ def read_extras(path: Path) -> StoreExtras:
         return StoreExtras(notes, seen, pending, tuple(queue))
     finally:
         conn.close()
+
+
+def read_meta(path: Path, prefix: str) -> dict[str, str]:
+    """Meta rows whose key starts with ``prefix`` (blocking; a read-only connection).
+
+    Raises ``sqlite3.Error`` (or ``OSError``) when the file cannot be read — e.g. the store of
+    a ``DynamicUser=`` service read by another user.
+    """
+    if not path.exists():
+        return {}
+    uri = path.resolve().as_uri() + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=STORE_BUSY_TIMEOUT.total_seconds())
+    try:
+        if "meta" not in _tables(conn):
+            return {}
+        rows = conn.execute(
+            "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
+        ).fetchall()
+        return {str(k): str(v) for k, v in rows}
+    finally:
+        conn.close()

@@ -1,106 +1,183 @@
-"""``monitord status [--json]``: every site's state, since when, and its last result."""
+"""``monitord status [--json]``: every site's state, since when, and its last result.
+
+It asks the running daemon's API (``http.listen``) first; when nothing answers there it reads
+the store. Heartbeat checks show their URL: the token is read from the store only (it is never
+served by the API), so seeing it needs read access to the store — under systemd's
+``DynamicUser=`` that means root.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from monitord.cli import add_config_argument
+from monitord.config.models import Config, HeartbeatCheck
+
+STATUS_API_TIMEOUT = timedelta(seconds=3)
+"""How long ``status`` waits for the daemon's API before reading the store instead: the API
+answers in milliseconds when it is up."""
+
+_WILDCARD = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104 - mapped away
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("status", help="every site and check: state, since when, last result")
     add_config_argument(p)
     p.add_argument("--json", action="store_true", help="JSON instead of a table")
+    p.add_argument(
+        "--store",
+        action="store_true",
+        help="read the store even when the daemon's API answers",
+    )
     p.set_defaults(func=handle)
 
 
-def collect(config_dir: str | None) -> dict[str, Any]:
-    from monitord.config import load_config, resolve_config_dir
-    from monitord.daemon import scheduled_checks
+def api_url(config: Config) -> str | None:
+    """Where this machine reaches the daemon's API (a wildcard listen via loopback)."""
+    from monitord.api.server import base_url
+
+    addr = config.main.http.address
+    if addr is None:
+        return None
+    host, port = addr
+    return base_url(_WILDCARD.get(host, host), port)
+
+
+def heartbeat_base(config: Config) -> str:
+    """The start of heartbeat URLs: ``http.public_url``, else the listen address."""
+    public = config.main.http.public_url
+    if public:
+        return public if public.endswith("/") else public + "/"
+    return api_url(config) or "http://127.0.0.1:8470/"
+
+
+async def _from_api(config: Config) -> dict[str, Any] | None:
+    import aiohttp
+
+    from monitord.api.status import instance_id
+
+    url = api_url(config)
+    if url is None:
+        return None
+    headers = {}
+    if config.main.http.token is not None:
+        headers["Authorization"] = f"Bearer {config.main.http.token.get_secret_value()}"
+    timeout = aiohttp.ClientTimeout(total=STATUS_API_TIMEOUT.total_seconds())
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url + "api/v1/status", headers=headers) as r,
+        ):
+            if r.status != 200:
+                return None
+            data: dict[str, Any] = await r.json()
+    except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("instance") != instance_id(config):
+        return None  # another monitord (another configuration) answers on that port
+    data["source"] = f"the running daemon at {url}"
+    return data
+
+
+async def _from_store(config: Config) -> dict[str, Any]:
+    from monitord.api.status import snapshot
+    from monitord.api.storeview import StoreExtras, read_extras
     from monitord.incidents import CheckState
     from monitord.store.sqlite import SqliteStore
+
+    path = config.state_path()
+    states: dict[str, CheckState] = {}
+    results: dict[str, Any] = {}
+    incidents: list[Any] = []
+    extras = StoreExtras()
+    if path.exists():
+        store = SqliteStore(path)
+        await store.open()
+        try:
+            states = {k: CheckState.from_json(v) for k, v in (await store.load_states()).items()}
+            results = await store.latest_results()
+            incidents = await store.open_incidents()
+        finally:
+            await store.close()
+        extras = await asyncio.to_thread(read_extras, path)
+    from monitord.daemon import utcnow
+
+    data = snapshot(config, states, results, incidents, extras, utcnow())
+    data["source"] = f"the store {path} (the daemon's API did not answer)"
+    return data
+
+
+def _heartbeats(config: Config) -> dict[str, dict[str, Any]]:
+    """Per heartbeat check key: its URL (when the store is readable), every, grace."""
+    import sqlite3
+
+    from monitord.api.storeview import read_meta
+    from monitord.daemon import check_key
+    from monitord.probes.heartbeat import META_PREFIX, HeartbeatRecord
+
+    wanted: dict[str, HeartbeatCheck] = {}
+    for client, site, spec in config.iter_checks():
+        if isinstance(spec, HeartbeatCheck):
+            assert spec.id is not None
+            wanted[check_key(client.client, site.id, spec.id)] = spec
+    if not wanted:
+        return {}
+    try:
+        meta = read_meta(config.state_path(), META_PREFIX)
+        note = None
+    except (sqlite3.Error, OSError):
+        meta = {}
+        note = "the store is not readable by this user: run as root to see the URL"
+    base = heartbeat_base(config)
+    out: dict[str, dict[str, Any]] = {}
+    from monitord.durations import format_duration
+
+    for key, spec in wanted.items():
+        raw = meta.get(META_PREFIX + key)
+        rec = HeartbeatRecord.from_json(raw) if raw else None
+        out[key] = {
+            "every": format_duration(spec.every),
+            "grace": format_duration(spec.grace),
+            "url": f"{base}heartbeat/{rec.token}" if rec else None,
+            "last_beat": rec.last_beat.isoformat() if rec and rec.last_beat else None,
+            "note": note
+            if note
+            else None
+            if rec
+            else "no token yet: start the daemon once and it makes one",
+        }
+    return out
+
+
+def collect(config_dir: str | None, *, prefer_store: bool = False) -> dict[str, Any]:
+    from monitord.config import load_config, resolve_config_dir
 
     config = load_config(resolve_config_dir(config_dir))
 
     async def read() -> dict[str, Any]:
-        path = config.state_path()
-        states: dict[str, dict[str, Any]] = {}
-        results: dict[str, Any] = {}
-        incidents: list[Any] = []
-        if path.exists():
-            store = SqliteStore(path)
-            await store.open()
-            try:
-                states = await store.load_states()
-                results = await store.latest_results()
-                incidents = await store.open_incidents()
-            finally:
-                await store.close()
-        open_by_key = {i.key: i for i in incidents}
-        sites: list[dict[str, Any]] = []
-        by_site: dict[str, dict[str, Any]] = {}
-        for key, sc in scheduled_checks(config).items():
-            st = CheckState.from_json(states[key]) if key in states else CheckState()
-            res = results.get(key)
-            entry = by_site.get(sc.site.id)
-            if entry is None:
-                entry = {
-                    "client": sc.client.client,
-                    "site": sc.site.id,
-                    "url": sc.site.url,
-                    "checks": [],
-                }
-                by_site[sc.site.id] = entry
-                sites.append(entry)
-            inc = open_by_key.get(key)
-            entry["checks"].append(
-                {
-                    "check": sc.spec.id,
-                    "type": sc.spec.type,
-                    "state": st.status,
-                    "since": _iso(st.since),
-                    "flapping": st.flapping,
-                    "last_result": None
-                    if res is None
-                    else {
-                        "ok": res.ok,
-                        "message": res.message,
-                        "warning": res.warning,
-                        "at": _iso(res.at),
-                        "duration": res.duration,
-                    },
-                    "incident": None
-                    if inc is None
-                    else {"id": inc.id, "started": _iso(inc.started)},
-                }
-            )
-        for entry in sites:
-            states_ = [c["state"] for c in entry["checks"]]
-            entry["state"] = (
-                "down"
-                if "down" in states_
-                else "unknown"
-                if "unknown" in states_ or not states_
-                else "up"
-            )
-        return {"store": str(path), "sites": sites}
+        data = None if prefer_store else await _from_api(config)
+        return data if data is not None else await _from_store(config)
 
-    return asyncio.run(read())
-
-
-def _iso(t: datetime | None) -> str | None:
-    return t.isoformat() if t is not None else None
+    data = asyncio.run(read())
+    beats = _heartbeats(config)
+    for site in data.get("sites", []):
+        for check in site.get("checks", []):
+            key = f"{site['client']}/{site['site']}/{check['check']}"
+            if key in beats:
+                check["heartbeat"] = beats[key]
+    return data
 
 
 def handle(args: argparse.Namespace) -> int:
-    data = collect(args.config)
+    data = collect(args.config, prefer_store=args.store)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
+    print(f"from {data['source']}")
     order = {"down": 0, "unknown": 1, "up": 2}
     for site in sorted(data["sites"], key=lambda s: (order[s["state"]], s["client"], s["site"])):
         print(f"{site['state'].upper():8} {site['client']}/{site['site']}  {site['url']}")
@@ -110,6 +187,10 @@ def handle(args: argparse.Namespace) -> int:
             since = f" since {c['since'][:19].replace('T', ' ')}Z" if c["since"] else ""
             flap = " FLAPPING" if c["flapping"] else ""
             print(f"  {c['state']:7} {c['check']:<10}{since}{flap}  {msg}")
+            beat = c.get("heartbeat")
+            if beat:
+                where = beat["url"] or f"({beat['note']})"
+                print(f"          heartbeat: {where}  every {beat['every']}, grace {beat['grace']}")
     if not data["sites"]:
         print("no sites configured")
     return 0

@@ -1,0 +1,117 @@
+"""``monitord status``: from the running daemon's API when it answers, else from the store;
+heartbeat checks show their URL (token read from the store, never from the API)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from monitord.cli import main
+from monitord.daemon import check_key
+from monitord.probes.base import ProbeResult
+from tests.service.conftest import Clock, running, write_config
+
+WWW = check_key("acme", "acme-www", "http")
+BEAT = check_key("acme", "acme-cron", "heartbeat")
+
+
+def run_status(cfg: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> str:
+    capsys.readouterr()  # drop the daemon's own log lines
+    assert main(["status", "--config", str(cfg), *extra]) == 0
+    return capsys.readouterr().out
+
+
+async def test_status_reads_the_running_daemon_then_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path / "cfg")
+    clock = Clock()
+    async with running(cfg, clock) as (daemon, api):
+        assert api.bound is not None
+        # Point the CLI's configuration at the port the daemon really got.
+        main_yml = cfg / "monitord.yml"
+        main_yml.write_text(
+            main_yml.read_text().replace("127.0.0.1:0", f"127.0.0.1:{api.bound[1]}")
+        )
+        for _ in range(2):
+            clock.advance(minutes=1)
+            await daemon.tick(WWW, ProbeResult(ok=False, message="HTTP 502 in 9 ms"))
+        token = daemon.heartbeats.records[BEAT].token
+        out = await asyncio.to_thread(run_status, cfg, capsys, "--json")
+        data = json.loads(out)
+        assert data["source"] == f"the running daemon at {api.url}"
+        www = next(s for s in data["sites"] if s["site"] == "acme-www")
+        assert www["state"] == "down"
+        cron = next(s for s in data["sites"] if s["site"] == "acme-cron")
+        beat = cron["checks"][0]["heartbeat"]
+        assert beat["url"] == f"{api.url}heartbeat/{token}"
+        assert (beat["every"], beat["grace"]) == ("1h", "10m")
+
+        text = await asyncio.to_thread(run_status, cfg, capsys)
+        lines = text.splitlines()
+        assert lines[0] == f"from the running daemon at {api.url}"
+        assert lines[1].startswith("DOWN     acme/acme-www")
+        assert f"heartbeat: {api.url}heartbeat/{token}  every 1h, grace 10m" in text
+
+    # The daemon is gone: the store answers, with the same states and the same token.
+    text = await asyncio.to_thread(run_status, cfg, capsys)
+    assert text.splitlines()[0].startswith("from the store ")
+    assert "DOWN     acme/acme-www" in text
+    assert f"heartbeat/{token}" in text
+
+
+def test_status_before_the_first_run_says_how_to_get_a_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path / "cfg", http="{listen: off}")
+    text = run_status(cfg, capsys)
+    assert "no token yet: start the daemon once" in text
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_store_hides_the_token_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path / "cfg", http="{listen: off}")
+    store = cfg / "state.sqlite3"
+    store.write_bytes(b"")
+    store.chmod(0)
+    try:
+        with pytest.raises(BaseException):  # noqa: B017 - the store fallback cannot open it
+            run_status(cfg, capsys)
+    finally:
+        store.chmod(0o600)
+
+
+def test_public_url_makes_the_heartbeat_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(
+        tmp_path / "cfg", http="{listen: off, public_url: 'https://monitor.collective.example'}"
+    )
+    asyncio.run(_start_once(cfg))
+    data = json.loads(run_status(cfg, capsys, "--json"))
+    cron = next(s for s in data["sites"] if s["site"] == "acme-cron")
+    url = cron["checks"][0]["heartbeat"]["url"]
+    assert url.startswith("https://monitor.collective.example/heartbeat/")
+    assert len(url.rsplit("/", 1)[1]) >= 32
+
+
+async def _start_once(cfg: Path) -> None:
+    async with running(cfg, Clock()):
+        pass
+
+
+async def test_another_daemon_on_the_port_is_not_taken_for_ours(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    theirs = write_config(tmp_path / "theirs")
+    async with running(theirs, Clock()) as (_daemon, api):
+        assert api.bound is not None
+        ours = write_config(tmp_path / "ours", http=f"{{listen: '127.0.0.1:{api.bound[1]}'}}")
+        text = await asyncio.to_thread(run_status, ours, capsys)
+    assert text.splitlines()[0].startswith(f"from the store {ours / 'state.sqlite3'}")
