@@ -35,12 +35,12 @@ from monitord.events import Event
 from monitord.incidents import CheckRef, CheckState, evaluate
 from monitord.limits import OUTBOX_STOP_GRACE
 from monitord.logsetup import get_logger
-from monitord.notify.base import Notification, Notifier
+from monitord.notify.base import Notification, Notifier, is_mergeable
 from monitord.outbox import OutboxSender
 from monitord.probes.base import ProbeContext, ProbeResult
 from monitord.probes.heartbeat import HeartbeatBook
 from monitord.probes.runner import open_probe_context, run_check
-from monitord.routing import route
+from monitord.routing.desk import RoutingDesk
 from monitord.store.base import IncidentRow, ResultRow
 from monitord.store.sqlite import SqliteStore
 from monitord.systemd import SystemdNotifier
@@ -199,6 +199,10 @@ class Daemon:
         """Tokens and last beats of the heartbeat checks (monitord.probes.heartbeat)."""
         self.lateness_listeners: list[Callable[[float], None]] = []
         """Called with each scheduled run's lateness in seconds (metrics)."""
+        self.desk = RoutingDesk(
+            lambda: self.config, lambda name: is_mergeable(self.notifiers.get(name)), ssl_context
+        )
+        """Routing state: storm groups, suppressed DOWNs, connectivity (monitord.routing.desk)."""
 
     # ------------------------------------------------------------------ life cycle
 
@@ -207,6 +211,7 @@ class Daemon:
         self.config = config
         self.store = SqliteStore(config.state_path())
         await self.store.open()
+        await self.desk.load(self.store)
         self.states = {
             k: CheckState.from_json(v) for k, v in (await self.store.load_states()).items()
         }
@@ -414,13 +419,19 @@ class Daemon:
         assert self.store is not None and self.config is not None
         for result_listener in self.result_listeners:
             result_listener(sc, result, now)
+        # Routing bookkeeping first: follow-ups for suppression that has ended, and the
+        # connectivity rule, so this result's own events are judged on the current state.
+        extra = await self.desk.follow_up(self.store, now, self._is_down)
+        extra += await self.desk.observe(self.store, sc.key, result.ok, now)
+        if extra and self.sender is not None:
+            self.sender.wake()
         state = self.states.get(sc.key, CheckState())
         min_days = sc.spec.min_days_left if isinstance(sc.spec, TlsCheck) else None
         ev = evaluate(state, result, sc.site.alert, sc.ref, now, min_days_left=min_days)
         self.states[sc.key] = ev.state
         notes: list[Notification] = []
         for event in ev.events:
-            routed = self.route(event)
+            routed = await self.desk.dispatch(self.store, sc.key, event, now)
             notes.extend(routed)
             for listener in self.event_listeners:
                 listener(event, routed)
@@ -477,5 +488,11 @@ class Daemon:
         return ev.events
 
     def route(self, event: Event) -> list[Notification]:
+        """The notifications for ``event`` now: configured routes (held ones carry ``due_at``)
+        and storm groups. Enqueue each at the later of ``n.due_at`` and your own due time."""
         assert self.config is not None
-        return route(event, self.config)
+        return self.desk.route(event, self.clock())
+
+    def _is_down(self, key: str) -> bool:
+        state = self.states.get(key)
+        return state is not None and state.status == "down"

@@ -1,0 +1,272 @@
+"""The daemon's side of routing: the state the pure parts need between events.
+
+:class:`RoutingDesk` holds the open storm groups, the DOWNs suppressed by a maintenance window
+or a connectivity problem (persisted in the store's meta table, so a restart inside a window
+loses nothing) and the connectivity state; it probes the canary URLs when the pure rule asks.
+Every decision is made by a pure function (monitord.routing, .storm, .maintenance, .oncall);
+this class only keeps their inputs and moves their outputs to the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from monitord.config.models import ClientConfig, Config, Site
+from monitord.events import Event
+from monitord.logsetup import get_logger
+from monitord.maintenance import (
+    SUPPRESSIBLE_KINDS,
+    Reason,
+    Suppressed,
+    follow_ups,
+    in_maintenance,
+    record_suppressed,
+)
+from monitord.notify.base import Notification, is_mergeable
+from monitord.routing import EMAIL, grouping_window, notification_key, plan, resolve_target
+from monitord.storm import (
+    ConnectivityState,
+    GroupKey,
+    OpenGroup,
+    assign_groups,
+    connectivity_step,
+)
+
+if TYPE_CHECKING:
+    from monitord.store.base import Store
+
+SUPPRESSED_META_KEY = "routing.suppressed"
+"""Where the suppressed DOWNs are kept (JSON) in the store's meta table."""
+
+CANARY_TIMEOUT = timedelta(seconds=5)
+"""How long one canary URL may take to answer: a reachable public site answers in well under
+it, and the decision waits for it while many checks fail."""
+
+
+class RoutingDesk:
+    def __init__(
+        self,
+        config: Callable[[], Config | None],
+        mergeable: Callable[[str], bool],
+        ssl_context: Any = None,
+    ) -> None:
+        self._config = config
+        self._mergeable = mergeable
+        self._ssl = ssl_context
+        self.log = get_logger(component="routing")
+        self.open_groups: dict[GroupKey, OpenGroup] = {}
+        self.suppressed: dict[str, Suppressed] = {}
+        self.connectivity = ConnectivityState()
+        self.latest_ok: dict[str, bool] = {}
+        self._lock = asyncio.Lock()
+        self.canary_probes = 0
+
+    @property
+    def config(self) -> Config:
+        cfg = self._config()
+        assert cfg is not None
+        return cfg
+
+    # ------------------------------------------------------------------ persistence
+
+    async def load(self, store: Store) -> None:
+        raw = await store.get_meta(SUPPRESSED_META_KEY)
+        if not raw:
+            return
+        try:
+            data = json.loads(raw)
+            self.suppressed = {k: Suppressed.from_json(v) for k, v in data.items()}
+        except (ValueError, KeyError, TypeError) as exc:
+            self.log.error("routing.suppressed_unreadable", error=str(exc))
+
+    async def _save(self, store: Store) -> None:
+        data = {k: v.to_json() for k, v in self.suppressed.items()}
+        await store.set_meta(SUPPRESSED_META_KEY, json.dumps(data, sort_keys=True))
+
+    # ------------------------------------------------------------------ routing
+
+    def route(self, event: Event, now: datetime) -> list[Notification]:
+        """The notifications for ``event`` at ``now``: routes, holds and storm groups."""
+        cfg = self.config
+        notes = plan(event, cfg, now).notifications
+        notes, self.open_groups = assign_groups(
+            notes, self.open_groups, now, grouping_window(cfg), self._mergeable
+        )
+        return notes
+
+    def _site(self, client_id: str, site_id: str | None) -> tuple[ClientConfig, Site | None] | None:
+        client = next((c for c in self.config.clients if c.client == client_id), None)
+        if client is None:
+            return None
+        return client, next((s for s in client.sites if s.id == site_id), None)
+
+    def suppression(self, event: Event, now: datetime) -> Reason | None:
+        """Why notifications about ``event`` are suppressed now, or None."""
+        if event.kind not in SUPPRESSIBLE_KINDS or not event.client:
+            return None
+        if self.connectivity.isolated:
+            return "connectivity"
+        found = self._site(event.client, event.site)
+        if found is not None:
+            client, site = found
+            if in_maintenance(client, site, self.config.main.agency.timezone, now) is not None:
+                return "maintenance"
+        return None
+
+    async def dispatch(
+        self, store: Store, check: str, event: Event, now: datetime
+    ) -> list[Notification]:
+        """Route one probe event, unless it is suppressed (then remember it)."""
+        reason = self.suppression(event, now)
+        if reason is None:
+            if event.kind == "site-recovered" and check in self.suppressed:
+                # Its DOWN was never told (still suppressed a moment ago): stay quiet.
+                self.suppressed.pop(check)
+                await self._save(store)
+                return []
+            return self.route(event, now)
+        before = dict(self.suppressed)
+        self.suppressed = record_suppressed(self.suppressed, check, event, reason, now)
+        if self.suppressed != before:
+            await self._save(store)
+        self.log.info(
+            "routing.suppressed", kind=event.kind, client=event.client, site=event.site,
+            reason=reason,
+        )  # fmt: skip
+        return []
+
+    async def follow_up(
+        self, store: Store, now: datetime, is_down: Callable[[str], bool]
+    ) -> list[Notification]:
+        """Tell about incidents whose DOWN was suppressed, now that suppression has ended."""
+        if not self.suppressed:
+            return []
+        events, left = follow_ups(
+            self.suppressed, lambda r: self.suppression(r.event, now) is not None, is_down, now
+        )
+        notes = [n for ev in events for n in self.route(ev, now)]
+        if notes:
+            await store.enqueue(notes, now)
+        if left != self.suppressed:
+            self.suppressed = left
+            await self._save(store)
+        for ev in events:
+            self.log.info("routing.follow_up", client=ev.client, site=ev.site, key=ev.key)
+        return notes
+
+    # ------------------------------------------------------------------ connectivity
+
+    async def observe(
+        self, store: Store, check: str, ok: bool, now: datetime
+    ) -> list[Notification]:
+        """Count one probe result toward the connectivity rule; returns (and enqueues) the
+        agency notifications when the node is judged isolated or restored."""
+        self.latest_ok[check] = ok
+        rule = self.config.main.connectivity
+        failing = sum(1 for v in self.latest_ok.values() if not v)
+        total = len(self.latest_ok)
+        step = connectivity_step(self.connectivity, failing, total, None, now, rule)
+        if step.probe_canaries:
+            async with self._lock:
+                step = connectivity_step(self.connectivity, failing, total, None, now, rule)
+                if step.probe_canaries:
+                    ok_canary = await self.probe_canaries(rule.canaries)
+                    step = connectivity_step(
+                        self.connectivity, failing, total, ok_canary, now, rule
+                    )
+        before = self.connectivity
+        self.connectivity = step.state
+        if step.announce is None:
+            return []
+        since = before.since if step.announce == "restored" else step.state.since
+        event = self._connectivity_event(step.announce, failing, total, since, now)
+        notes = [
+            Notification(
+                key=notification_key(event, via, addr),
+                notifier=via,
+                recipient=addr,
+                recipient_name=name,
+                event=event,
+            )
+            for via, name, addr in resolve_target("agency", event, self.config, now, EMAIL)
+        ]
+        await store.enqueue(notes, now)
+        self.log.warning("routing.connectivity", state=step.announce, failing=failing, checks=total)
+        return notes
+
+    def _connectivity_event(
+        self, state: str, failing: int, total: int, since: datetime | None, now: datetime
+    ) -> Event:
+        rule = self.config.main.connectivity
+        started = (since or now).isoformat()
+        details: dict[str, Any] = {
+            "failing_checks": failing,
+            "checks": total,
+            "threshold": rule.threshold,
+            "state": state,
+        }
+        if rule.canaries:
+            details["canaries"] = list(rule.canaries)
+        else:
+            details["note"] = (
+                "no canary URLs are configured (connectivity.canaries): judged on the share "
+                "of failing checks alone"
+            )
+        if state == "isolated":
+            summary = (
+                f"{failing} of {total} checks fail at once and the canary URLs do not answer: "
+                "this monitoring node has probably lost its network. Client notifications are "
+                "held back until it recovers."
+                if rule.canaries
+                else f"{failing} of {total} checks fail at once: this monitoring node has "
+                "probably lost its network (no canary URLs configured to confirm). Client "
+                "notifications are held back until it recovers."
+            )
+            severity = "critical"
+        else:
+            summary = (
+                f"Monitoring connectivity restored: {failing} of {total} checks fail now. "
+                "Sites still down are notified as usual."
+            )
+            severity = "info"
+        return Event(
+            kind="connectivity",
+            client="",
+            site=None,
+            check=None,
+            at=now,
+            key=f"connectivity|{started}|{state}",
+            thread=f"connectivity|{started}",
+            summary=summary,
+            severity=severity,  # type: ignore[arg-type]
+            details=details,
+        )
+
+    async def probe_canaries(self, urls: Sequence[str]) -> bool:
+        """True when at least one canary URL answers with any HTTP response."""
+        self.canary_probes += 1
+        if not urls:
+            return False
+        timeout = aiohttp.ClientTimeout(total=CANARY_TIMEOUT.total_seconds())
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            for url in urls:
+                try:
+                    ssl = self._ssl if self._ssl is not None else True
+                    async with session.get(url, ssl=ssl, allow_redirects=False) as resp:
+                        await resp.read()
+                        self.log.info("routing.canary", url=url, status=resp.status)
+                        return True
+                except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                    self.log.warning("routing.canary_failed", url=url, error=str(exc))
+        return False
+
+
+def mergeable_from(notifiers: dict[str, Any]) -> Callable[[str], bool]:
+    """The capability lookup for a daemon's live notifier mapping."""
+    return lambda name: is_mergeable(notifiers.get(name))
