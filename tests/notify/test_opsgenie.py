@@ -56,7 +56,7 @@ def test_create_golden() -> None:
         responders=(Responder(type="team", name="Ops"),),
         tags=("drupal",),
     )
-    check_golden("ext-opsgenie-create.json", body)
+    check_golden("opsgenie-create.json", body)
 
 
 @settings(max_examples=60, deadline=None)

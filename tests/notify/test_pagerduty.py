@@ -75,8 +75,8 @@ def test_trigger_golden() -> None:
     from tests.notify.standins.kit import check_golden
 
     body = build_event(note("site-down"), "<routing key>", client_url="https://status.example/")
-    check_golden("ext-pagerduty-trigger.json", body)
-    check_golden("ext-pagerduty-resolve.json", build_event(note("site-recovered"), "<routing key>"))
+    check_golden("pagerduty-trigger.json", body)
+    check_golden("pagerduty-resolve.json", build_event(note("site-recovered"), "<routing key>"))
 
 
 def test_long_summary_is_cut_to_the_limit_with_an_ellipsis() -> None:

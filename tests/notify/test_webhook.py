@@ -34,12 +34,23 @@ LONDON = ZoneInfo("Europe/London")
 HOSTILE = "<!channel> & <https://evil.example|click> *bold* \n second line"
 
 
-@pytest.mark.parametrize("kind", ["site-down", "site-recovered", "certificate", "test"])
+KINDS = ["site-down", "site-recovered", "certificate", "test"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_goldens(kind: str) -> None:
     n = note(kind)  # type: ignore[arg-type]
-    check_golden(f"ext-webhook-{kind}.json", webhook_body(n))
-    check_golden(f"ext-slack-{kind}.json", slack_body(n, "Collective", LONDON))
-    check_golden(f"ext-teams-{kind}.json", teams_body(n, "Collective", LONDON))
+    check_golden(f"webhook-{kind}.json", webhook_body(n))
+    check_golden(f"slack-{kind}.json", slack_body(n, "Collective", LONDON))
+    check_golden(f"teams-{kind}.json", teams_body(n, "Collective", LONDON))
+
+
+def test_every_external_golden_file_is_checked() -> None:
+    from tests.notify.standins.kit import GOLDEN
+
+    used = {"opsgenie-create.json", "pagerduty-trigger.json", "pagerduty-resolve.json"}
+    used |= {f"{p}-{k}.json" for p in ("webhook", "slack", "teams") for k in KINDS}
+    assert {p.name for p in GOLDEN.iterdir()} == used
 
 
 def test_webhook_body_has_the_documented_keys() -> None:

@@ -19,7 +19,9 @@ from monitord.notify.plugins import NotifierContext
 AGENCY = Agency(name="Collective", timezone="Europe/London")
 NOW = datetime(2026, 11, 26, 14, 5, tzinfo=UTC)
 THREAD = "acme/acme-www/http@2026-11-26T14:03:00Z"
-GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden_ext"
+"""Goldens of the external notifiers' bodies (tests/notify/golden/ belongs to render's own
+cases, which checks that every file there is one of them)."""
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
