@@ -22,7 +22,7 @@ from yarl import URL
 
 from monitord.config.models import CheckSpec, HttpCheck, Site
 from monitord.errors import ProbeSetupError
-from monitord.probes import dns, http, tcp, tls
+from monitord.probes import dns, heartbeat, http, tcp, tls
 from monitord.probes.base import Probe, ProbeContext, ProbeResult
 
 log = structlog.get_logger(__name__)
@@ -32,6 +32,7 @@ PROBES: Mapping[str, Probe] = {
     "tls": tls.probe,
     "tcp": tcp.probe,
     "dns": dns.probe,
+    "heartbeat": heartbeat.probe,  # pushed: evaluated by the daemon, see the module
 }
 """Check type name -> probe function."""
 
