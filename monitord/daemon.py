@@ -419,11 +419,8 @@ class Daemon:
         assert self.store is not None and self.config is not None
         for result_listener in self.result_listeners:
             result_listener(sc, result, now)
-        # Routing bookkeeping first: follow-ups for suppression that has ended, and the
-        # connectivity rule, so this result's own events are judged on the current state.
-        extra = await self.desk.follow_up(self.store, now, self._is_down)
-        extra += await self.desk.observe(self.store, sc.key, result.ok, now)
-        if extra and self.sender is not None:
+        # The connectivity rule first, so this result's own events are judged on it.
+        if await self.desk.observe(self.store, sc.key, result.ok, now) and self.sender:
             self.sender.wake()
         state = self.states.get(sc.key, CheckState())
         min_days = sc.spec.min_days_left if isinstance(sc.spec, TlsCheck) else None
@@ -444,6 +441,8 @@ class Daemon:
                 summary=event.summary,
                 notifications=len(routed),
             )
+        # A DOWN suppressed earlier (maintenance, connectivity) whose suppression has ended.
+        notes += await self.desk.follow_up(self.store, sc.key, ev.state.status == "down", now)
         incident = None
         if ev.incident is not None:
             i = ev.incident
@@ -492,7 +491,3 @@ class Daemon:
         and storm groups. Enqueue each at the later of ``n.due_at`` and your own due time."""
         assert self.config is not None
         return self.desk.route(event, self.clock())
-
-    def _is_down(self, key: str) -> bool:
-        state = self.states.get(key)
-        return state is not None and state.status == "down"

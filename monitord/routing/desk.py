@@ -142,23 +142,25 @@ class RoutingDesk:
         return []
 
     async def follow_up(
-        self, store: Store, now: datetime, is_down: Callable[[str], bool]
+        self, store: Store, check: str, down: bool, now: datetime
     ) -> list[Notification]:
-        """Tell about incidents whose DOWN was suppressed, now that suppression has ended."""
-        if not self.suppressed:
+        """For a check just evaluated (``down``: its state now): if its DOWN was suppressed
+        and suppression has ended, the site-down notifications to send now (the caller writes
+        them with the check's state). Judged per check on its fresh result, so a site that
+        came back meanwhile is not reported down."""
+        rec = self.suppressed.get(check)
+        if rec is None:
             return []
         events, left = follow_ups(
-            self.suppressed, lambda r: self.suppression(r.event, now) is not None, is_down, now
+            {check: rec}, lambda r: self.suppression(r.event, now) is not None, lambda _: down, now
         )
-        notes = [n for ev in events for n in self.route(ev, now)]
-        if notes:
-            await store.enqueue(notes, now)
-        if left != self.suppressed:
-            self.suppressed = left
-            await self._save(store)
+        if check in left:
+            return []
+        self.suppressed.pop(check)
+        await self._save(store)
         for ev in events:
             self.log.info("routing.follow_up", client=ev.client, site=ev.site, key=ev.key)
-        return notes
+        return [n for ev in events for n in self.route(ev, now)]
 
     # ------------------------------------------------------------------ connectivity
 
