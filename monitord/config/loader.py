@@ -31,6 +31,8 @@ from pydantic_core import ErrorDetails
 
 from monitord.config import secrets
 from monitord.config.models import (
+    ROUTE_PSEUDO_TARGETS,
+    ROUTE_WHEN_BUILTIN,
     CheckSpec,
     ClientConfig,
     Config,
@@ -1056,6 +1058,74 @@ def _cross_checks(main_doc: Doc | None, client_docs: list[Doc], issues: _Issues)
             )
 
 
+def _check_routing(doc: Doc | None, issues: _Issues) -> None:
+    """Cross-references of ``routes:`` and ``oncall:`` (issue 4, docs/routing.md), on the data
+    as written: a route naming an unknown notifier or window, an override naming nobody in
+    the rota, an on-call notifier that is not configured."""
+    if doc is None or not isinstance(doc.data, dict):
+        return
+    data = doc.data
+    notifiers = data.get("notifiers")
+    names = {str(k) for k in notifiers} if isinstance(notifiers, dict) else set()
+    if data.get("smtp") is not None:
+        names.add("email")
+    targets = sorted(names | set(ROUTE_PSEUDO_TARGETS))
+    windows = data.get("windows")
+    window_names = {str(k) for k in windows} if isinstance(windows, dict) else set()
+    routes = data.get("routes")
+    for i, r in enumerate(routes if isinstance(routes, list) else []):
+        if not isinstance(r, dict):
+            continue
+        notify = r.get("notify")
+        for j, target in enumerate(notify if isinstance(notify, list) else []):
+            if isinstance(target, str) and target not in targets:
+                issues.at(
+                    doc,
+                    ("routes", i, "notify", j),
+                    f"{target!r} is neither a configured notifier nor a pseudo-target",
+                    f"{_did_you_mean(target, targets)}use one of: {', '.join(targets)}, "
+                    "or add it under `notifiers:`",
+                )
+        when = r.get("when")
+        if isinstance(when, str) and when not in ROUTE_WHEN_BUILTIN and when not in window_names:
+            choices = sorted(set(ROUTE_WHEN_BUILTIN) | window_names)
+            issues.at(
+                doc,
+                ("routes", i, "when"),
+                f"{when!r} is not a time window",
+                f"{_did_you_mean(when, choices)}use always, office_hours, out_of_hours or "
+                "a window defined under `windows:`",
+            )
+    oncall = data.get("oncall")
+    if not isinstance(oncall, dict):
+        return
+    rota = oncall.get("rota")
+    people = {
+        p.get("name") for p in (rota if isinstance(rota, list) else []) if isinstance(p, dict)
+    }
+    overrides = oncall.get("overrides")
+    for k, ov in enumerate(overrides if isinstance(overrides, list) else []):
+        name = ov.get("name") if isinstance(ov, dict) else None
+        if isinstance(name, str) and name not in people:
+            shown = sorted(str(p) for p in people if p)
+            issues.at(
+                doc,
+                ("oncall", "overrides", k, "name"),
+                f"{name!r} is not in the on-call rota",
+                f"{_did_you_mean(name, shown)}use one of: {', '.join(shown) or 'none'}, "
+                "or add them to oncall.rota",
+            )
+    via = oncall.get("notifier", "email")
+    if isinstance(via, str) and via not in names:
+        issues.at(
+            doc,
+            ("oncall", "notifier"),
+            f"{via!r} is not a configured notifier",
+            f"{_did_you_mean(via, sorted(names))}add it under `notifiers:`, or use email "
+            "(with an smtp section)",
+        )
+
+
 # ---------------------------------------------------------------- public API
 
 
@@ -1135,6 +1205,7 @@ def load_config(
             clients.append(_check_paths(directory, doc, client, issues))
 
     _cross_checks(main_doc, client_docs, issues)
+    _check_routing(main_doc, issues)
     result = issues.result()
     if result or main is None:
         raise ConfigError(result)
