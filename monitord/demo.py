@@ -103,6 +103,7 @@ def write_config(directory: Path, web_port: int, smtp_port: int, interval: float
               from: "Demo Collective monitoring <monitor@collective.example>"
               security: none
             security: {{enabled: false}}
+            http: {{listen: "127.0.0.1:0"}}
             """
         )
     )
@@ -208,6 +209,9 @@ async def run_demo(
     daemon = Daemon(out_dir / "config")
     daemon.event_listeners.append(on_event)
     await daemon.start()
+    api_url = next((u for u in (getattr(s, "url", None) for s in daemon.services) if u), None)
+    if api_url:
+        stream.write(f"  status page:  {api_url}   (metrics: {api_url}metrics)\n\n")
     try:
         await asyncio.sleep(duration)
         # Let the outbox finish what is due.

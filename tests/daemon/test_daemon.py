@@ -73,6 +73,7 @@ def write_config(
               from: "Collective monitoring <monitor@collective.example>"
               security: none
             security: {{enabled: false}}
+            http: {{listen: off}}
             """
         )
         + extra_main

@@ -37,6 +37,7 @@ def write(d: Path, url: str, port: int, ca_file: Path | None) -> Path:
               password: ${{SMTP_PASSWORD}}
               ca_file: {ca_file}
             security: {{enabled: false}}
+            http: {{listen: off}}
             """
         )
     )
