@@ -268,3 +268,122 @@ class SecurityStore(Protocol):
 
     async def save_security(self, changes: SecurityChanges, now: datetime) -> int:
         """Apply ``changes`` atomically; returns how many notifications were new."""
+
+
+# ---------------------------------------------------------------- tickets (part 3)
+
+TicketStatus = Literal["open", "acked", "resolved"]
+
+TicketOutcome = Literal["opened", "commented", "resolved", "duplicate", "nothing"]
+"""What applying one notification to the local tickets did (monitord.tickets.plan_action)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalTicketRow:
+    """One ticket kept by the built-in ``tickets-local`` notifier (monitord.tickets)."""
+
+    id: int
+    thread: str
+    """The event thread (incident or advisory) the ticket is about; unique."""
+    client: str
+    site: str | None
+    check: str | None
+    kind: str
+    """The kind of the event that opened it."""
+    priority: str
+    """urgent, high, normal or low (monitord.tickets.PRIORITIES)."""
+    title: str
+    body: str
+    opened_at: datetime
+    """The opening event's time (UTC)."""
+    respond_by: datetime
+    """One working hour after ``opened_at`` (BusinessCalendar.respond_by), UTC."""
+    status: TicketStatus
+    acked_at: datetime | None = None
+    acked_by: str | None = None
+    resolved_at: datetime | None = None
+    reminded_at: datetime | None = None
+    """When its ``ticket-overdue`` reminder was queued (once only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TicketNoteRow:
+    """One change to a local ticket: opened, comment, recovered, ack, resolve, reminder."""
+
+    ticket_id: int
+    key: str
+    at: datetime
+    kind: str
+    text: str
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRefRow:
+    """The ticket an external ticket notifier made for a thread."""
+
+    notifier: str
+    thread: str
+    external_id: str
+    created: datetime
+    resolved_at: datetime | None = None
+
+
+class TicketStore(Protocol):
+    """The ticket part of the store (store.sqlite.SqliteStore implements it)."""
+
+    async def apply_local_ticket(
+        self,
+        ticket: Any,
+        key: str,
+        resolving: bool,
+        text: str,
+        now: datetime,
+    ) -> tuple[TicketOutcome, LocalTicketRow | None]:
+        """Apply one notification to the local ticket of ``ticket.thread`` (a
+        monitord.tickets.Ticket), atomically: open it, comment on it, or comment and resolve
+        it; a ``key`` already applied changes nothing (``duplicate``)."""
+
+    async def local_tickets(
+        self, *, open_only: bool = False, client: str | None = None, limit: int = 1000
+    ) -> list[LocalTicketRow]:
+        """Local tickets, newest first; ``open_only``: not resolved (open or acked)."""
+
+    async def local_ticket(
+        self, ticket_id: int
+    ) -> tuple[LocalTicketRow, list[TicketNoteRow]] | None:
+        """One ticket with its notes (oldest first), or None."""
+
+    async def ack_local_ticket(
+        self, ticket_id: int, by: str | None, now: datetime
+    ) -> LocalTicketRow | None:
+        """Acknowledge an open ticket (a no-op on one acked or resolved); None if unknown."""
+
+    async def resolve_local_ticket(
+        self, ticket_id: int, note: str | None, now: datetime
+    ) -> LocalTicketRow | None:
+        """Resolve a ticket (a no-op on one resolved); None if unknown."""
+
+    async def remind_local_tickets(
+        self, ticket_ids: Sequence[int], notifications: Sequence[Notification], now: datetime
+    ) -> int:
+        """Mark the tickets reminded and queue the reminders, in one transaction. Returns how
+        many tickets were marked (one already reminded, acked or resolved is left alone)."""
+
+    async def ticket_applied(self, notifier: str, key: str) -> str | None:
+        """The external id recorded when ``notifier`` applied notification ``key``, or None."""
+
+    async def ticket_ref(self, notifier: str, thread: str) -> TicketRefRow | None: ...
+
+    async def record_ticket(
+        self,
+        notifier: str,
+        thread: str,
+        key: str | None,
+        external_id: str,
+        now: datetime,
+        *,
+        resolved: bool = False,
+    ) -> None:
+        """Remember the ticket of ``thread`` (kept if already known) and, with ``key``, that
+        this notification was applied; ``resolved`` marks the ticket resolved."""

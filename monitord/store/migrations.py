@@ -127,6 +127,64 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX patch_queue_due ON patch_queue (patch_day) WHERE ticketed_at IS NULL",
         ),
     ),
+    Migration(
+        3,
+        "local tickets with their notes; the ticket notifiers' external ids by thread",
+        (
+            # tickets-local: one ticket per event thread (incident or advisory).
+            """CREATE TABLE ticket (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                thread TEXT NOT NULL UNIQUE,
+                client TEXT NOT NULL,
+                site TEXT,
+                check_id TEXT,
+                kind TEXT NOT NULL,
+                priority TEXT NOT NULL,
+                title TEXT NOT NULL,
+                body TEXT NOT NULL,
+                opened_at TEXT NOT NULL,
+                respond_by TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('open', 'acked', 'resolved')),
+                acked_at TEXT,
+                acked_by TEXT,
+                resolved_at TEXT,
+                reminded_at TEXT,
+                updated TEXT NOT NULL
+            )""",
+            "CREATE INDEX ticket_open ON ticket (respond_by) WHERE status = 'open'",
+            # Every change to a local ticket; ``key`` (the notification's, or the CLI's) makes
+            # a re-sent notification a no-op.
+            """CREATE TABLE ticket_note (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                ticket_id INTEGER NOT NULL REFERENCES ticket (id),
+                key TEXT NOT NULL UNIQUE,
+                at TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                text TEXT NOT NULL,
+                by TEXT
+            )""",
+            "CREATE INDEX ticket_note_ticket ON ticket_note (ticket_id, id)",
+            # External ticket notifiers (jira, zendesk…): the ticket made for a thread, so a
+            # follow-up comments on it instead of opening a second one.
+            """CREATE TABLE ticket_ref (
+                notifier TEXT NOT NULL,
+                thread TEXT NOT NULL,
+                external_id TEXT NOT NULL,
+                created TEXT NOT NULL,
+                resolved_at TEXT,
+                PRIMARY KEY (notifier, thread)
+            )""",
+            # Notification keys a ticket notifier has already applied (created, commented,
+            # resolved): an outbox re-send of one is answered from here.
+            """CREATE TABLE ticket_applied (
+                notifier TEXT NOT NULL,
+                key TEXT NOT NULL,
+                external_id TEXT NOT NULL,
+                at TEXT NOT NULL,
+                PRIMARY KEY (notifier, key)
+            )""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
