@@ -10,7 +10,7 @@ and hands back aware UTC datetimes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal, Protocol
@@ -365,10 +365,11 @@ class TicketStore(Protocol):
         """Resolve a ticket (a no-op on one resolved); None if unknown."""
 
     async def remind_local_tickets(
-        self, ticket_ids: Sequence[int], notifications: Sequence[Notification], now: datetime
+        self, reminders: Mapping[int, Sequence[Notification]], now: datetime
     ) -> int:
-        """Mark the tickets reminded and queue the reminders, in one transaction. Returns how
-        many tickets were marked (one already reminded, acked or resolved is left alone)."""
+        """For each ticket id still open and not reminded: mark it reminded and queue its
+        reminders, all in one transaction (a ticket acked meanwhile gets none). Returns how
+        many tickets were marked."""
 
     async def ticket_applied(self, notifier: str, key: str) -> str | None:
         """The external id recorded when ``notifier`` applied notification ``key``, or None."""

@@ -1069,33 +1069,27 @@ class SqliteStore:
         )
         return row
 
-    def _remind_sync(self, ids: list[int], outbox: list[Any], now: str) -> int:
+    def _remind_sync(self, reminders: list[tuple[int, list[_OutboxParams]]], now: str) -> int:
         marked = 0
         with self._tx() as conn:
-            for ticket_id in ids:
-                marked += conn.execute(_REMIND_TICKET, {"id": ticket_id, "now": now}).rowcount
+            for ticket_id, outbox in reminders:
+                if not conn.execute(_REMIND_TICKET, {"id": ticket_id, "now": now}).rowcount:
+                    continue
+                marked += 1
+                text = f"overdue: {len(outbox)} reminder(s) queued"
                 conn.execute(
-                    _INSERT_NOTE,
-                    (
-                        ticket_id,
-                        f"reminder|{ticket_id}",
-                        now,
-                        "reminder",
-                        "overdue: reminded",
-                        None,
-                    ),
+                    _INSERT_NOTE, (ticket_id, f"reminder|{ticket_id}", now, "reminder", text, None)
                 )
-            conn.executemany(_INSERT_OUTBOX, outbox)
+                conn.executemany(_INSERT_OUTBOX, outbox)
         return marked
 
     async def remind_local_tickets(
-        self, ticket_ids: Sequence[int], notifications: Sequence[Notification], now: datetime
+        self, reminders: Mapping[int, Sequence[Notification]], now: datetime
     ) -> int:
+        """See store.base.TicketStore.remind_local_tickets."""
         now_s = to_iso(now)
-        outbox = _outbox_params(notifications, now_s, now_s)
-        marked: int = await self._run(
-            "record ticket reminders", self._remind_sync, list(ticket_ids), outbox, now_s
-        )
+        rows = [(tid, _outbox_params(ns, now_s, now_s)) for tid, ns in reminders.items()]
+        marked: int = await self._run("record ticket reminders", self._remind_sync, rows, now_s)
         return marked
 
     def _applied_sync(self, notifier: str, key: str) -> str | None:

@@ -1,0 +1,377 @@
+"""Tickets: the pure model every ticket notifier shares, and the overdue rule (the user's guide
+is docs/tickets.md).
+
+A ticket is made from the first event of a *thread* (one incident, one advisory for one site,
+one patch day): it records the client, site, kind, a priority mapped from the kind, the
+respond-by time (one working hour after the event, :meth:`BusinessCalendar.respond_by`), a
+title and a body. Later events of the same thread do not open another ticket: they comment
+on it, and a site's recovery (``site-recovered``) comments and resolves it
+(:func:`plan_action`).
+
+Everything here is pure: no clock, no store, no network. The notifiers
+(``monitord.notify.tickets_local``, ``jira``, ``zendesk``, ``freshdesk``, ``redmine``,
+``helpdesk_email``) do the I/O; :func:`deliver` is the one send flow the external ones share
+(it only calls the store and the API object it is given).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from monitord.calendar.hours import BusinessCalendar
+from monitord.events import Event
+from monitord.notify import render as _render
+from monitord.notify.base import Notification
+from monitord.notify.render import format_time, one_line, subject_for
+from monitord.store.base import LocalTicketRow, TicketOutcome
+
+if TYPE_CHECKING:
+    from monitord.config.models import Config
+    from monitord.store.base import TicketStore
+
+Priority = Literal["urgent", "high", "normal", "low"]
+
+PRIORITY_ORDER: tuple[Priority, ...] = ("urgent", "high", "normal", "low")
+
+PRIORITIES: dict[str, Priority] = {
+    "security-now": "urgent",
+    "site-down": "high",
+    "site-reminder": "high",
+    "site-flapping": "high",
+    "connectivity": "high",
+    "ticket-overdue": "high",
+    "certificate": "normal",
+    "patch-day": "normal",
+    "security-unknown": "normal",
+    "psa-heads-up": "normal",
+    "digest": "normal",
+    "site-recovered": "low",
+    "test": "low",
+}
+"""Event kind → ticket priority: a Highly critical advisory is urgent (patched at once, even out
+of hours); a site down is high; certificates and patch-day work are normal (planned)."""
+
+RESOLVING_KINDS = frozenset({"site-recovered"})
+"""Kinds that end their thread's ticket: it is commented on and resolved."""
+
+TITLE_MAX_CHARS = 255
+"""The shortest title limit among the ticket APIs (Jira's summary, Redmine's subject); the
+rendered subject is at most 160 characters anyway."""
+
+BODY_MAX_CHARS = 30_000
+"""Ticket bodies and comments are cut here: Jira refuses a description over 32,767 characters;
+no monitord event needs more than a few thousand."""
+
+TEXT_WIDTH = 72
+"""Paragraphs are wrapped as in the e-mail (monitord.notify.render.TEXT_WIDTH)."""
+
+Action = Literal["open", "comment", "resolve", "skip-duplicate", "skip-nothing"]
+
+
+def priority_for(kind: str) -> Priority:
+    """The ticket priority of an event kind (``normal`` for a kind not listed)."""
+    return PRIORITIES.get(kind, "normal")
+
+
+def plan_action(resolving: bool, has_ticket: bool, already_applied: bool) -> Action:
+    """What one notification does to its thread's ticket (pure).
+
+    - a notification key already applied (an outbox re-send): nothing (``skip-duplicate``);
+    - a recovery with a ticket: comment and resolve; without one: nothing to resolve
+      (``skip-nothing``: the DOWN was never ticketed, e.g. routed elsewhere);
+    - any other event: comment on the thread's ticket, or open one.
+    """
+    if already_applied:
+        return "skip-duplicate"
+    if resolving:
+        return "resolve" if has_ticket else "skip-nothing"
+    return "comment" if has_ticket else "open"
+
+
+OUTCOMES: dict[Action, TicketOutcome] = {
+    "open": "opened",
+    "comment": "commented",
+    "resolve": "resolved",
+    "skip-duplicate": "duplicate",
+    "skip-nothing": "nothing",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """What a ticket notifier opens for one thread (pure value)."""
+
+    thread: str
+    client: str
+    site: str | None
+    check: str | None
+    kind: str
+    priority: Priority
+    title: str
+    body: str
+    opened_at: datetime
+    respond_by: datetime
+    client_name: str
+    tags: tuple[str, ...]
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, width=TEXT_WIDTH, break_long_words=False, break_on_hyphens=False)
+
+
+def event_text(event: Event, tz: ZoneInfo) -> str:
+    """The event as plain text for a ticket or a comment: headline, paragraphs, facts and
+    table of the e-mail's template, without greeting or mail footer (pure)."""
+    ctx = _render.Context(agency_name="", tz=tz)
+    template = _render.TEMPLATES.get(event.kind, _render._generic)
+    _topic, body = template(event, ctx)
+    lines: list[str] = [body.headline, ""]
+    for para in body.paragraphs:
+        lines += [_wrap(para), ""]
+    if body.facts:
+        width = max(len(label) for label, _ in body.facts) + 1
+        lines += [f"{(label + ':').ljust(width)} {value}" for label, value in body.facts]
+        lines.append("")
+    if body.table is not None:
+        lines += [*_render._text_table(body.table), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def title_for(event: Event, agency_name: str, tz: ZoneInfo) -> str:
+    """The ticket's title: the e-mail subject of the thread (stable for the whole thread)."""
+    ctx = _render.Context(agency_name=agency_name, tz=tz)
+    template = _render.TEMPLATES.get(event.kind, _render._generic)
+    topic, _body = template(event, ctx)
+    return _cut(one_line(subject_for(event, topic, agency_name)), TITLE_MAX_CHARS)
+
+
+def tags_for(event: Event, priority: Priority) -> tuple[str, ...]:
+    """Labels every ticket API accepts (no spaces): monitord, the kind, client, site."""
+    raw = ["monitord", event.kind, event.client, event.site or "", f"priority-{priority}"]
+    out: list[str] = []
+    for tag in raw:
+        t = one_line(tag).replace(" ", "-").lower()[:50]
+        if t and t not in out:
+            out.append(t)
+    return tuple(out)
+
+
+def ticket_for(event: Event, calendar: BusinessCalendar, agency_name: str) -> Ticket:
+    """The ticket an event opens (pure): priority by kind, respond-by one working hour after
+    the event's time, title and body rendered."""
+    tz = calendar.zone
+    priority = priority_for(event.kind)
+    respond_by = calendar.respond_by(event.at)
+    client_name = str(event.details.get("client_name") or event.client or agency_name)
+    facts = [
+        ("Client", client_name + (f" ({event.client})" if event.client else "")),
+        ("Site", event.site or "—"),
+        ("Check", event.check or "—"),
+        ("Kind", event.kind),
+        ("Priority", priority),
+        ("Received", format_time(event.at, tz)),
+        ("Respond by", format_time(respond_by, tz)),
+        ("Thread", one_line(event.thread)),
+    ]
+    width = max(len(label) for label, _ in facts) + 1
+    ticket_block = "\n".join(f"{(label + ':').ljust(width)} {value}" for label, value in facts)
+    body = (
+        event_text(event, tz)
+        + "\n-- \n"
+        + ticket_block
+        + "\n\n"
+        + _wrap(
+            f"Opened by {one_line(agency_name)}'s monitoring. Later events of this incident are "
+            "added here as comments; a recovery resolves the ticket."
+        )
+        + "\n"
+    )
+    return Ticket(
+        thread=event.thread,
+        client=event.client,
+        site=event.site,
+        check=event.check,
+        kind=event.kind,
+        priority=priority,
+        title=title_for(event, agency_name, tz),
+        body=_cut(body, BODY_MAX_CHARS),
+        opened_at=event.at,
+        respond_by=respond_by,
+        client_name=client_name,
+        tags=tags_for(event, priority),
+    )
+
+
+def comment_for(event: Event, tz: ZoneInfo) -> str:
+    """A follow-up (reminder, recovery, revision) as a comment on the thread's ticket (pure)."""
+    head = f"{event.kind} at {format_time(event.at, tz)}"
+    return _cut(head + "\n\n" + event_text(event, tz), BODY_MAX_CHARS)
+
+
+# ---------------------------------------------------------------- the SLA: overdue tickets
+
+
+def overdue(tickets: Iterable[LocalTicketRow], now: datetime) -> list[LocalTicketRow]:
+    """The tickets whose reminder is due at ``now`` (pure): still ``open`` (neither
+    acknowledged nor resolved), due (``respond_by <= now``) and not reminded yet. Oldest due
+    first."""
+    due = [
+        t for t in tickets if t.status == "open" and t.reminded_at is None and t.respond_by <= now
+    ]
+    return sorted(due, key=lambda t: (t.respond_by, t.id))
+
+
+def reminder_event(ticket: LocalTicketRow, now: datetime, tz: ZoneInfo) -> Event:
+    """The one ``ticket-overdue`` event for a ticket not acknowledged in time (pure). It
+    shares the ticket's thread, so mail threads with the incident's."""
+    late = now - ticket.respond_by
+    minutes = int(late.total_seconds() // 60)
+    summary = (
+        f"Ticket #{ticket.id} ({ticket.priority}) is not acknowledged and was due "
+        f"{format_time(ticket.respond_by, tz)}: {ticket.title}"
+    )
+    return Event(
+        kind="ticket-overdue",
+        client=ticket.client,
+        site=ticket.site,
+        check=ticket.check,
+        at=now,
+        key=f"ticket-overdue|{ticket.thread}|{ticket.id}",
+        thread=ticket.thread,
+        summary=summary,
+        severity="critical" if ticket.priority == "urgent" else "warning",
+        details={
+            "ticket": ticket.id,
+            "title": ticket.title,
+            "priority": ticket.priority,
+            "opened": ticket.opened_at.isoformat(),
+            "respond_by": ticket.respond_by.isoformat(),
+            "minutes_late": minutes,
+            "acknowledge_with": f"monitord tickets ack {ticket.id}",
+        },
+    )
+
+
+def reminder_recipients(
+    ticket: LocalTicketRow, event: Event, config: Config, now: datetime, email: str = "email"
+) -> list[Notification]:
+    """Who is reminded (pure): the agency's support address; for an urgent ticket out of
+    office hours also whoever is on call (routing's on-call resolution)."""
+    from monitord.routing import agency_calendar, notification_key, resolve_target
+
+    targets = ["agency"]
+    if ticket.priority == "urgent" and not agency_calendar(config.main.agency).is_office_time(now):
+        targets.append("oncall-pager")
+    out: dict[tuple[str, str], Notification] = {}
+    for target in targets:
+        for via, name, addr in resolve_target(target, event, config, now, email):
+            out.setdefault(
+                (via, addr.lower()),
+                Notification(notification_key(event, via, addr), via, addr, name, event),
+            )
+    return list(out.values())
+
+
+# ---------------------------------------------------------------- the external notifiers' flow
+
+
+class TicketApi(Protocol):
+    """What an external ticket notifier implements; :func:`deliver` decides which to call."""
+
+    async def find(self, ticket: Ticket) -> str | None:
+        """The id of a ticket already made for ``ticket.thread`` by its idempotency field
+        (Zendesk's external_id, Jira's label), or None when the API has no such lookup."""
+
+    async def create(self, ticket: Ticket) -> str:
+        """Open the ticket; return its id."""
+
+    async def comment(self, external_id: str, text: str, event: Event) -> None: ...
+
+    async def resolve(self, external_id: str, text: str, event: Event) -> None:
+        """Comment and resolve (as far as the API allows)."""
+
+
+async def deliver(
+    api: TicketApi,
+    name: str,
+    store: TicketStore | None,
+    notification: Notification,
+    calendar: BusinessCalendar,
+    agency_name: str,
+    now: datetime,
+) -> str | None:
+    """Apply one notification to its thread's external ticket; returns the ticket's id.
+
+    Idempotent on ``notification.key`` and per thread: a key already applied is answered from
+    the store; the thread's ticket is looked up (store, then the API's own idempotency field)
+    before one is created, and a created ticket is recorded at once, so an outbox re-send
+    never opens a second one. Without a store (``monitord notify test``) it just acts.
+    """
+    event = notification.event
+    if store is not None:
+        done = await store.ticket_applied(name, notification.key)
+        if done is not None:
+            return done
+        ref = await store.ticket_ref(name, event.thread)
+        external = ref.external_id if ref is not None else None
+    else:
+        external = None
+    ticket = ticket_for(event, calendar, agency_name)
+    resolving = event.kind in RESOLVING_KINDS
+    if external is None:
+        external = await api.find(ticket)
+        if external is not None and store is not None:
+            await store.record_ticket(name, event.thread, None, external, now)
+    action = plan_action(resolving, external is not None, False)
+    if action == "open":
+        external = await api.create(ticket)
+        if store is not None:
+            await store.record_ticket(name, event.thread, notification.key, external, now)
+        return external
+    if external is None:  # skip-nothing: a recovery without a ticket
+        return None
+    if action == "resolve":
+        await api.resolve(external, comment_for(event, calendar.zone), event)
+    else:
+        await api.comment(external, comment_for(event, calendar.zone), event)
+    if store is not None:
+        await store.record_ticket(
+            name, event.thread, notification.key, external, now, resolved=action == "resolve"
+        )
+    return external
+
+
+def with_recipient(notification: Notification, address: str, name: str) -> Notification:
+    return replace(notification, recipient=address, recipient_name=name)
+
+
+def sort_tickets(rows: Sequence[LocalTicketRow]) -> list[LocalTicketRow]:
+    """Open before acked before resolved, then by priority, then oldest due first."""
+    status_rank = {"open": 0, "acked": 1, "resolved": 2}
+    return sorted(
+        rows,
+        key=lambda t: (
+            status_rank.get(t.status, 3),
+            PRIORITY_ORDER.index(t.priority) if t.priority in PRIORITY_ORDER else 9,
+            t.respond_by,
+            t.id,
+        ),
+    )
+
+
+def attach_store(notifiers: Mapping[str, object], store: object) -> None:
+    """Give every notifier that keeps tickets (it has ``attach_store``) the daemon's store;
+    the daemon calls this after building its notifiers (start and reload)."""
+    for notifier in notifiers.values():
+        attach = getattr(notifier, "attach_store", None)
+        if callable(attach):
+            attach(store)
