@@ -138,8 +138,9 @@ def default_services() -> list[ServiceFactory]:
     from monitord.api.server import api_service
     from monitord.drupal.service import security_service
     from monitord.systemd import systemd_service
+    from monitord.tickets_sla import tickets_sla_service
 
-    return [systemd_service, security_service, api_service]
+    return [systemd_service, security_service, api_service, tickets_sla_service]
 
 
 def default_notifiers(config: Config, ssl_context: ssl.SSLContext | None) -> dict[str, Notifier]:
