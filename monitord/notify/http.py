@@ -303,17 +303,25 @@ class JsonPoster:
         data: bytes | None = None,
         hints: Mapping[int, str] | None = None,
         default_hint: str = "check the notifier's options",
+        method: str = "POST",
     ) -> HttpReply:
         """POST ``body`` as JSON (or the raw ``data`` bytes, sent as application/json) to
-        ``url``; return the 2xx answer or raise the classified error."""
-        payload = data if data is not None else json.dumps(body, ensure_ascii=False).encode()
-        sent_headers = {"Content-Type": "application/json; charset=utf-8"}
+        ``url``; return the 2xx answer or raise the classified error. ``method`` may be PUT
+        (same body) or GET (no body) for APIs that update or look up (the ticket notifiers)."""
+        payload: bytes | None
+        if method == "GET":
+            payload = None
+        else:
+            payload = data if data is not None else json.dumps(body, ensure_ascii=False).encode()
+        sent_headers = (
+            {} if payload is None else {"Content-Type": "application/json; charset=utf-8"}
+        )
         sent_headers.update(headers or {})
         try:
             async with (
                 asyncio.timeout(self._timeout),
-                self._get_session().post(
-                    url, data=payload, headers=sent_headers, allow_redirects=False
+                self._get_session().request(
+                    method, url, data=payload, headers=sent_headers, allow_redirects=False
                 ) as resp,
             ):
                 raw = await resp.content.read(RESPONSE_BODY_CAP)
