@@ -14,7 +14,8 @@ With no ``routes:`` â€” or when none of the configured routes matches an event â
 - a client contact gets an event when its ``notify:`` list has the event's kind
   (events.CONTACT_KIND);
 - ``security-now`` and ``patch-day`` also go to ``agency.support_email`` (standing in for a
-  ticket) and ``security-now`` out of hours pages the on-call person.
+  ticket) and ``security-now`` out of hours pages the on-call person;
+- ``psa-heads-up`` (a PSA announcing a highly critical release) also goes to the on-call person.
 
 Targets: a configured notifier's name (sent to that notifier's own destination), or one of the
 pseudo-targets ``client-contacts``, ``agency``, ``oncall-pager`` and ``tickets``
@@ -81,6 +82,8 @@ DEFAULT_ROUTES: tuple[Route, ...] = (
             "notify": ["oncall-pager"],
         }
     ),
+    # A PSA announcing a highly critical release: whoever is on call then must be ready.
+    Route.model_validate({"match": {"kind": ["psa-heads-up"]}, "notify": ["oncall-pager"]}),
 )
 """The built-in routes: part 1's and part 2's rules (see the module docstring)."""
 

@@ -94,7 +94,7 @@ ROUTES: list[tuple[str, str, datetime, list[tuple[str, str]]]] = [
     ("patch-day never pages", "patch-day", utc(2026, 11, 21, 9), [*MAINT, AGENCY]),
     ("security-unknown: agency only", "security-unknown", utc(2026, 11, 5, 14), [AGENCY]),
     ("security-unknown, night: agency only", "security-unknown", utc(2026, 11, 5, 23), [AGENCY]),
-    ("psa-heads-up: agency", "psa-heads-up", utc(2026, 11, 18, 15), [AGENCY]),
+    ("psa-heads-up: agency and on call", "psa-heads-up", utc(2026, 11, 18, 15), [AGENCY, PAGER]),
 ]
 
 
