@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -389,7 +390,11 @@ class Daemon:
             self.lateness.append(late)
             for lateness_listener in self.lateness_listeners:
                 lateness_listener(late)
-            await self.tick(key)
+            # Every log line of this run (probe, incident, routing) carries its check.
+            with structlog.contextvars.bound_contextvars(
+                client=sc.ref.client, site=sc.ref.site, check=sc.ref.check
+            ):
+                await self.tick(key)
         except asyncio.CancelledError:
             if self._stop.is_set():
                 return  # stopping: a cancelled probe is expected, not an error
