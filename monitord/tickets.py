@@ -16,6 +16,9 @@ Everything here is pure: no clock, no store, no network. The notifiers
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -348,6 +351,27 @@ async def deliver(
             name, event.thread, notification.key, external, now, resolved=action == "resolve"
         )
     return external
+
+
+def thread_label(thread: str) -> str:
+    """A short, stable, label-safe id of a thread (``monitord-`` + 32 hex characters): the
+    idempotency field of the ticket APIs (Zendesk external_id, Jira label, Freshdesk tag)."""
+    return "monitord-" + hashlib.sha256(thread.encode("utf-8")).hexdigest()[:32]
+
+
+def basic_auth(user: str, password: str) -> str:
+    """An ``Authorization`` header value for HTTP Basic auth."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def text_to_html(text: str) -> str:
+    """Plain ticket text as simple HTML (Freshdesk descriptions and notes are HTML): escaped,
+    paragraphs at blank lines, line breaks kept."""
+    paras = [p for p in text.split("\n\n") if p.strip()]
+    return "".join(
+        "<p>" + "<br>".join(html.escape(line) for line in p.split("\n")) + "</p>" for p in paras
+    )
 
 
 def with_recipient(notification: Notification, address: str, name: str) -> Notification:
