@@ -1,0 +1,299 @@
+"""Shared pieces of the benchmarks: local servers in their own processes, configs, figures.
+
+Everything stays on the loopback interface. The servers are nginx (Debian's ``nginx-light``)
+when it is installed, else small aiohttp servers in a subprocess (``bench/_aiohttp_server.py``);
+either way they run in processes of their own, so the process being measured pays only its own
+CPU. HTTPS uses a trustme CA whose PEM the measured process is told to trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import signal
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trustme
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+PYTHON = sys.executable
+
+LOOPBACK_HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4")
+"""Several loopback addresses (all of 127/8 is local on Linux): fresh connections at thousands
+a second leave TIME_WAIT sockets behind, and each (address, port) pair has its own 28k ports."""
+
+PAGE = "<html><body><h1>ok monitord bench</h1></body></html>\n"
+"""What every local site serves; the checks expect status 200 and ``contains: "ok monitord"``."""
+
+SERVER_START_TIMEOUT = 10.0
+"""Seconds to wait for the local servers to accept connections before giving up."""
+
+SERVER_WORKERS = 1
+"""nginx worker processes: one keeps the servers on (at most) one of the two cores."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_for_port(host: str, port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the local server on {host}:{port} did not start") from None
+            time.sleep(0.05)
+
+
+@dataclass
+class Servers:
+    """Local HTTP and HTTPS endpoints and the CA file that makes the HTTPS ones trusted."""
+
+    kind: str
+    """``nginx 1.22.1`` or ``aiohttp (subprocess)``."""
+    http_port: int
+    https_port: int
+    ca_file: Path
+    pid: int
+    hosts: Sequence[str] = LOOPBACK_HOSTS
+
+    def http_urls(self) -> list[str]:
+        return [f"http://{h}:{self.http_port}/" for h in self.hosts]
+
+    def https_urls(self) -> list[str]:
+        return [f"https://{h}:{self.https_port}/" for h in self.hosts]
+
+    def client_ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+
+def _nginx_version(binary: str) -> str:
+    out = subprocess.run([binary, "-v"], capture_output=True, text=True, check=False)
+    text = (out.stderr or out.stdout).strip()
+    return text.split("/", 1)[-1] if "/" in text else text
+
+
+def _nginx_conf(work: Path, http_port: int, https_port: int, cert: Path, key: Path) -> str:
+    listens = "\n".join(f"        listen {h}:{http_port};" for h in LOOPBACK_HOSTS)
+    ssl_listens = "\n".join(f"        listen {h}:{https_port} ssl;" for h in LOOPBACK_HOSTS)
+    body = PAGE.replace('"', '\\"').replace("\n", "\\n")
+    return textwrap.dedent(
+        f"""\
+        worker_processes {SERVER_WORKERS};
+        daemon off;
+        pid {work}/nginx.pid;
+        error_log {work}/error.log warn;
+        events {{ worker_connections 16384; }}
+        http {{
+            access_log off;
+            client_body_temp_path {work}/body;
+            proxy_temp_path {work}/proxy;
+            fastcgi_temp_path {work}/fastcgi;
+            uwsgi_temp_path {work}/uwsgi;
+            scgi_temp_path {work}/scgi;
+            default_type text/html;
+            ssl_certificate {cert};
+            ssl_certificate_key {key};
+            ssl_session_cache off;
+            ssl_session_tickets off;
+            server {{
+        {listens}
+        {ssl_listens}
+                location / {{ return 200 "{body}"; }}
+            }}
+        }}
+        """
+    )
+
+
+@contextlib.contextmanager
+def local_servers(prefer: str = "nginx") -> Iterator[Servers]:
+    """Start the local servers (nginx if present) in their own process group; stop on exit.
+
+    TLS session resumption is off on the server, so every HTTPS probe pays a full handshake,
+    as a probe against a real site does (monitord does not resume sessions either).
+    """
+    work = Path(tempfile.mkdtemp(prefix="monitord-bench-srv-"))
+    ca = trustme.CA()
+    leaf = ca.issue_cert(*LOOPBACK_HOSTS, "localhost")
+    ca_file, cert, key = work / "ca.pem", work / "cert.pem", work / "key.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    leaf.private_key_pem.write_to_path(str(key))
+    with cert.open("wb") as f:
+        for blob in leaf.cert_chain_pems:
+            f.write(blob.bytes())
+    http_port, https_port = free_port(), free_port()
+    nginx = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
+    )
+    if prefer == "nginx" and nginx:
+        conf = work / "nginx.conf"
+        conf.write_text(_nginx_conf(work, http_port, https_port, cert, key))
+        cmd = [nginx, "-p", str(work), "-c", str(conf)]
+        kind = f"nginx {_nginx_version(nginx)} ({SERVER_WORKERS} worker)"
+    else:
+        cmd = [
+            PYTHON,
+            str(BENCH_DIR / "_aiohttp_server.py"),
+            "--http-port",
+            str(http_port),
+            "--https-port",
+            str(https_port),
+            "--cert",
+            str(cert),
+            "--key",
+            str(key),
+            "--hosts",
+            ",".join(LOOPBACK_HOSTS),
+        ]
+        kind = "aiohttp (subprocess, 1 process)"
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL)
+    try:
+        for h in LOOPBACK_HOSTS:
+            wait_for_port(h, http_port, SERVER_START_TIMEOUT)
+            wait_for_port(h, https_port, SERVER_START_TIMEOUT)
+        yield Servers(kind, http_port, https_port, ca_file, proc.pid)
+    finally:
+        # Only the group we started (start_new_session: its id is proc.pid).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------- configuration
+
+
+def write_config(
+    directory: Path,
+    urls: Sequence[str],
+    sites: int,
+    *,
+    clients: int = 100,
+    interval: str = "60s",
+    timeout: str = "10s",
+) -> Path:
+    """A monitord configuration of ``sites`` sites (one http check each) in ``clients`` files.
+
+    Sites take the ``urls`` in turn (with their own path); the advisory watcher and the HTTP API
+    are off; SMTP points at a closed loopback port (the sites stay up, so nothing is sent).
+    """
+    smtp_port = free_port()
+    (directory / "clients").mkdir(parents=True, exist_ok=True)
+    (directory / "monitord.yml").write_text(
+        textwrap.dedent(
+            f"""\
+            agency:
+              name: Bench
+              timezone: Europe/London
+            state: {{path: {directory / "state.sqlite3"}}}
+            smtp: {{host: 127.0.0.1, port: {smtp_port}, from: "Bench <bench@bench.example>"}}
+            security: {{enabled: false}}
+            http: {{listen: off}}
+            """
+        )
+    )
+    per_client = -(-sites // clients)
+    for c in range(clients):
+        numbers = range(c * per_client, min(sites, (c + 1) * per_client))
+        if not numbers:
+            break
+        lines = [
+            f"client: c{c:03d}",
+            f"name: Client {c}",
+            "contacts:",
+            f"  - {{name: Contact {c}, email: web@c{c:03d}.example}}",
+            "sites:",
+        ]
+        for n in numbers:
+            url = f"{urls[n % len(urls)]}s/{n}"
+            lines.append(
+                f"  - {{id: s{n:06d}, url: '{url}', checks: [{{type: http, interval: {interval}, "
+                f'timeout: {timeout}, expect: {{status: 200, contains: "ok monitord"}}}}]}}'
+            )
+        (directory / "clients" / f"c{c:03d}.yml").write_text("\n".join(lines) + "\n")
+    return directory
+
+
+# ---------------------------------------------------------------------------- figures
+
+
+@dataclass
+class Machine:
+    nproc: int
+    cpu: str
+    memory: str
+    python: str
+    kernel: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def machine() -> Machine:
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = subprocess.run(["free", "-h"], capture_output=True, text=True, check=False).stdout
+    total = next((ln.split()[1] for ln in mem.splitlines() if ln.startswith("Mem:")), "?")
+    return Machine(
+        nproc=os.cpu_count() or 0,
+        cpu=cpu,
+        memory=f"{total} RAM",
+        python=platform.python_version(),
+        kernel=platform.release(),
+    )
+
+
+def loadavg() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0–100), nearest-rank; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def proc_status(pid: int | str = "self") -> dict[str, int]:
+    """VmRSS and VmHWM in KiB from /proc/PID/status."""
+    out: dict[str, int] = {}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, rest = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                out[name] = int(rest.split()[0])
+    return out
