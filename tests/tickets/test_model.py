@@ -242,7 +242,7 @@ GOLDEN_CASES: list[tuple[str, Event]] = [
                     },
                 ],
             },
-        ),  # fmt: skip
+        ),
     ),
 ]
 
