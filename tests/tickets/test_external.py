@@ -370,7 +370,7 @@ def test_the_thread_label_is_in_every_create_body() -> None:
 
     t = ticket_for(note("site-down").event, BusinessCalendar.from_agency(AGENCY), AGENCY.name)
     label = thread_label(THREAD)
-    assert label in build_issue(t, "OPS", "Task", {"high": "High"})["fields"]["labels"]  # type: ignore[dict-item]
+    assert label in build_issue(t, "OPS", "Task", {"high": "High"})["fields"]["labels"]
     assert zendesk_body(t, "incident", ())["ticket"]["external_id"] == label
     assert label in freshdesk_body(t, "a@b.example", None, None)["tags"]
 

@@ -67,6 +67,9 @@ class TicketStandIn(StandIn):
         self.next_id += 1
         return t
 
+    def app(self) -> web.Application:
+        raise NotImplementedError
+
     def creates(self) -> int:
         """Tickets made (requests that opened one)."""
         return len(self.tickets)
