@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,14 @@ from pydantic import SecretStr
 
 from monitord.notify.base import Notifier
 from monitord.notify.email import EmailNotifier
+from monitord.notify.freshdesk import FreshdeskNotifier
+from monitord.notify.helpdesk_email import HelpdeskEmailNotifier
+from monitord.notify.jira import JiraNotifier
 from monitord.notify.opsgenie import OpsgenieNotifier
 from monitord.notify.pagerduty import PagerDutyNotifier
+from monitord.notify.redmine import RedmineNotifier
 from monitord.notify.webhook import SlackNotifier, TeamsNotifier, WebhookNotifier
+from monitord.notify.zendesk import ZendeskNotifier
 from monitord.outbox import OutboxSender
 from monitord.store.sqlite import SqliteStore
 from tests.helpers.secrets import CapturedLogs, assert_no_secret, exception_text
@@ -37,6 +42,12 @@ from tests.notify.standins.common import StandIn
 from tests.notify.standins.kit import AGENCY, NOW, make_ctx, note
 from tests.notify.standins.opsgenie import OpsgenieStandIn
 from tests.notify.standins.pagerduty import PagerDutyStandIn
+from tests.notify.standins.tickets import (
+    FreshdeskStandIn,
+    JiraStandIn,
+    RedmineStandIn,
+    ZendeskStandIn,
+)
 
 PD_KEY = "S3cretRoutingKey0123456789abcdef"
 OG_KEY = "og-S3cret-api-key-0123456789"
@@ -46,6 +57,10 @@ HOOK_TOKEN = "S3cretPathToken0123456789"
 HOOK_BEARER = "S3cret-bearer-0123456789"
 HOOK_HMAC = "S3cret-hmac-0123456789"
 SMTP_PASSWORD = "S3cret-Pa55-wrong-0123"
+JIRA_TOKEN = "S3cret-jira-token-0123456789"
+ZENDESK_TOKEN = "S3cret-zendesk-token-0123456789"
+FRESHDESK_KEY = "S3cretFreshdeskKey0123456789"
+REDMINE_KEY = "S3cretRedmineKey0123456789abcdef"
 
 
 @dataclass
@@ -126,6 +141,62 @@ async def _email(stack: contextlib.AsyncExitStack, failure: Callable[[Any], None
     )
 
 
+async def _jira(stack: contextlib.AsyncExitStack, failure: Callable[[Any], None]) -> Setup:
+    standin = JiraStandIn(token=JIRA_TOKEN)
+    failure(standin)
+    site = await stack.enter_async_context(serve_app(standin.app()))
+    opts = JiraNotifier.Options.model_validate(
+        {"base_url": site.url, "email": standin.email, "api_token": JIRA_TOKEN, "project": "OPS"}
+    )
+    return Setup(JiraNotifier("jira", opts, make_ctx()), [JIRA_TOKEN], username=standin.email)
+
+
+async def _zendesk(stack: contextlib.AsyncExitStack, failure: Callable[[Any], None]) -> Setup:
+    standin = ZendeskStandIn(token=ZENDESK_TOKEN)
+    failure(standin)
+    site = await stack.enter_async_context(serve_app(standin.app()))
+    opts = ZendeskNotifier.Options.model_validate(
+        {"base_url": site.url, "email": standin.email, "api_token": ZENDESK_TOKEN}
+    )
+    return Setup(
+        ZendeskNotifier("zendesk", opts, make_ctx()),
+        [ZENDESK_TOKEN],
+        username=f"{standin.email}/token",
+    )
+
+
+async def _freshdesk(stack: contextlib.AsyncExitStack, failure: Callable[[Any], None]) -> Setup:
+    standin = FreshdeskStandIn(api_key=FRESHDESK_KEY)
+    failure(standin)
+    site = await stack.enter_async_context(serve_app(standin.app()))
+    opts = FreshdeskNotifier.Options.model_validate(
+        {"base_url": site.url, "api_key": FRESHDESK_KEY, "email": "support@collective.example"}
+    )
+    return Setup(FreshdeskNotifier("freshdesk", opts, make_ctx()), [FRESHDESK_KEY])
+
+
+async def _redmine(stack: contextlib.AsyncExitStack, failure: Callable[[Any], None]) -> Setup:
+    standin = RedmineStandIn(api_key=REDMINE_KEY)
+    failure(standin)
+    site = await stack.enter_async_context(serve_app(standin.app()))
+    opts = RedmineNotifier.Options.model_validate(
+        {"base_url": site.url, "api_key": REDMINE_KEY, "project_id": "ops"}
+    )
+    return Setup(RedmineNotifier("redmine", opts, make_ctx()), [REDMINE_KEY])
+
+
+async def _helpdesk(stack: contextlib.AsyncExitStack, failure: Callable[[Any], None]) -> Setup:
+    server = stack.enter_context(SmtpServer(username="monitor", password="right-password-123"))
+    failure(server)
+    ctx = replace(
+        make_ctx(),
+        smtp=server.smtp_config(username="monitor", password=SecretStr(SMTP_PASSWORD)),
+        clock=lambda: NOW,
+    )
+    opts = HelpdeskEmailNotifier.Options(address="support@acme.zendesk.example")
+    return Setup(HelpdeskEmailNotifier("helpdesk", opts, ctx), [SMTP_PASSWORD], username="monitor")
+
+
 def _nothing(_: Any) -> None:
     """The wrong password is the failure."""
 
@@ -154,6 +225,18 @@ CASES: list[tuple[str, Builder, Callable[[Any], None], bool]] = [
     ("teams-401-echo", _teams, _http(401, "bad sig", echo="Host"), True),
     ("teams-500", _teams, _http(500), False),
     ("email-535-wrong-password", _email, _nothing, True),
+    ("jira-401-echo", _jira, _http(401, "no", echo="Authorization"), True),
+    ("jira-400-echo", _jira, _http(400, '{"errorMessages":["bad"]}', echo="Authorization"), True),
+    ("jira-429", _jira, _http(429), False),
+    ("zendesk-401-echo", _zendesk, _http(401, "no", echo="Authorization"), True),
+    ("zendesk-422", _zendesk, _http(422, '{"error":"RecordInvalid"}'), True),
+    ("zendesk-503-echo", _zendesk, _http(503, "oops", echo="Authorization"), False),
+    ("freshdesk-401-echo", _freshdesk, _http(401, "no", echo="Authorization"), True),
+    ("freshdesk-429", _freshdesk, _http(429), False),
+    ("redmine-401-echo", _redmine, _http(401, "no", echo="X-Redmine-API-Key"), True),
+    ("redmine-422-echo", _redmine, _http(422, '{"errors":["x"]}', echo="X-Redmine-API-Key"), True),
+    ("redmine-500", _redmine, _http(500), False),
+    ("helpdesk-535-wrong-password", _helpdesk, _nothing, True),
 ]
 
 
@@ -202,5 +285,7 @@ def test_every_builtin_notifier_has_a_case() -> None:
 
     covered = {label.split("-")[0] for label, *_ in CASES}
     builtin = {"email", "pagerduty", "opsgenie", "webhook", "slack", "teams"}
-    assert builtin <= set(available_types())
+    # The ticket notifiers ("helpdesk" is helpdesk-email; tickets-local holds no credential).
+    builtin |= {"jira", "zendesk", "freshdesk", "redmine", "helpdesk"}
+    assert builtin - {"helpdesk"} | {"helpdesk-email", "tickets-local"} <= set(available_types())
     assert builtin <= covered
