@@ -45,6 +45,7 @@ from monitord.routing.desk import RoutingDesk
 from monitord.store.base import IncidentRow, ResultRow
 from monitord.store.sqlite import SqliteStore
 from monitord.systemd import SystemdNotifier
+from monitord.tickets import attach_store
 
 SCHEDULE_ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
 """Every check's schedule is anchor + its own offset + k × interval, so the phase of a check is
@@ -221,6 +222,7 @@ class Daemon:
             open_probe_context(self.ssl_context)
         )
         self.notifiers = self.notifier_factory(config, self.ssl_context)
+        attach_store(self.notifiers, self.store)
         self.sender = OutboxSender(
             self.store, self.notifiers, self.clock, get_logger(component="outbox")
         )
@@ -340,6 +342,7 @@ class Daemon:
         # Mutated in place: the outbox sender holds this very mapping.
         self.notifiers.clear()
         self.notifiers.update(self.notifier_factory(new, self.ssl_context))
+        attach_store(self.notifiers, self.store)
         for n in old_notifiers.values():
             with contextlib.suppress(Exception):
                 await n.aclose()

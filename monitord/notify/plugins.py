@@ -46,6 +46,11 @@ ENTRY_POINT_GROUP = "monitord.notifiers"
 EMAIL = "email"
 """The notifier every configuration with ``smtp:`` has: e-mail to each notification's recipient."""
 
+TICKETS = "tickets"
+TICKETS_LOCAL = "tickets-local"
+"""The notifier named ``tickets`` of type ``tickets-local`` exists unless the configuration has a
+notifier named ``tickets`` or one of type ``tickets-local`` of its own."""
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -251,6 +256,10 @@ def configured_types(config: Config) -> dict[str, str]:
         out[EMAIL] = EMAIL
     for name, entry in config.main.notifiers.items():
         out[name] = entry.type
+    if TICKETS not in out and TICKETS_LOCAL not in out.values():
+        # Every problem becomes a ticket: without a ticket system configured, they are kept
+        # in monitord's own store (`monitord tickets list`).
+        out[TICKETS] = TICKETS_LOCAL
     return out
 
 

@@ -46,6 +46,7 @@ from monitord.config.models import (
 )
 from monitord.events import CONTACT_KIND, Event
 from monitord.notify.base import Notification
+from monitord.notify.plugins import configured_types
 from monitord.oncall import on_call, recipient_for
 
 AGENCY_KINDS = frozenset({"security-unknown", "connectivity", "ticket-overdue", "psa-heads-up"})
@@ -54,6 +55,9 @@ AGENCY_COPY_KINDS = frozenset({"security-now", "patch-day"})
 """Client events the agency's support address also gets (standing in for a ticket)."""
 
 ONCALL_OUT_OF_HOURS_KINDS = frozenset({"security-now"})
+TICKET_KINDS = frozenset(
+    {"site-down", "site-recovered", "certificate", "security-now", "security-unknown", "patch-day"}
+)
 """Kinds that page the on-call person when they happen outside office hours."""
 
 SITE_DOWN_LIKE = frozenset({"site-reminder", "site-flapping"})
@@ -82,6 +86,8 @@ DEFAULT_ROUTES: tuple[Route, ...] = (
             "notify": ["oncall-pager"],
         }
     ),
+    # Every problem becomes a ticket (a recovery comments on and resolves it).
+    Route.model_validate({"match": {"kind": sorted(TICKET_KINDS)}, "notify": ["tickets"]}),
     # A PSA announcing a highly critical release: whoever is on call then must be ready.
     Route.model_validate({"match": {"kind": ["psa-heads-up"]}, "notify": ["oncall-pager"]}),
 )
@@ -177,16 +183,12 @@ def resolve_target(
         return _agency(config, email)
     if target == "oncall-pager":
         return oncall_recipients(event, config, now)
-    notifiers = config.main.notifiers
     if target == TICKETS:
-        if TICKETS in notifiers:
+        types = configured_types(config)
+        if TICKETS in types:
             return [(TICKETS, "", "")]
-        local = sorted(n for n, c in notifiers.items() if c.type == TICKETS_LOCAL_TYPE)
-        if local:
-            return [(local[0], "", "")]
-        # No ticket notifier configured (the built-in tickets-local arrives with the tickets
-        # part): a ticket is stood in for by mail to the agency's support address.
-        return _agency(config, email)
+        # A configuration that names its own tickets-local notifier something else.
+        return [(sorted(n for n, t in types.items() if t == TICKETS_LOCAL_TYPE)[0], "", "")]
     return [(target, "", "")]
 
 
