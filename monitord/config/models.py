@@ -369,6 +369,11 @@ class WindowConfig(Model):
     dates: tuple[DateOrRange, ...] | None = None
     """Only on these dates (or inclusive ``[first, last]`` ranges) when given."""
 
+    @model_validator(mode="after")
+    def _opens(self) -> WindowConfig:
+        _check_dates(self.days, self.dates)
+        return self
+
 
 class MaintenanceWindow(Model):
     """A maintenance window of a client or a site: one-off ``{from, to}`` (naive values read in
@@ -396,18 +401,41 @@ class MaintenanceWindow(Model):
         if one_off:
             if self.from_ is None or self.to is None:
                 raise ValueError("a one-off maintenance window needs both `from` and `to`")
-            if _naive(self.to) <= _naive(self.from_):
-                raise ValueError("maintenance window `to` must be after `from`")
+            _check_order(self.from_, self.to, "maintenance window")
         elif self.start is None or self.end is None:
             raise ValueError(
                 "a maintenance window needs `from` and `to` (one-off) or `start` and `end` "
                 "(recurring, with optional `days`)"
             )
+        _check_dates(self.days, self.dates)
         return self
 
 
-def _naive(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=None) if dt.tzinfo is None else dt.astimezone(ZoneInfo("UTC"))
+def _check_order(start: datetime, end: datetime, what: str) -> None:
+    """``end`` after ``start``; both written with a UTC offset or both without one."""
+    if (start.tzinfo is None) != (end.tzinfo is None):
+        raise ValueError(
+            f"{what}: only one of `from` and `to` has a UTC offset; write both with one "
+            "(2026-12-24T17:00+00:00) or both without (then they are read in the zone)"
+        )
+    if end <= start:
+        raise ValueError(f"{what}: `to` is not after `from`; swap them or fix the date")
+
+
+def _check_dates(days: tuple[Weekday, ...] | None, dates: tuple[DateOrRange, ...] | None) -> None:
+    """A recurring window that can never open is a mistake, not a window."""
+    if days is not None and not days:
+        raise ValueError("`days` is empty, so the window never opens; list days or leave it out")
+    if dates is not None:
+        if not dates:
+            raise ValueError(
+                "`dates` is empty, so the window never opens; list dates or leave it out"
+            )
+        for d in dates:
+            if isinstance(d, tuple) and d[1] < d[0]:
+                raise ValueError(
+                    f"the date range [{d[0]}, {d[1]}] ends before it starts; write the earlier date first"
+                )
 
 
 _HANDOVER = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):([0-5]\d)$")
@@ -436,8 +464,7 @@ class OncallOverride(Model):
 
     @model_validator(mode="after")
     def _order(self) -> OncallOverride:
-        if _naive(self.to) <= _naive(self.from_):
-            raise ValueError("an on-call override's `to` must be after its `from`")
+        _check_order(self.from_, self.to, "on-call override")
         return self
 
 
