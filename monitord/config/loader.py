@@ -1096,6 +1096,17 @@ def _check_routing(doc: Doc | None, issues: _Issues) -> None:
                 f"{_did_you_mean(when, choices)}use always, office_hours, out_of_hours or "
                 "a window defined under `windows:`",
             )
+    security = data.get("security")
+    page_via = security.get("oncall_notifier") if isinstance(security, dict) else None
+    if isinstance(page_via, str) and page_via not in names:
+        shown = sorted(names)
+        issues.at(
+            doc,
+            ("security", "oncall_notifier"),
+            f"{page_via!r} is not a configured notifier",
+            f"{_did_you_mean(page_via, shown)}use one of: {', '.join(shown) or 'none'}, "
+            "or add it under `notifiers:`",
+        )
     oncall = data.get("oncall")
     if not isinstance(oncall, dict):
         return

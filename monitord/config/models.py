@@ -10,10 +10,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from email.utils import parseaddr
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,6 +30,7 @@ from pydantic import (
 )
 
 from monitord.durations import parse_duration
+from monitord.events import Severity
 from monitord.limits import DEFAULT_PROBE_TIMEOUT, PROBE_TIMEOUT_CEILING, SMTP_TIMEOUT
 
 
@@ -157,6 +159,17 @@ class SmtpConfig(Model):
     verify: bool = True
     """Verify the server's certificate with starttls/tls (turn off only for a test server)."""
     ca_file: Path | None = None
+
+    @field_validator("from_")
+    @classmethod
+    def _from_address(cls, v: str) -> str:
+        _name, addr = parseaddr(v)
+        if not addr or not _EMAIL.match(addr):
+            raise ValueError(
+                f"{v!r} has no e-mail address; write it as "
+                '"Collective monitoring <monitor@collective.example>" or a bare address'
+            )
+        return v
 
 
 DRUPAL_FEEDS: tuple[str, ...] = (
@@ -289,20 +302,6 @@ class NotifierConfig(Model):
 
 # ---------------------------------------------------------------- routing (issue 4; docs/routing.md)
 
-ROUTE_KINDS: tuple[str, ...] = (
-    "site-down",
-    "site-reminder",
-    "site-recovered",
-    "site-flapping",
-    "certificate",
-    "security-now",
-    "security-unknown",
-    "patch-day",
-    "psa-heads-up",
-    "connectivity",
-    "ticket-overdue",
-    "test",
-)
 RouteKind = Literal[
     "site-down",
     "site-reminder",
@@ -317,7 +316,10 @@ RouteKind = Literal[
     "ticket-overdue",
     "test",
 ]
-RouteSeverity = Literal["critical", "error", "warning", "info"]
+"""Every events.EventKind a route can match (all but the synthetic ``digest``); a test keeps the
+two lists in step."""
+ROUTE_KINDS: tuple[str, ...] = get_args(RouteKind)
+RouteSeverity = Severity
 Cover = Literal["office_hours", "out_of_hours"]
 """A client's support cover: ``office_hours`` (the default) or ``out_of_hours`` (bought)."""
 

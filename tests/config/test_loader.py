@@ -360,3 +360,12 @@ def test_check_config_uses_monitord_config_env(
     monkeypatch.setenv("MONITORD_CONFIG", str(tmp_path))
     assert main(["check-config"]) == 0
     assert capsys.readouterr().out == f"config OK: 1 client, 0 sites, 0 checks ({tmp_path})\n"
+
+
+def test_route_kinds_follow_the_event_kinds() -> None:
+    from typing import get_args
+
+    from monitord.config.models import ROUTE_KINDS
+    from monitord.events import EventKind
+
+    assert set(ROUTE_KINDS) == set(get_args(EventKind)) - {"digest"}
