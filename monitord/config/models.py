@@ -10,9 +10,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from email.utils import parseaddr
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit

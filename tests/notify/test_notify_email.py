@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import aiosmtplib
 import pytest
+from pydantic import ValidationError
 
 from monitord.config.models import Agency, SmtpConfig
 from monitord.errors import NotifierError, PermanentError, RetryableError
@@ -186,8 +187,13 @@ def test_message_id_domain_comes_from_smtp_from(from_: str, domain: str) -> None
 
 @pytest.mark.parametrize("from_", ["Collective monitoring", "", "<@>", "monitor@"])
 def test_unusable_from_address_is_refused_at_start(from_: str) -> None:
+    # check-config refuses it …
+    with pytest.raises(ValidationError, match="has no e-mail address"):
+        config(**{"from": from_})
+    # … and so does the notifier, should a configuration reach it unvalidated.
+    unvalidated = config().model_copy(update={"from_": from_})
     with pytest.raises(NotifierError, match=r"smtp\.from .* write it as"):
-        notifier(config(**{"from": from_}))
+        notifier(unvalidated)
 
 
 @pytest.mark.parametrize("recipient", ["", "   ", "not an address", "a@b@c"])
