@@ -7,14 +7,17 @@ in office time, a named window that is closed). Recipients are de-duplicated per
 recipient); one due now beats the same one held.
 
 With no ``routes:`` — or when none of the configured routes matches an event — the built-in
-:data:`DEFAULT_ROUTES` apply. They reproduce the part-1/part-2 rules exactly:
+:data:`DEFAULT_ROUTES` apply. They are the part-1/part-2 rules plus a ticket for every problem:
 
 - agency-only kinds (unknown inventories, node connectivity, overdue tickets, PSA heads-ups,
   tests) go to ``agency.support_email``;
 - a client contact gets an event when its ``notify:`` list has the event's kind
   (events.CONTACT_KIND);
-- ``security-now`` and ``patch-day`` also go to ``agency.support_email`` (standing in for a
-  ticket) and ``security-now`` out of hours pages the on-call person;
+- ``security-now`` and ``patch-day`` also go to ``agency.support_email`` and ``security-now``
+  out of hours pages the on-call person;
+- every problem (:data:`TICKET_KINDS`: a site down, its reminders and flapping, its recovery, a
+  certificate, security-now, security-unknown, patch-day) goes to ``tickets``: the built-in
+  ``tickets-local`` notifier unless a ticket system is configured under that name;
 - ``psa-heads-up`` (a PSA announcing a highly critical release) also goes to the on-call person.
 
 Targets: a configured notifier's name (sent to that notifier's own destination), or one of the
@@ -52,13 +55,27 @@ from monitord.oncall import on_call, recipient_for
 AGENCY_KINDS = frozenset({"security-unknown", "connectivity", "ticket-overdue", "psa-heads-up"})
 
 AGENCY_COPY_KINDS = frozenset({"security-now", "patch-day"})
-"""Client events the agency's support address also gets (standing in for a ticket)."""
+"""Client events the agency's support address is also mailed about (besides their ticket)."""
 
 ONCALL_OUT_OF_HOURS_KINDS = frozenset({"security-now"})
-TICKET_KINDS = frozenset(
-    {"site-down", "site-recovered", "certificate", "security-now", "security-unknown", "patch-day"}
-)
 """Kinds that page the on-call person when they happen outside office hours."""
+
+TICKET_KINDS = frozenset(
+    {
+        "site-down",
+        "site-reminder",
+        "site-flapping",
+        "site-recovered",
+        "certificate",
+        "security-now",
+        "security-unknown",
+        "patch-day",
+    }
+)
+"""Kinds that go to the ``tickets`` target: every problem becomes a ticket. Reminders and
+flapping are named, not left to the site-down rule (SITE_DOWN_LIKE), because the client-contacts
+default route names them: they comment on the incident's ticket (or open one if the DOWN was
+not ticketed); a recovery comments on and resolves it."""
 
 SITE_DOWN_LIKE = frozenset({"site-reminder", "site-flapping"})
 """Kinds a route naming ``site-down`` also matches, unless some route names them itself."""

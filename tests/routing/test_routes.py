@@ -35,107 +35,107 @@ def got(kind: str, client: str, site: str | None, at: str) -> set[Row]:
 
 ISSUE_TABLE: list[tuple[str, str, str, str | None, str, set[Row]]] = [
     (
-        "office-hours site-down: ticket (agency stand-in) and contacts now",
+        "office-hours site-down: ticket and contacts now",
         "site-down", "acme", "acme-www", OFFICE,
-        {("email", SUPPORT, None), ("email", "jo@acme.example", None)},
+        {("tickets", "", None), ("email", "jo@acme.example", None)},
     ),
     (
         "evening site-down, office-hours-only client: held to 09:00 next working day",
         "site-down", "acme", "acme-www", EVENING,
-        {("email", SUPPORT, NEXT_MORNING), ("email", "jo@acme.example", NEXT_MORNING)},
+        {("tickets", "", NEXT_MORNING), ("email", "jo@acme.example", NEXT_MORNING)},
     ),
     (
         "evening site-down, out-of-hours client: page now, the rest held",
         "site-down", "beta", "beta-www", EVENING,
         {
             ("pagerduty", "P456", None),
-            ("email", SUPPORT, NEXT_MORNING),
+            ("tickets", "", NEXT_MORNING),
             ("email", "bob@beta.example", NEXT_MORNING),
         },
     ),
     (
         "office-hours site-down, out-of-hours client: no page, contacts now",
         "site-down", "beta", "beta-www", OFFICE,
-        {("email", SUPPORT, None), ("email", "bob@beta.example", None)},
+        {("tickets", "", None), ("email", "bob@beta.example", None)},
     ),
     (
         "a reminder counts as site-down (no route names it)",
         "site-reminder", "beta", "beta-www", EVENING,
         {
             ("pagerduty", "P456", None),
-            ("email", SUPPORT, NEXT_MORNING),
+            ("tickets", "", NEXT_MORNING),
             ("email", "bob@beta.example", NEXT_MORNING),
         },
     ),
     (
         "flapping counts as site-down too",
         "site-flapping", "acme", "acme-www", OFFICE,
-        {("email", SUPPORT, None), ("email", "jo@acme.example", None)},
+        {("tickets", "", None), ("email", "jo@acme.example", None)},
     ),
     (
         "evening recovery: held, only to those who asked for recoveries",
         "site-recovered", "acme", "acme-www", EVENING,
-        {("email", SUPPORT, NEXT_MORNING), ("email", "ann@acme.example", NEXT_MORNING)},
+        {("tickets", "", NEXT_MORNING), ("email", "ann@acme.example", NEXT_MORNING)},
     ),
     (
         "Christmas Eve 18:30: security-now always, Alex paged by override",
         "security-now", "acme", "acme-www", XMAS_EVE,
-        {("email", SUPPORT, None), ("email", "jo@acme.example", None), ("pagerduty", "P456", None)},
+        {("tickets", "", None), ("email", "jo@acme.example", None), ("pagerduty", "P456", None)},
     ),
     (
         "the extra closure day 29 Dec: rota again (Sam), security-now now",
         "security-now", "acme", "acme-www", "2026-12-29T10:00",
-        {("email", SUPPORT, None), ("email", "jo@acme.example", None), ("pagerduty", "P123", None)},
+        {("tickets", "", None), ("email", "jo@acme.example", None), ("pagerduty", "P123", None)},
     ),
     (
         "Christmas Eve 18:30 site-down: held past Christmas, Boxing Day and the closure day",
         "site-down", "acme", "acme-www", XMAS_EVE,
-        {("email", SUPPORT, AFTER_XMAS), ("email", "jo@acme.example", AFTER_XMAS)},
+        {("tickets", "", AFTER_XMAS), ("email", "jo@acme.example", AFTER_XMAS)},
     ),
     (
         "Christmas Day: held to 30 Dec",
         "site-down", "acme", "acme-www", "2026-12-25T10:00",
-        {("email", SUPPORT, AFTER_XMAS), ("email", "jo@acme.example", AFTER_XMAS)},
+        {("tickets", "", AFTER_XMAS), ("email", "jo@acme.example", AFTER_XMAS)},
     ),
     (
         "the extra closure day counts as out of hours",
         "site-down", "acme", "acme-www", "2026-12-29T10:00",
-        {("email", SUPPORT, AFTER_XMAS), ("email", "jo@acme.example", AFTER_XMAS)},
+        {("tickets", "", AFTER_XMAS), ("email", "jo@acme.example", AFTER_XMAS)},
     ),
     (
         "Christmas Eve 16:59 is still office time",
         "site-down", "acme", "acme-www", "2026-12-24T16:59",
-        {("email", SUPPORT, None), ("email", "jo@acme.example", None)},
+        {("tickets", "", None), ("email", "jo@acme.example", None)},
     ),
     (
         "Christmas Eve 17:00 is not",
         "site-down", "acme", "acme-www", "2026-12-24T17:00",
-        {("email", SUPPORT, AFTER_XMAS), ("email", "jo@acme.example", AFTER_XMAS)},
+        {("tickets", "", AFTER_XMAS), ("email", "jo@acme.example", AFTER_XMAS)},
     ),
     (
         "Friday 17:00 is held to Monday 09:00",
         "site-down", "acme", "acme-www", "2026-11-27T17:00",
-        {("email", SUPPORT, utc("2026-11-30T09:00")), ("email", "jo@acme.example", utc("2026-11-30T09:00"))},
+        {("tickets", "", utc("2026-11-30T09:00")), ("email", "jo@acme.example", utc("2026-11-30T09:00"))},
     ),
     (
         "summer time: held to 09:00 BST = 08:00 UTC",
         "site-down", "acme", "acme-www", "2026-06-05T18:00",
-        {("email", SUPPORT, utc("2026-06-08T08:00")), ("email", "jo@acme.example", utc("2026-06-08T08:00"))},
+        {("tickets", "", utc("2026-06-08T08:00")), ("email", "jo@acme.example", utc("2026-06-08T08:00"))},
     ),
     (
         "the Friday before the clocks go forward: held to Monday 09:00 BST",
         "site-down", "acme", "acme-www", "2026-03-27T17:30",
-        {("email", SUPPORT, utc("2026-03-30T08:00")), ("email", "jo@acme.example", utc("2026-03-30T08:00"))},
+        {("tickets", "", utc("2026-03-30T08:00")), ("email", "jo@acme.example", utc("2026-03-30T08:00"))},
     ),
     (
         "patch-day: the ticket; no contact asked for maintenance",
         "patch-day", "acme", "acme-www", OFFICE,
-        {("email", SUPPORT, None)},
+        {("tickets", "", None)},
     ),
     (
-        "no configured route matches a certificate: the defaults (contacts who asked)",
+        "no configured route matches a certificate: the defaults (contacts who asked, a ticket)",
         "certificate", "acme", "acme-www", EVENING,
-        {("email", "ann@acme.example", None)},
+        {("email", "ann@acme.example", None), ("tickets", "", None)},
     ),
     (
         "agency-only kinds go to the agency by default",
@@ -145,7 +145,7 @@ ISSUE_TABLE: list[tuple[str, str, str, str | None, str, set[Row]]] = [
     (
         "an unknown client has no contacts",
         "site-down", "nobody", "x", OFFICE,
-        {("email", SUPPORT, None)},
+        {("tickets", "", None)},
     ),
 ]  # fmt: skip
 
@@ -161,27 +161,34 @@ def test_issue_routes(
     assert got(kind, client, site, at) == expected, why
 
 
-# ---------------------------------------------------------------- the defaults are part 1/2
+# ---------------------------------------------------------------- the defaults: part 1/2 + tickets
 
+TICKET = ("tickets", "")
+"""Every problem becomes a ticket: the built-in ``tickets`` (tickets-local) notifier."""
 
 LEGACY_TABLE: list[tuple[str, str, str, list[tuple[str, str]]]] = [
-    ("site-down", "acme", OFFICE, [("email", "jo@acme.example")]),
-    ("site-down", "acme", EVENING, [("email", "jo@acme.example")]),
-    ("site-recovered", "acme", EVENING, [("email", "ann@acme.example")]),
-    ("certificate", "acme", OFFICE, [("email", "ann@acme.example")]),
-    ("security-now", "acme", OFFICE, [("email", "jo@acme.example"), ("email", SUPPORT)]),
+    ("site-down", "acme", OFFICE, [("email", "jo@acme.example"), TICKET]),
+    ("site-down", "acme", EVENING, [("email", "jo@acme.example"), TICKET]),
+    # Reminders and flapping comment on the incident's ticket.
+    ("site-reminder", "acme", EVENING, [("email", "jo@acme.example"), TICKET]),
+    ("site-flapping", "acme", OFFICE, [("email", "jo@acme.example"), TICKET]),
+    ("site-recovered", "acme", EVENING, [("email", "ann@acme.example"), TICKET]),
+    ("certificate", "acme", OFFICE, [("email", "ann@acme.example"), TICKET]),
+    ("security-now", "acme", OFFICE, [("email", "jo@acme.example"), ("email", SUPPORT), TICKET]),
     # Out of hours the on-call stand-in is the agency address again: one mail, not two.
-    ("security-now", "acme", EVENING, [("email", "jo@acme.example"), ("email", SUPPORT)]),
-    ("patch-day", "acme", OFFICE, [("email", SUPPORT)]),
-    ("security-unknown", "acme", OFFICE, [("email", SUPPORT)]),
+    ("security-now", "acme", EVENING, [("email", "jo@acme.example"), ("email", SUPPORT), TICKET]),
+    ("patch-day", "acme", OFFICE, [("email", SUPPORT), TICKET]),
+    ("security-unknown", "acme", OFFICE, [("email", SUPPORT), TICKET]),
     ("psa-heads-up", "", EVENING, [("email", SUPPORT)]),
     ("test", "", OFFICE, [("email", SUPPORT)]),
-    ("site-down", "beta", EVENING, [("email", "bob@beta.example")]),
+    ("connectivity", "", EVENING, [("email", SUPPORT)]),
+    ("ticket-overdue", "acme", EVENING, [("email", SUPPORT)]),
+    ("site-down", "beta", EVENING, [("email", "bob@beta.example"), TICKET]),
 ]
 
 
 @pytest.mark.parametrize(("kind", "client", "at", "expected"), LEGACY_TABLE)
-def test_without_routes_the_part_1_and_2_rules_hold_exactly(
+def test_without_routes_the_part_1_and_2_rules_and_a_ticket_per_problem_hold_exactly(
     kind: str, client: str, at: str, expected: list[tuple[str, str]]
 ) -> None:
     cfg = make_config(notifiers={})
