@@ -1,4 +1,5 @@
-"""Who hears about security events (routing.py's part-2 rules), by kind and time of day."""
+"""Who hears about security events (routing.py's part-2 rules, and a ticket for every problem),
+by kind and time of day."""
 
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ AGENCY = ("email", "support@collective.example")
 PAGER = ("pager", "support@collective.example")
 SEC = [("email", "sec@acme.example"), ("email", "both@acme.example")]
 MAINT = [("email", "maint@acme.example"), ("email", "both@acme.example")]
+TICKET = ("tickets", "")
+"""Every problem becomes a ticket: the built-in tickets-local notifier (no recipient)."""
 
 
 def event(kind: str, at: datetime) -> Event:
@@ -65,35 +68,65 @@ def utc(y: int, m: int, d: int, h: int = 0, mi: int = 0) -> datetime:
 
 
 ROUTES: list[tuple[str, str, datetime, list[tuple[str, str]]]] = [
-    ("security-now, Thursday 14:00", "security-now", utc(2026, 11, 5, 14), [*SEC, AGENCY]),
-    ("security-now, 08:59 GMT", "security-now", utc(2026, 11, 5, 8, 59), [*SEC, AGENCY, PAGER]),
-    ("security-now, 09:00 GMT", "security-now", utc(2026, 11, 5, 9), [*SEC, AGENCY]),
-    ("security-now, 17:00 GMT", "security-now", utc(2026, 11, 5, 17), [*SEC, AGENCY, PAGER]),
-    ("security-now, Saturday", "security-now", utc(2026, 11, 7, 11), [*SEC, AGENCY, PAGER]),
+    ("security-now, Thursday 14:00", "security-now", utc(2026, 11, 5, 14), [*SEC, AGENCY, TICKET]),
+    (
+        "security-now, 08:59 GMT",
+        "security-now",
+        utc(2026, 11, 5, 8, 59),
+        [*SEC, AGENCY, PAGER, TICKET],
+    ),
+    ("security-now, 09:00 GMT", "security-now", utc(2026, 11, 5, 9), [*SEC, AGENCY, TICKET]),
+    (
+        "security-now, 17:00 GMT",
+        "security-now",
+        utc(2026, 11, 5, 17),
+        [*SEC, AGENCY, PAGER, TICKET],
+    ),
+    ("security-now, Saturday", "security-now", utc(2026, 11, 7, 11), [*SEC, AGENCY, PAGER, TICKET]),
     (
         "security-now, Wednesday release night",
         "security-now",
         utc(2026, 11, 18, 19),
-        [*SEC, AGENCY, PAGER],
+        [*SEC, AGENCY, PAGER, TICKET],
     ),
-    ("security-now, Christmas Day", "security-now", utc(2026, 12, 25, 11), [*SEC, AGENCY, PAGER]),
-    ("security-now, closure day", "security-now", utc(2026, 12, 29, 11), [*SEC, AGENCY, PAGER]),
+    (
+        "security-now, Christmas Day",
+        "security-now",
+        utc(2026, 12, 25, 11),
+        [*SEC, AGENCY, PAGER, TICKET],
+    ),
+    (
+        "security-now, closure day",
+        "security-now",
+        utc(2026, 12, 29, 11),
+        [*SEC, AGENCY, PAGER, TICKET],
+    ),
     (
         "security-now, 08:30 UTC in BST = 09:30",
         "security-now",
         utc(2026, 6, 18, 8, 30),
-        [*SEC, AGENCY],
+        [*SEC, AGENCY, TICKET],
     ),
     (
         "security-now, 16:30 UTC in BST = 17:30",
         "security-now",
         utc(2026, 6, 18, 16, 30),
-        [*SEC, AGENCY, PAGER],
+        [*SEC, AGENCY, PAGER, TICKET],
     ),
-    ("patch-day", "patch-day", utc(2026, 11, 19, 9), [*MAINT, AGENCY]),
-    ("patch-day never pages", "patch-day", utc(2026, 11, 21, 9), [*MAINT, AGENCY]),
-    ("security-unknown: agency only", "security-unknown", utc(2026, 11, 5, 14), [AGENCY]),
-    ("security-unknown, night: agency only", "security-unknown", utc(2026, 11, 5, 23), [AGENCY]),
+    ("patch-day", "patch-day", utc(2026, 11, 19, 9), [*MAINT, AGENCY, TICKET]),
+    ("patch-day never pages", "patch-day", utc(2026, 11, 21, 9), [*MAINT, AGENCY, TICKET]),
+    (
+        "security-unknown: agency and a ticket",
+        "security-unknown",
+        utc(2026, 11, 5, 14),
+        [AGENCY, TICKET],
+    ),
+    (
+        "security-unknown, night: agency and a ticket",
+        "security-unknown",
+        utc(2026, 11, 5, 23),
+        [AGENCY, TICKET],
+    ),
     ("psa-heads-up: agency and on call", "psa-heads-up", utc(2026, 11, 18, 15), [AGENCY, PAGER]),
 ]
 
@@ -107,9 +140,9 @@ def test_security_routing(kind: str, at: datetime, expected: list[tuple[str, str
     assert len({n.key for n in notes}) == len(notes)
 
 
-def test_without_support_email_only_contacts_are_told() -> None:
+def test_without_support_email_only_contacts_are_told_and_a_ticket_opened() -> None:
     bare = CONFIG.model_copy(
         update={"main": MainConfig.model_validate({"agency": {"name": "Collective"}})}
     )
     notes = route(event("security-now", utc(2026, 11, 7, 11)), bare)
-    assert [(n.notifier, n.recipient) for n in notes] == SEC
+    assert [(n.notifier, n.recipient) for n in notes] == [*SEC, TICKET]

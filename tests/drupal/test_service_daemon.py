@@ -5,6 +5,7 @@ A Highly critical advisory mails the client's security contact and the agency ON
 poll and a restart change nothing); a moderately critical one is queued and mailed as ONE
 maintenance notice at 09:00 on patch day; a revision raising it to Highly critical takes the
 immediate path; a correction removes the queued item; hostile and failing feeds are survived.
+Each of those notices also opens ONE ticket in the built-in tickets-local notifier.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from aiohttp import web
 
 from monitord.daemon import Daemon
 from monitord.drupal.service import SecurityService, security_service
+from monitord.store.base import SENT, LocalTicketRow
+from monitord.store.sqlite import SqliteStore
 from tests.helpers import smtp as smtp_helpers
 from tests.helpers.sites import serve_app
 from tests.helpers.smtp import ReceivedMail, SmtpServer
@@ -243,6 +246,17 @@ async def outbox_keys(daemon: Daemon) -> list[str]:
     return sorted(i.key for i in await daemon.store.outbox_items(limit=1000))
 
 
+async def settled(cfg: Path) -> tuple[dict[str, str], list[LocalTicketRow]]:
+    """After the daemon stopped: each outbox item's status by key, and the local tickets."""
+    store = SqliteStore(cfg / "state.sqlite3")
+    await store.open()
+    try:
+        items = {i.key: i.status for i in await store.outbox_items(limit=1000)}
+        return items, await store.local_tickets()
+    finally:
+        await store.close()
+
+
 def recipients(mails: list[ReceivedMail]) -> list[str]:
     return sorted(r for m in mails for r in m.rcpt_tos)
 
@@ -287,7 +301,17 @@ async def test_highly_critical_mails_client_and_agency_once_across_polls_and_res
         assert feeds.requests[-1][1] is not None
         assert set(again.fetched.values()) == {"not-modified"}
         keys = await outbox_keys(daemon)
-    assert len(keys) == 2
+    # Two mails and the ticket (the built-in tickets-local notifier, no recipient).
+    assert keys == [
+        "security-now|SA-CORE-2026-030|acme-www|email|sec@acme.example",
+        "security-now|SA-CORE-2026-030|acme-www|email|support@collective.example",
+        "security-now|SA-CORE-2026-030|acme-www|tickets|",
+    ]
+    statuses, tickets = await settled(cfg)
+    assert statuses == dict.fromkeys(keys, SENT)
+    assert [(t.thread, t.kind, t.site, t.status) for t in tickets] == [
+        ("SA-CORE-2026-030:acme-www", "security-now", "acme-www", "open")
+    ]
 
     # Restart; drupal.org re-serves the same advisories under a new ETag (so they are parsed).
     feeds.bodies["core.xml"] = rss(CORE_HC, "<!-- re-served -->")
@@ -299,6 +323,7 @@ async def test_highly_critical_mails_client_and_agency_once_across_polls_and_res
         assert report.events == [] and report.notifications == 0
         assert await outbox_keys(daemon) == keys
     assert len(mailer.messages) == 2
+    assert await settled(cfg) == (statuses, tickets)
 
 
 async def test_moderate_advisory_waits_for_patch_day_and_one_notice_lists_it(
@@ -350,7 +375,16 @@ async def test_moderate_advisory_waits_for_patch_day_and_one_notice_lists_it(
         assert service.queued() == []
     async with running(cfg, clock) as (daemon, service):
         assert (await service.run_once(clock.now)).events == []
-        assert len(await outbox_keys(daemon)) == 2
+        keys = await outbox_keys(daemon)
+    assert keys == [
+        "patch-day|acme-www|2026-11-19|email|maint@acme.example",
+        "patch-day|acme-www|2026-11-19|email|support@collective.example",
+        "patch-day|acme-www|2026-11-19|tickets|",
+    ]
+    statuses, tickets = await settled(cfg)
+    assert statuses == dict.fromkeys(keys, SENT)
+    assert [(t.kind, t.site, t.status) for t in tickets] == [("patch-day", "acme-www", "open")]
+    assert "SA-CONTRIB-2026-300" in tickets[0].body and "SA-CONTRIB-2026-301" in tickets[0].body
 
 
 async def test_revision_to_highly_critical_before_patch_day_acts_now(
@@ -379,7 +413,13 @@ async def test_revision_to_highly_critical_before_patch_day_acts_now(
         clock.now = PATCH_DAY
         report = await service.run_once(clock.now)
         assert report.revised == [] and report.events == []
-        assert len(await outbox_keys(daemon)) == 2
+        # The two mails and the ticket of the urgent path, nothing for patch day.
+        keys = await outbox_keys(daemon)
+        assert keys == [
+            "security-now|SA-CONTRIB-2026-300|acme-www|email|sec@acme.example",
+            "security-now|SA-CONTRIB-2026-300|acme-www|email|support@collective.example",
+            "security-now|SA-CONTRIB-2026-300|acme-www|tickets|",
+        ]
 
         # A real revision lowering the risk again: a pair acted on now is not acted on again.
         feeds.bodies["all.xml"] = rss(webform("Critical", 16))
@@ -387,7 +427,10 @@ async def test_revision_to_highly_critical_before_patch_day_acts_now(
         report = await service.run_once(clock.now)
         assert report.revised == ["SA-CONTRIB-2026-300"]
         assert report.events == [] and service.queued() == []
-        assert len(await outbox_keys(daemon)) == 2
+        assert await outbox_keys(daemon) == keys
+    statuses, tickets = await settled(cfg)
+    assert statuses == dict.fromkeys(keys, SENT)
+    assert [(t.kind, t.priority, t.status) for t in tickets] == [("security-now", "urgent", "open")]
 
 
 async def test_correction_that_unaffects_the_site_removes_its_queued_item(

@@ -15,12 +15,15 @@ from monitord.notify.email import EmailNotifier
 from monitord.notify.opsgenie import OpsgenieNotifier
 from monitord.notify.pagerduty import PagerDutyNotifier
 from monitord.notify.plugins import (
+    TICKETS,
+    TICKETS_LOCAL,
     available_types,
     build_notifiers,
     configured_types,
     load_plugin_class,
     protocol_problems,
 )
+from monitord.notify.tickets_local import LocalTicketsNotifier
 from monitord.notify.webhook import SlackNotifier, TeamsNotifier, WebhookNotifier
 
 
@@ -146,22 +149,67 @@ def test_only_named_notifiers_are_built_and_email_comes_with_smtp(tmp_path: Path
             "  ops-chat: {type: slack, url: 'https://hooks.slack.com/services/T/B/abc'}\n",
         )
     )
+    # `tickets` (tickets-local) is built in: every problem becomes a ticket (issue 4).
     assert configured_types(config) == {
         "email": "email",
         "oncall-pager": "pagerduty",
         "ops-chat": "slack",
+        "tickets": "tickets-local",
     }
     built = build_notifiers(config)
-    assert sorted(built) == ["email", "oncall-pager", "ops-chat"]
+    assert sorted(built) == ["email", "oncall-pager", "ops-chat", "tickets"]
     assert isinstance(built["email"], EmailNotifier)
     assert isinstance(built["oncall-pager"], PagerDutyNotifier)
+    assert isinstance(built["tickets"], LocalTicketsNotifier)
     assert [n.name for n in built.values()] == list(built)
     assert sorted(build_notifiers(config, only={"ops-chat"})) == ["ops-chat"]
 
 
 def test_no_smtp_no_email(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path, "", smtp=False))
-    assert build_notifiers(config) == {}
+    built = build_notifiers(config)
+    # Only the built-in ticket notifier: no e-mail without smtp.
+    assert list(built) == ["tickets"]
+    assert isinstance(built["tickets"], LocalTicketsNotifier)
+
+
+BUILTIN_TICKETS: list[tuple[str, str, dict[str, str]]] = [
+    ("nothing configured", "", {"email": "email", TICKETS: TICKETS_LOCAL}),
+    (
+        "a ticket system named tickets replaces it",
+        "notifiers:\n  tickets: {type: webhook, url: 'https://desk.example/hook'}\n",
+        {"email": "email", TICKETS: "webhook"},
+    ),
+    (
+        "the config's own tickets-local under another name replaces it",
+        "notifiers:\n  local: {type: tickets-local}\n",
+        {"email": "email", "local": TICKETS_LOCAL},
+    ),
+    (
+        "the config's own tickets-local named tickets is the one",
+        "notifiers:\n  tickets: {type: tickets-local, path: other.sqlite3}\n",
+        {"email": "email", TICKETS: TICKETS_LOCAL},
+    ),
+    (
+        "a ticket system under another name does not replace it",
+        "notifiers:\n  desk: {type: webhook, url: 'https://desk.example/hook'}\n",
+        {"email": "email", "desk": "webhook", TICKETS: TICKETS_LOCAL},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("notifiers", "expected"), [r[1:] for r in BUILTIN_TICKETS], ids=[r[0] for r in BUILTIN_TICKETS]
+)
+def test_tickets_local_is_built_in_unless_the_config_has_its_own(
+    tmp_path: Path, notifiers: str, expected: dict[str, str]
+) -> None:
+    config = load_config(_write(tmp_path, notifiers))
+    assert configured_types(config) == expected
+    built = build_notifiers(config)
+    assert sorted(built) == sorted(expected)
+    local = [n for n, t in expected.items() if t == TICKETS_LOCAL]
+    assert [n for n, b in built.items() if isinstance(b, LocalTicketsNotifier)] == local
 
 
 def test_secrets_stay_out_of_the_config_repr(tmp_path: Path) -> None:

@@ -135,6 +135,8 @@ async def test_metrics(tmp_path: Path, smtp_server: SmtpServer) -> None:
         assert m[("monitord_outbox_oldest_age_seconds", ())] == 0
         assert m[("monitord_notifications_sent_total", (("notifier", "email"),))] == len(mails)
         assert m[("monitord_notifications_failed_total", (("notifier", "email"),))] == 0
+        # The built-in tickets-local: one ticket for the DOWN, one for the certificate.
+        assert m[("monitord_notifications_sent_total", (("notifier", "tickets"),))] == 2
         assert m[("monitord_scheduler_lateness_seconds_count", ())] == 1
         assert m[("monitord_scheduler_lateness_seconds_bucket", (("le", "0.005"),))] == 1
         assert m[("monitord_scheduler_lateness_seconds_bucket", (("le", "0.0025"),))] == 0
@@ -169,16 +171,31 @@ async def test_metrics_outbox_backlog_while_smtp_is_down(
         store = daemon.store
 
         async def tried() -> bool:
+            # The mail waits for SMTP; the ticket (built-in tickets-local, the store) does not.
             items = await store.outbox_items()
-            return bool(items) and all(i.status == "pending" and i.last_error for i in items)
+            mail = [i for i in items if i.notifier == "email"]
+            tickets = [i for i in items if i.notifier == "tickets"]
+            return (
+                bool(mail)
+                and all(i.status == "pending" and i.last_error for i in mail)
+                and bool(tickets)
+                and all(i.status == "sent" for i in tickets)
+            )
 
         await eventually(tried, "the first delivery try failed")
+        items = await store.outbox_items()
+        assert sorted((i.notifier, i.notification.event.kind) for i in items) == [
+            ("email", "site-down"),  # Jo asked for site-down, nobody for certificates
+            ("tickets", "certificate"),
+            ("tickets", "site-down"),
+        ]
         clock.advance(minutes=7)
         async with http.get(f"{api.url}metrics") as r:
             m = metrics_of(await r.text())
         assert m[("monitord_outbox_depth", ())] == 1
         assert m[("monitord_outbox_oldest_age_seconds", ())] == 7 * 60
         assert m[("monitord_notifications_sent_total", (("notifier", "email"),))] == 0
+        assert m[("monitord_notifications_sent_total", (("notifier", "tickets"),))] == 2
 
 
 async def test_status_json(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 from monitord.cli import main
 from monitord.daemon import check_key
 from monitord.probes.base import ProbeResult
+from tests.helpers.secrets import CapturedLogs
 from tests.service.conftest import Clock, running, write_config
 
 WWW = check_key("acme", "acme-www", "http")
@@ -25,8 +26,11 @@ def run_status(cfg: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> st
 
 
 async def test_status_reads_the_running_daemon_then_the_store(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], captured_logs: CapturedLogs
 ) -> None:
+    # The daemon keeps working while the CLI runs in a thread: its outbox sender opens the
+    # DOWN's ticket (the built-in tickets-local) and logs it. Its log lines are captured
+    # here, so that stdout holds only what `monitord status` prints.
     cfg = write_config(tmp_path / "cfg")
     clock = Clock()
     async with running(cfg, clock) as (daemon, api):
