@@ -63,10 +63,13 @@ class LocalTicketsNotifier:
         if self._store is not None:
             return self._store
         if self._options.path is None:
+            # The built-in `tickets` has no entry in monitord.yml to add a `path` to: say
+            # how to write one.
             raise RetryableError(
                 f"notifier {self.name!r} (tickets-local) has no state store yet: local "
                 "tickets are written by the running daemon — send through `monitord run`, or "
-                "give the notifier a `path` to the state store for a test"
+                "for a test give it a `path` to the state store in monitord.yml: "
+                f"`notifiers: {{{self.name}: {{type: tickets-local, path: state.sqlite3}}}}`"
             )
         from monitord.store.sqlite import SqliteStore
 
