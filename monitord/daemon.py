@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import signal
 import ssl
@@ -61,6 +62,20 @@ LATENESS_SAMPLES = 10_000
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def settle_heap(*, after_reload: bool = False) -> None:
+    """Collect the garbage of loading, then freeze every object alive now (the configuration,
+    the scheduled checks and jobs: all long-lived) out of the garbage collector's sight.
+
+    Without it each full collection walks every one of them while the loop waits: 0.3 s at
+    20,000 sites, 0.65 s at 40,000, every 30-90 s (docs/benchmarks.md). Objects made later
+    (states, results) are still collected. After a reload the old configuration is unfrozen
+    first, so its cycles are reclaimed (one pause per reload, not one a minute)."""
+    if after_reload:
+        gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def check_key(client: str, site: str, check: str) -> str:
@@ -234,6 +249,7 @@ class Daemon:
             for sc in self.checks.values():
                 self._add_job(sc)
             self._scheduler.start()
+        settle_heap()
         for factory in self.service_factories:
             service = factory(self)
             if service is not None:
@@ -359,6 +375,7 @@ class Daemon:
                 await service.reload(self)
             except Exception:
                 self.log.exception("service reload failed", service=service.name)
+        settle_heap(after_reload=True)
         self.reloads_ok += 1
         self.last_reload = self.clock()
         self.log.info("reloaded", clients=len(new.clients), checks=len(self.checks))
