@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -41,6 +42,35 @@ from monitord.probes.base import ProbeResult
 def cpu_seconds() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
+
+
+class GcPauses:
+    """Durations of the garbage collector's runs per generation (``gc.callbacks``): a full
+    collection walks every tracked object, so its pause grows with the number of sites."""
+
+    def __init__(self) -> None:
+        self.runs: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.runs[info["generation"]].append(time.perf_counter() - self._start)
+
+    def since(self, marks: dict[int, int]) -> dict[str, dict[str, float]]:
+        out = {}
+        for gen, runs in self.runs.items():
+            window = runs[marks[gen] :]
+            out[f"gen{gen}"] = {
+                "count": len(window),
+                "total_ms": round(1000 * sum(window), 1),
+                "max_ms": round(1000 * max(window), 1) if window else 0.0,
+            }
+        return out
+
+    def marks(self) -> dict[int, int]:
+        return {gen: len(runs) for gen, runs in self.runs.items()}
 
 
 def lateness_stats(values: list[float]) -> dict[str, float]:
@@ -70,6 +100,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             if len(failures) < 5:
                 failures.append(f"{sc.key}: {result.message}")
 
+    pauses = GcPauses()
+    gc.callbacks.append(pauses)
     daemon.lateness_listeners.append(on_late)
     daemon.result_listeners.append(on_result)
     t0 = time.monotonic()
@@ -89,6 +121,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         w_late, w_probes = len(late), daemon.probes_run
         w_results, w_failed = counters["results"], counters["failed"]
         w_commits = daemon.store.commits
+        w_gc = pauses.marks()
         samples: list[dict[str, Any]] = []
         s_cpu, s_t, s_late = w_cpu, w_t, w_late
         end = w_t + args.duration
@@ -125,6 +158,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             "rss_mib": status.get("VmRSS", 0) / 1024,
             "hwm_mib": status.get("VmHWM", 0) / 1024,
             "samples": samples,
+            "gc": pauses.since(w_gc),
+            "gc_frozen": gc.get_freeze_count(),
             "loop": type(asyncio.get_running_loop()).__module__,
         }
     finally:

@@ -171,7 +171,9 @@ def describe(f: dict[str, Any]) -> str:
         f"p99 {lat['p99'] * 1000:.1f} ms max {lat['max'] * 1000:.0f} ms, "
         f"CPU {f['cpu_pct_of_one_core']:.1f} % of a core, RSS {f['rss_mib']:.0f} MiB "
         f"(HWM {f['hwm_mib']:.0f}), failed {f['failed']}/{f['results']}, "
-        f"commits {f['commits']}, load {f['load_before']} -> {f['load_after']}"
+        f"commits {f['commits']}, load {f['load_before']} -> {f['load_after']}; GC gen2 "
+        f"{f['gc']['gen2']['count']}x max {f['gc']['gen2']['max_ms']:.0f} ms "
+        f"(frozen objects {f['gc_frozen']})"
     )
 
 
