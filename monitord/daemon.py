@@ -256,6 +256,12 @@ class Daemon:
                 await service.start(self)
                 self.services.append(service)
         self.last_reload = self.clock()
+        if config.main.agency.support_email and config.main.smtp is None:
+            self.log.warning(
+                "agency.support_email is set but there is no smtp section: agency mail "
+                "(overdue tickets, connectivity, unknown inventories) cannot be sent",
+                hint="add an smtp section (host, port, from) to monitord.yml",
+            )
         self.log.info(
             "started",
             config=str(self.config_dir),

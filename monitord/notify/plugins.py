@@ -48,8 +48,12 @@ EMAIL = "email"
 
 TICKETS = "tickets"
 TICKETS_LOCAL = "tickets-local"
-"""The notifier named ``tickets`` of type ``tickets-local`` exists unless the configuration has a
-notifier named ``tickets`` or one of type ``tickets-local`` of its own."""
+TICKET_TYPES = frozenset(
+    {TICKETS_LOCAL, "jira", "zendesk", "freshdesk", "redmine", "helpdesk-email"}
+)
+"""The built-in ticket systems. The notifier named ``tickets`` of type ``tickets-local`` exists
+unless the configuration has a notifier named ``tickets`` or one of these types of its own (a
+third-party ticket plugin is used as the ``tickets`` target when it is named ``tickets``)."""
 
 
 def utcnow() -> datetime:
@@ -256,7 +260,7 @@ def configured_types(config: Config) -> dict[str, str]:
         out[EMAIL] = EMAIL
     for name, entry in config.main.notifiers.items():
         out[name] = entry.type
-    if TICKETS not in out and TICKETS_LOCAL not in out.values():
+    if TICKETS not in out and not TICKET_TYPES & set(out.values()):
         # Every problem becomes a ticket: without a ticket system configured, they are kept
         # in monitord's own store (`monitord tickets list`).
         out[TICKETS] = TICKETS_LOCAL

@@ -49,7 +49,7 @@ from monitord.config.models import (
 )
 from monitord.events import CONTACT_KIND, Event
 from monitord.notify.base import Notification
-from monitord.notify.plugins import configured_types
+from monitord.notify.plugins import TICKET_TYPES, configured_types
 from monitord.oncall import on_call, recipient_for
 
 AGENCY_KINDS = frozenset({"security-unknown", "connectivity", "ticket-overdue", "psa-heads-up"})
@@ -176,14 +176,18 @@ def oncall_recipients(
         nc = config.main.notifiers.get(oc.notifier)
         kind = nc.type if nc is not None else oc.notifier
         return [(oc.notifier, who.person.name, recipient_for(who.person, kind))]
-    if not agency.support_email:
+    via = config.main.security.oncall_notifier
+    if not agency.support_email or (via == EMAIL and config.main.smtp is None):
         return []
-    return [(config.main.security.oncall_notifier, f"{agency.name} on call", agency.support_email)]
+    return [(via, f"{agency.name} on call", agency.support_email)]
 
 
 def _agency(config: Config, email: str) -> list[tuple[str, str, str]]:
     agency = config.main.agency
-    return [(email, agency.name, agency.support_email)] if agency.support_email else []
+    if not agency.support_email or config.main.smtp is None:
+        # No address, or no way to mail it (the daemon warns about the latter at start).
+        return []
+    return [(email, agency.name, agency.support_email)]
 
 
 def resolve_target(
@@ -204,8 +208,8 @@ def resolve_target(
         types = configured_types(config)
         if TICKETS in types:
             return [(TICKETS, "", "")]
-        # A configuration that names its own tickets-local notifier something else.
-        return [(sorted(n for n, t in types.items() if t == TICKETS_LOCAL_TYPE)[0], "", "")]
+        # A configured ticket system under another name (`jira: {type: jira}`) is the target.
+        return [(sorted(n for n, t in types.items() if t in TICKET_TYPES)[0], "", "")]
     return [(target, "", "")]
 
 

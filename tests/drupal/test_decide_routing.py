@@ -19,6 +19,7 @@ CONFIG = Config(
                 "support_email": "support@collective.example",
                 "holidays": {"extra": ["2026-12-29"]},
             },
+            "smtp": {"host": "127.0.0.1", "from": "Collective <monitor@collective.example>"},
             "security": {"oncall_notifier": "pager"},
         }
     ),

@@ -191,9 +191,14 @@ BUILTIN_TICKETS: list[tuple[str, str, dict[str, str]]] = [
         {"email": "email", TICKETS: TICKETS_LOCAL},
     ),
     (
-        "a ticket system under another name does not replace it",
+        "a webhook under another name is no ticket system: the built-in stays",
         "notifiers:\n  desk: {type: webhook, url: 'https://desk.example/hook'}\n",
         {"email": "email", "desk": "webhook", TICKETS: TICKETS_LOCAL},
+    ),
+    (
+        "a built-in ticket system under another name replaces it",
+        "notifiers:\n  desk: {type: helpdesk-email, address: help@desk.example}\n",
+        {"email": "email", "desk": "helpdesk-email"},
     ),
 ]
 

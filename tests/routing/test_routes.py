@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from monitord.config.models import Route, RouteMatch
+from monitord.events import Event
 from monitord.routing import (
     DEFAULT_ROUTES,
     grouping_window,
@@ -383,3 +384,61 @@ def test_grouping_window_defaults() -> None:
 
 def test_clients_fixture_is_valid() -> None:
     assert len(make_config().clients) == len(CLIENTS)
+
+
+def test_agency_mail_without_smtp_is_not_queued_to_fail() -> None:
+    """With support_email but no smtp section, agency mail has no way out: nothing is queued
+    (the daemon warns at start) rather than an outbox item that can only fail."""
+    from datetime import UTC, datetime
+
+    from monitord.config.models import Config, MainConfig
+    from monitord.events import Event
+
+    cfg = Config(
+        main=MainConfig.model_validate(
+            {"agency": {"name": "Collective", "support_email": "support@collective.example"}}
+        )
+    )
+    at = datetime(2026, 11, 26, 14, tzinfo=UTC)
+    ev = Event(
+        kind="connectivity",
+        client="",
+        site=None,
+        check=None,
+        at=at,
+        key="k",
+        thread="t",
+        summary="s",
+    )
+    assert [n for n in route(ev, cfg) if n.notifier == "email"] == []
+
+
+def test_tickets_target_uses_a_ticket_system_configured_under_another_name() -> None:
+    from monitord.config.models import Config, MainConfig
+    from monitord.routing import resolve_target
+
+    cfg = Config(
+        main=MainConfig.model_validate(
+            {
+                "agency": {"name": "Collective"},
+                "smtp": {"host": "127.0.0.1", "from": "m@collective.example"},
+                "notifiers": {"desk": {"type": "helpdesk-email", "address": "help@desk.example"}},
+            }
+        )
+    )
+    ev = _tickets_probe_event()
+    assert resolve_target("tickets", ev, cfg, ev.at) == [("desk", "", "")]
+
+
+def _tickets_probe_event() -> Event:
+    at = datetime(2026, 11, 26, 14, tzinfo=UTC)
+    return Event(
+        kind="site-down",
+        client="acme",
+        site="w",
+        check="http",
+        at=at,
+        key="k",
+        thread="t",
+        summary="s",
+    )
