@@ -9,7 +9,7 @@ Issue 2's targets at 10,000 sites: p99 lateness < 1 s, CPU < 25 % of one core, R
 
     .venv/bin/python bench/bench_daemon.py                       # 10k sites, 65 s + 180 s
     .venv/bin/python bench/bench_daemon.py --profile             # + py-spy over the window
-    .venv/bin/python bench/bench_daemon.py --steps 20000,30000,40000,50000,60000
+    .venv/bin/python bench/bench_daemon.py --steps 30000,60000,90000,120000
     .venv/bin/python bench/bench_daemon.py --quick               # 10k, 30 s + 45 s
 
 ``--steps`` runs each count in turn (shorter windows) and stops at the first that misses

@@ -31,7 +31,7 @@ from _infra import BENCH_DIR, PYTHON, loadavg, machine
 STEP_TIME_LIMIT_S = 1500
 """No single benchmark may run longer than this (the site-count steps are the longest)."""
 
-DEFAULT_STEPS = "20000,30000,40000,50000,60000"
+DEFAULT_STEPS = "30000,60000,90000,120000"
 """Site counts tried in turn after the 10k run; the first that breaks ends the series."""
 
 
