@@ -145,8 +145,10 @@ class OutboxSender:
                     hint="deliveries resume when the state store works again",
                 )
                 claimed = 0
-            if claimed >= self.batch_size:
-                continue  # there may be more due right now
+            if claimed > 0:
+                # More may be due right now: the rest of a full batch, or a later item of a
+                # thread whose earlier one this round just delivered.
+                continue
             timeout = IDLE_WAIT.total_seconds()
             if self._next_due is not None:
                 until = (self._next_due - self._clock()).total_seconds()

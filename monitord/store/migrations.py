@@ -185,6 +185,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "outbox: find the open items of one thread per notifier (delivery in order)",
+        (
+            # The claim skips an item while an older one of the same thread for the same
+            # notifier is still open, so a recovery never overtakes its DOWN notice.
+            "CREATE INDEX outbox_open_thread ON outbox "
+            "(notifier, json_extract(notification, '$.event.thread'), id) "
+            "WHERE status IN ('pending', 'sending')",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

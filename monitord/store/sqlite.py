@@ -215,8 +215,14 @@ _INSERT_OUTBOX = (
 _CLAIM_OUTBOX = (
     "UPDATE outbox SET status = 'sending', claimed_at = :now, updated = :now, "
     "attempts = attempts + 1 "
-    "WHERE id IN (SELECT id FROM outbox "
-    "  WHERE (status = 'pending' AND due_at <= :now) "
+    "WHERE id IN (SELECT id FROM outbox o "
+    "  WHERE (status = 'pending' AND due_at <= :now "
+    # In order within a thread: not while an older item of it for this notifier is open.
+    "         AND NOT EXISTS (SELECT 1 FROM outbox p "
+    "           WHERE p.notifier = o.notifier "
+    "             AND json_extract(p.notification, '$.event.thread') "
+    "               = json_extract(o.notification, '$.event.thread') "
+    "             AND p.id < o.id AND p.status IN ('pending', 'sending'))) "
     "     OR (status = 'sending' AND claimed_at <= :lease_cutoff) "
     "  ORDER BY due_at, id LIMIT :limit) "
     "RETURNING id, key, notifier, notification, attempts, due_at, status, last_error, "

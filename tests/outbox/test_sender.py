@@ -89,7 +89,8 @@ class GatedNotifier:
         pass
 
 
-def note(key: str, notifier: str = "email") -> Notification:
+def note(key: str, notifier: str = "email", thread: str | None = None) -> Notification:
+    """One notification; each key is its own thread unless ``thread`` says otherwise."""
     return Notification(
         key=key,
         notifier=notifier,
@@ -102,7 +103,7 @@ def note(key: str, notifier: str = "email") -> Notification:
             check="http",
             at=T0,
             key=f"ev-{key}",
-            thread="acme-www/http/1",
+            thread=thread or f"acme-www/http/{key}",
             summary="www.acme.example is down",
         ),
     )
@@ -392,3 +393,33 @@ async def test_run_survives_a_failing_store(tmp_path: Path) -> None:
     (entry,) = [e for e in cap.entries if e["event"] == "outbox.round_failed"]
     assert entry["log_level"] == "error"
     assert "not open" in entry["error"]
+
+
+async def test_items_of_one_thread_go_out_in_order_even_across_retries(tmp_path: Path) -> None:
+    """A recovery never overtakes its DOWN notice (a ticket would be opened and never closed)."""
+    clock = Clock()
+    store = SqliteStore(tmp_path / "state.sqlite3")
+    await store.open()
+    try:
+        email = ScriptedNotifier("email", [RetryableError("451 try later")])
+        other = ScriptedNotifier("pager")
+        sender = OutboxSender(store, {"email": email, "pager": other}, clock)
+        await store.enqueue(
+            [
+                note("down", thread="incident-1"),
+                note("recovered", thread="incident-1"),
+                note("down-pager", "pager", thread="incident-1"),  # another notifier: not held
+                note("elsewhere", thread="incident-2"),
+            ],
+            clock(),
+        )
+        await sender.run_once()
+        assert [n.key for n in email.calls] == ["down", "elsewhere"]  # the recovery waits
+        assert list(other.delivered) == ["down-pager"]
+        clock.advance(timedelta(minutes=10))
+        await sender.run_once()
+        await sender.run_once()
+        assert [n.key for n in email.calls] == ["down", "elsewhere", "down", "recovered"]
+        assert list(email.delivered) == ["elsewhere", "down", "recovered"]
+    finally:
+        await store.close()

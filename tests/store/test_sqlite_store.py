@@ -39,7 +39,7 @@ def event(key: str, at: datetime = T0, **details: Any) -> Event:
         check="http",
         at=at,
         key=key,
-        thread="acme-www/http/1",
+        thread=f"thread-of-{key}",  # each its own: items of one thread are claimed in order
         summary="www.acme.example is down: HTTP 503",
         details=dict(details),
     )
