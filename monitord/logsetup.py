@@ -13,7 +13,6 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import FilteringBoundLogger
 
-
 QUIET_LOGGERS = ("apscheduler", "aiosmtpd", "mail.log")
 """Libraries whose INFO lines are noise at our scale (APScheduler logs two per job run)."""
 
