@@ -221,6 +221,7 @@ async def run_demo(
             if stats.depth == 0:
                 break
             await asyncio.sleep(0.1)
+        tickets = await daemon.store.local_tickets()
     finally:
         await daemon.stop()
         smtp_server.close()
@@ -244,6 +245,11 @@ async def run_demo(
     if not catcher.messages:
         stream.write("  none\n")
     stream.write("\nThe .eml files are plain RFC 5322 messages: open them in any mail program.\n")
+    cfg = out_dir / "config"
+    stream.write(f"\nTickets opened ({len(tickets)}), kept in monitord's own store:\n")
+    for ticket in tickets:
+        stream.write(f"  #{ticket.id} {ticket.status:<9} {ticket.priority:<7} {ticket.title}\n")
+    stream.write(f"  (monitord tickets list --config {cfg}; monitord status --config {cfg})\n")
     return {
         "events": [(t, e.kind, e.site, e.check) for t, e, _ in events],
         "messages": [(t, r, s, str(p)) for t, r, s, p in catcher.messages],

@@ -29,6 +29,9 @@ async def test_demo_runs_offline_and_mails_go_where_they_should(tmp_path: Path) 
         msg = email.message_from_bytes(Path(path).read_bytes(), policy=email.policy.default)
         assert msg["Message-ID"] and msg["Auto-Submitted"] == "auto-generated"
     assert "E-mails (" in text and ".eml" in text
+    # Every problem became a ticket; the flaky site's was resolved on recovery.
+    assert "Tickets opened (2)" in text
+    assert "resolved" in text and "flaky" in text.split("Tickets opened")[1]
     assert "site-down" in text and "flaky" in text
     # Probes started on time (the daemon's own lateness figures).
     assert summary["lateness"] and max(summary["lateness"]) < 1.0
