@@ -8,107 +8,36 @@ scheduler.
 from __future__ import annotations
 
 import asyncio
-import textwrap
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from monitord.daemon import Daemon, check_key, last_due, schedule_offset
-from tests.helpers.sites import LoopbackSite, serve_app
+from tests.helpers.clock import Clock
+from tests.helpers.daemon import JO, KEY, T0, Switchable, ticks
+from tests.helpers.daemon import write_config as daemon_config
+from tests.helpers.sites import LoopbackSite
 from tests.helpers.smtp import SmtpServer
 
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
+CONTACTS = (
+    JO,
+    "{name: Ann Board, email: ann@acme.example, notify: [site-recovered]}",
+    "{name: Cert Person, email: certs@acme.example, notify: [certificate]}",
+)
 
 
-class Switchable:
-    """A site whose status code the test sets."""
-
-    def __init__(self) -> None:
-        self.status = 200
-
-    def app(self) -> web.Application:
-        async def page(_r: web.Request) -> web.Response:
-            return web.Response(status=self.status, text="<h1>ACME Charity</h1>")
-
-        app = web.Application()
-        app.router.add_get("/", page)
-        return app
-
-
-@pytest.fixture
-async def site() -> AsyncIterator[tuple[Switchable, LoopbackSite]]:
-    sw = Switchable()
-    async with serve_app(sw.app()) as loop_site:
-        yield sw, loop_site
-
-
-def write_config(
-    d: Path, site_url: str, smtp: SmtpServer, *, extra_main: str = "", alert: str = ""
-) -> Path:
-    (d / "clients").mkdir(parents=True, exist_ok=True)
-    (d / "monitord.yml").write_text(
-        textwrap.dedent(
-            f"""\
-            agency:
-              name: Collective
-              timezone: Europe/London
-              support_email: support@collective.example
-            state: {{path: {d / "state.sqlite3"}}}
-            smtp:
-              host: 127.0.0.1
-              port: {smtp.port}
-              from: "Collective monitoring <monitor@collective.example>"
-              security: none
-            security: {{enabled: false}}
-            http: {{listen: off}}
-            """
-        )
-        + extra_main
+def write_config(d: Path, site_url: str, smtp: SmtpServer, *, alert: str = "") -> Path:
+    """Jo (down and recovery), Ann (recovery only) and a certificate contact; three failures
+    to go down, two passes to recover, a reminder every 4 h."""
+    return daemon_config(
+        d,
+        site_url,
+        smtp,
+        contacts=CONTACTS,
+        expect="{status: 200, contains: ACME}",
+        alert=alert or "{failure_threshold: 3, success_threshold: 2, repeat_every: 4h}",
     )
-    (d / "clients" / "acme.yml").write_text(
-        textwrap.dedent(
-            f"""\
-            client: acme
-            name: ACME Charity
-            contacts:
-              - {{name: Jo Bloggs, email: jo@acme.example, notify: [site-down, site-recovered]}}
-              - {{name: Ann Board, email: ann@acme.example, notify: [site-recovered]}}
-              - {{name: Cert Person, email: certs@acme.example, notify: [certificate]}}
-            sites:
-              - id: acme-www
-                url: {site_url}
-                checks:
-                  - {{type: http, interval: 60s, timeout: 5s, expect: {{status: 200, contains: ACME}}}}
-                alert: {alert or "{failure_threshold: 3, success_threshold: 2, repeat_every: 4h}"}
-            """
-        )
-    )
-    return d
-
-
-KEY = check_key("acme", "acme-www", "http")
-T0 = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
-
-
-async def ticks(daemon: Daemon, clock: Clock, n: int, step: float = 60) -> list[str]:
-    kinds: list[str] = []
-    for _ in range(n):
-        clock.advance(seconds=step)
-        kinds += [e.kind for e in await daemon.tick(KEY)]
-    return kinds
 
 
 async def test_down_reminder_recovery_mail_only_to_those_who_asked(

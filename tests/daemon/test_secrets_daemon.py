@@ -12,7 +12,8 @@ from aiohttp import web
 
 from monitord.cli import main
 from monitord.daemon import Daemon
-from tests.daemon.test_daemon import KEY, T0, Clock, ticks
+from tests.helpers.clock import Clock
+from tests.helpers.daemon import KEY, T0, ticks
 from tests.helpers.secrets import CapturedLogs, assert_no_secret
 from tests.helpers.sites import serve_app
 from tests.helpers.smtp import SmtpServerFactory

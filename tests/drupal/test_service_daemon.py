@@ -27,6 +27,8 @@ from monitord.drupal.service import SecurityService, security_service
 from monitord.store.base import SENT, LocalTicketRow
 from monitord.store.sqlite import SqliteStore
 from tests.helpers import smtp as smtp_helpers
+from tests.helpers.clock import Clock
+from tests.helpers.daemon import agency_yaml, smtp_yaml
 from tests.helpers.sites import serve_app
 from tests.helpers.smtp import ReceivedMail, SmtpServer
 from tests.helpers.tls import test_ca as _test_ca
@@ -176,14 +178,6 @@ async def feeds() -> AsyncIterator[FeedServer]:
         yield server
 
 
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def write_config(
     d: Path,
     smtp: SmtpServer,
@@ -194,17 +188,10 @@ def write_config(
     (d / "clients").mkdir(parents=True, exist_ok=True)
     feeds = ", ".join(feed_urls)
     (d / "monitord.yml").write_text(
-        textwrap.dedent(
+        agency_yaml(d)
+        + smtp_yaml(smtp.port)
+        + textwrap.dedent(
             f"""\
-            agency:
-              name: Collective
-              timezone: Europe/London
-              support_email: support@collective.example
-            state: {{path: {d / "state.sqlite3"}}}
-            smtp:
-              host: 127.0.0.1
-              port: {smtp.port}
-              from: "Collective monitoring <monitor@collective.example>"
             security:
               feeds: [{feeds}]
               psa_json: null

@@ -19,9 +19,10 @@ from monitord.notify.pagerduty import (
     dedup_key_for,
     source_of,
 )
+from tests.helpers.clock import Clock
 from tests.helpers.sites import LoopbackSite, closed_port, hanging_server, serve_app
 from tests.helpers.tls import TestCA
-from tests.notify.standins.kit import THREAD, Clock, event, make_ctx, note
+from tests.notify.standins.kit import NOW, THREAD, event, make_ctx, note
 from tests.notify.standins.pagerduty import PagerDutyStandIn, validate_event
 
 KEY = "0123456789abcdefABCDEF0123456789"
@@ -204,7 +205,7 @@ async def test_failures_are_classified(
 ) -> None:
     standin, site = pd
     standin.fail(status, body, retry_after=retry_after)
-    n = PagerDutyNotifier("pager", options(site.url), make_ctx(clock=Clock()))
+    n = PagerDutyNotifier("pager", options(site.url), make_ctx(clock=Clock(NOW)))
     try:
         with pytest.raises(kind) as err:
             await n.send(note("site-down"))

@@ -20,20 +20,10 @@ from monitord.events import Event
 from monitord.notify.base import NOTIFIER_API_VERSION, Notification, Notifier
 from monitord.outbox import CLAIMS_PER_SLOT, OutboxSender, backoff
 from monitord.store import FAILED, PENDING, SENDING, SENT, OutboxItem, SqliteStore
+from tests.helpers.clock import Clock
 
 T0 = datetime(2026, 3, 18, 16, 30, tzinfo=UTC)
 SECRET = "hunter2-smtp-password"
-
-
-class Clock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, by: timedelta) -> None:
-        self.now += by
 
 
 class ScriptedNotifier:
@@ -150,7 +140,7 @@ def test_the_test_notifiers_satisfy_the_protocol() -> None:
 
 
 async def test_retryable_failures_back_off_then_deliver(store: SqliteStore) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     email = ScriptedNotifier("email", [RetryableError("SMTP 451: try later")] * 3)
     sender = OutboxSender(store, {"email": email}, clock)
     await store.enqueue([note("n1")], clock())
@@ -181,7 +171,7 @@ async def test_retryable_failures_back_off_then_deliver(store: SqliteStore) -> N
 
 
 async def test_a_permanent_failure_is_recorded_loudly(store: SqliteStore) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     log, cap = capturing_logger()
     email = ScriptedNotifier("email", [PermanentError("550 5.1.1 no such mailbox")])
     sender = OutboxSender(store, {"email": email}, clock, log=log)
@@ -202,7 +192,7 @@ async def test_a_permanent_failure_is_recorded_loudly(store: SqliteStore) -> Non
 
 
 async def test_retry_after_is_honoured(store: SqliteStore) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     hook = ScriptedNotifier("webhook", [RetryableError("HTTP 429", retry_after=120)])
     sender = OutboxSender(store, {"webhook": hook}, clock)
     await store.enqueue([note("n1", "webhook")], clock())
@@ -218,7 +208,7 @@ async def test_retry_after_is_honoured(store: SqliteStore) -> None:
 
 
 async def test_an_unknown_notifier_fails_with_advice(store: SqliteStore) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     log, cap = capturing_logger()
     sender = OutboxSender(store, {"email": ScriptedNotifier("email")}, clock, log=log)
     await store.enqueue([note("n1", "old-pager")], clock())
@@ -233,7 +223,7 @@ async def test_an_unknown_notifier_fails_with_advice(store: SqliteStore) -> None
 
 
 async def test_an_unexpected_exception_is_retried(store: SqliteStore) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     email = ScriptedNotifier("email", [ConnectionResetError("peer reset")])
     sender = OutboxSender(store, {"email": email}, clock)
     await store.enqueue([note("n1")], clock())
@@ -250,7 +240,7 @@ async def test_too_many_attempts_gives_up(
     store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(limits, "OUTBOX_MAX_ATTEMPTS", 3)
-    clock = Clock()
+    clock = Clock(T0)
     email = ScriptedNotifier("email", [RetryableError("HTTP 503")] * 10)
     log, cap = capturing_logger()
     sender = OutboxSender(store, {"email": email}, clock, log=log)
@@ -273,7 +263,7 @@ async def test_a_lease_reclaimed_past_the_limit_is_failed_without_sending(
     store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(limits, "OUTBOX_MAX_ATTEMPTS", 1)
-    clock = Clock()
+    clock = Clock(T0)
     await store.enqueue([note("n1")], clock())
     await store.claim_due(clock(), 10)  # a sender claimed it and died
     clock.advance(limits.OUTBOX_LEASE)
@@ -284,7 +274,7 @@ async def test_a_lease_reclaimed_past_the_limit_is_failed_without_sending(
 
 
 async def test_sends_run_concurrently_up_to_the_bound(store: SqliteStore) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     gate = GatedNotifier("email", full_at=3)
     sender = OutboxSender(store, {"email": gate}, clock, concurrency=3)
     await store.enqueue([note(f"n{i}") for i in range(20)], clock())
@@ -303,7 +293,7 @@ async def test_sends_run_concurrently_up_to_the_bound(store: SqliteStore) -> Non
 
 async def test_a_crash_mid_send_redelivers_the_same_notification(tmp_path: Path) -> None:
     path = tmp_path / "monitord.sqlite3"
-    clock = Clock()
+    clock = Clock(T0)
     store = SqliteStore(path)
     await store.open()
     await store.write("acme-www/http", {"down": True}, None, [note("n1")], now=clock())
@@ -333,7 +323,7 @@ async def test_a_crash_mid_send_redelivers_the_same_notification(tmp_path: Path)
 
 
 async def test_run_delivers_on_wake_retries_and_stops_cleanly(store: SqliteStore) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     email = ScriptedNotifier("email", [RetryableError("HTTP 503")])
     log, cap = capturing_logger()
     sender = OutboxSender(store, {"email": email}, clock, log=log)
@@ -361,7 +351,7 @@ async def test_run_delivers_on_wake_retries_and_stops_cleanly(store: SqliteStore
 
 
 async def test_run_keeps_going_while_more_are_due(store: SqliteStore) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     email = ScriptedNotifier("email")
     log, _ = capturing_logger()
     sender = OutboxSender(store, {"email": email}, clock, log=log, concurrency=1)
@@ -383,7 +373,7 @@ async def test_run_keeps_going_while_more_are_due(store: SqliteStore) -> None:
 async def test_run_survives_a_failing_store(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "monitord.sqlite3")  # never opened: every call fails
     log, cap = capturing_logger()
-    sender = OutboxSender(store, {}, Clock(), log=log)
+    sender = OutboxSender(store, {}, Clock(T0), log=log)
     runner = asyncio.create_task(sender.run())
     await asyncio.wait_for(cap.logged["outbox.round_failed"].wait(), timeout=5)
     assert not runner.done()
@@ -397,7 +387,7 @@ async def test_run_survives_a_failing_store(tmp_path: Path) -> None:
 
 async def test_items_of_one_thread_go_out_in_order_even_across_retries(tmp_path: Path) -> None:
     """A recovery never overtakes its DOWN notice (a ticket would be opened and never closed)."""
-    clock = Clock()
+    clock = Clock(T0)
     store = SqliteStore(tmp_path / "state.sqlite3")
     await store.open()
     try:

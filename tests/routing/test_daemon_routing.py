@@ -9,29 +9,18 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
 from monitord.daemon import Daemon, check_key
+from tests.helpers.clock import Clock
 from tests.helpers.sites import LoopbackSite, closed_port, serve_app
 from tests.helpers.smtp import SmtpServer
 
 SUPPORT = "support@collective.example"
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
 
 
 class Sites:

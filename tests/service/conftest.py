@@ -6,30 +6,18 @@ from __future__ import annotations
 import contextlib
 import textwrap
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 
 from monitord.api.server import ApiService, api_service
 from monitord.daemon import Daemon
+from tests.helpers.clock import Clock
+from tests.helpers.daemon import agency_yaml, smtp_yaml
 from tests.helpers.secrets import captured_logs  # noqa: F401
 from tests.helpers.smtp import smtp_server, smtp_server_factory, test_ca  # noqa: F401
 
-T0 = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
 API_TOKEN = "s3cret-api-token-for-tests-0123456789"
-
-
-@dataclass
-class Clock:
-    now: datetime = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
 
 
 def write_config(
@@ -44,32 +32,10 @@ def write_config(
     """Two clients: acme (a web site with http+tls checks, a cron job with a heartbeat) and
     riverside (one site). Probes never reach the network: tests feed results or beats."""
     (d / "clients").mkdir(parents=True, exist_ok=True)
-    smtp = (
-        textwrap.dedent(
-            f"""\
-            smtp:
-              host: 127.0.0.1
-              port: {smtp_port}
-              from: "Collective monitoring <monitor@collective.example>"
-              security: none
-            """
-        )
-        if smtp_port
-        else ""
-    )
     (d / "monitord.yml").write_text(
-        textwrap.dedent(
-            f"""\
-            agency:
-              name: Collective
-              timezone: Europe/London
-              support_email: support@collective.example
-            state: {{path: {d / "state.sqlite3"}}}
-            security: {{enabled: false}}
-            http: {http}
-            """
-        )
-        + smtp
+        agency_yaml(d)
+        + f"security: {{enabled: false}}\nhttp: {http}\n"
+        + (smtp_yaml(smtp_port) if smtp_port else "")
     )
     contacts = (
         "contacts:\n  - {name: Jo Bloggs, email: jo@acme.example, "

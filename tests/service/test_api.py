@@ -16,8 +16,10 @@ from monitord.api.server import API_MAX_BODY_BYTES
 from monitord.api.storeview import read_extras
 from monitord.daemon import Daemon, check_key
 from monitord.probes.base import ProbeResult
+from tests.helpers.clock import Clock
+from tests.helpers.daemon import T0
 from tests.helpers.smtp import SmtpServer
-from tests.service.conftest import T0, Clock, client, running, write_config
+from tests.service.conftest import client, running, write_config
 
 WWW = check_key("acme", "acme-www", "http")
 TLS = check_key("acme", "acme-www", "tls")
@@ -65,7 +67,7 @@ def labels(client: str, site: str, check: str, type_: str) -> tuple[tuple[str, s
 
 async def test_healthz_readyz_and_unknown_paths(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "cfg")
-    async with running(cfg, Clock(), schedule=True) as (daemon, api), client() as http:
+    async with running(cfg, Clock(T0), schedule=True) as (daemon, api), client() as http:
         assert api.url is not None and api.bound is not None and api.bound[1] != 0
         async with http.get(api.url + "healthz") as r:
             assert (r.status, await r.text()) == (200, "ok\n")
@@ -90,7 +92,7 @@ async def test_healthz_readyz_and_unknown_paths(tmp_path: Path) -> None:
 async def test_readyz_without_scheduler_is_503_with_reason(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "cfg")
     async with (
-        running(cfg, Clock(), schedule=False) as (_daemon, api),
+        running(cfg, Clock(T0), schedule=False) as (_daemon, api),
         client() as http,
         http.get(f"{api.url}readyz") as r,
     ):
@@ -100,7 +102,7 @@ async def test_readyz_without_scheduler_is_503_with_reason(tmp_path: Path) -> No
 
 async def test_metrics(tmp_path: Path, smtp_server: SmtpServer) -> None:
     cfg = write_config(tmp_path / "cfg", smtp_port=smtp_server.port)
-    clock = Clock()
+    clock = Clock(T0)
     async with running(cfg, clock) as (daemon, api), client() as http:
         await feed(daemon, clock)
         mails = await smtp_server.wait_for_async(1)  # Jo: acme-www is down
@@ -163,7 +165,7 @@ async def test_metrics_outbox_backlog_while_smtp_is_down(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
     cfg = write_config(tmp_path / "cfg", smtp_port=smtp_server.port)
-    clock = Clock()
+    clock = Clock(T0)
     smtp_server.fail("mail", "451 4.3.0 Try again later", times=100)
     async with running(cfg, clock) as (daemon, api), client() as http:
         await feed(daemon, clock)
@@ -200,7 +202,7 @@ async def test_metrics_outbox_backlog_while_smtp_is_down(
 
 async def test_status_json(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "cfg")
-    clock = Clock()
+    clock = Clock(T0)
     async with running(cfg, clock) as (daemon, api), client() as http:
         await feed(daemon, clock)
         async with http.get(f"{api.url}api/v1/status") as r:
@@ -242,7 +244,7 @@ async def test_status_json(tmp_path: Path) -> None:
 
 async def test_status_page_html(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "cfg")
-    clock = Clock()
+    clock = Clock(T0)
     async with running(cfg, clock) as (daemon, api), client() as http:
         await feed(daemon, clock)
         async with http.get(str(api.url)) as r:
@@ -259,7 +261,7 @@ async def test_status_page_html(tmp_path: Path) -> None:
 
 async def test_request_bodies_are_capped(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "cfg")
-    async with running(cfg, Clock()) as (daemon, api), client() as http:
+    async with running(cfg, Clock(T0)) as (daemon, api), client() as http:
         rec = next(iter(daemon.heartbeats.records.values()))
         url = f"{api.url}heartbeat/{rec.token}"
         async with http.post(url, data=b"x" * (API_MAX_BODY_BYTES + 1)) as r:
@@ -273,7 +275,7 @@ async def test_request_bodies_are_capped(tmp_path: Path) -> None:
 
 async def test_listen_off_runs_no_server_and_a_reload_turns_it_on(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "cfg", http="{listen: off}")
-    async with running(cfg, Clock()) as (daemon, api):
+    async with running(cfg, Clock(T0)) as (daemon, api):
         assert api.bound is None and api.url is None
         text = (
             (cfg / "monitord.yml").read_text().replace("{listen: off}", "{listen: '127.0.0.1:0'}")
@@ -289,11 +291,11 @@ async def test_an_address_in_use_is_logged_and_monitoring_goes_on(
     tmp_path: Path, captured_logs: object
 ) -> None:
     first_cfg = write_config(tmp_path / "one")
-    async with running(first_cfg, Clock()) as (_d1, api1):
+    async with running(first_cfg, Clock(T0)) as (_d1, api1):
         assert api1.bound is not None
         port = api1.bound[1]
         cfg = write_config(tmp_path / "two", http=f"{{listen: '127.0.0.1:{port}'}}")
-        async with running(cfg, Clock()) as (daemon, api):
+        async with running(cfg, Clock(T0)) as (daemon, api):
             assert api.bound is None
             assert await daemon.tick(RIVER, UP) == []  # still monitoring
     assert "api.listen_failed" in captured_logs.text  # type: ignore[attr-defined]

@@ -19,8 +19,10 @@ from monitord.api.server import UNAUTHORIZED_BODY, bearer_matches
 from monitord.cli import main
 from monitord.config.models import HttpConfig, is_loopback_host, split_listen
 from monitord.daemon import check_key
+from tests.helpers.clock import Clock
+from tests.helpers.daemon import T0
 from tests.helpers.secrets import assert_no_secret
-from tests.service.conftest import API_TOKEN, Clock, client, running, write_config
+from tests.service.conftest import API_TOKEN, client, running, write_config
 
 KEY = check_key("acme", "acme-cron", "heartbeat")
 PROTECTED = ["/", "/readyz", "/metrics", "/api/v1/status", "/no-such-page"]
@@ -134,7 +136,7 @@ async def test_token_required_everywhere_but_healthz_and_heartbeat(
         tmp_path / "cfg",
         http="{listen: '127.0.0.1:0', token: '${MONITORD_TEST_API_TOKEN}', require_token: true}",
     )
-    async with running(cfg, Clock()) as (daemon, api), client() as http:
+    async with running(cfg, Clock(T0)) as (daemon, api), client() as http:
         base = str(api.url).rstrip("/")
         bad_headers: list[dict[str, str]] = [
             {},
@@ -167,7 +169,7 @@ async def test_token_required_everywhere_but_healthz_and_heartbeat(
 
 async def test_loopback_listen_asks_for_nothing(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "cfg")
-    async with running(cfg, Clock()) as (_daemon, api), client() as http:
+    async with running(cfg, Clock(T0)) as (_daemon, api), client() as http:
         for path in ["/", "/metrics", "/api/v1/status"]:
             async with http.get(str(api.url).rstrip("/") + path) as r:
                 assert r.status == 200, path
@@ -182,7 +184,7 @@ async def test_a_reload_with_a_new_token_applies_at_once(
         http="{listen: '127.0.0.1:0', token: '${MONITORD_TEST_API_TOKEN}', require_token: true}",
     )
     new = API_TOKEN[::-1]
-    async with running(cfg, Clock()) as (daemon, api), client() as http:
+    async with running(cfg, Clock(T0)) as (daemon, api), client() as http:
         url = f"{api.url}metrics"
         monkeypatch.setenv("MONITORD_TEST_API_TOKEN", new)
         assert await daemon.reload()

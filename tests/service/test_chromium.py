@@ -20,7 +20,9 @@ import pytest
 
 from monitord.daemon import Daemon, check_key
 from monitord.probes.base import ProbeResult
-from tests.service.conftest import Clock, running, write_config
+from tests.helpers.clock import Clock
+from tests.helpers.daemon import T0
+from tests.service.conftest import running, write_config
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
@@ -161,7 +163,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 async def test_status_page_in_headless_chromium(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "cfg")
-    clock = Clock()
+    clock = Clock(T0)
     async with running(cfg, clock) as (daemon, api):
         queued = await populate(daemon, clock)
         url = str(api.url)

@@ -18,8 +18,10 @@ from monitord.probes.heartbeat import (
     evaluate,
     new_token,
 )
+from tests.helpers.clock import Clock
+from tests.helpers.daemon import T0
 from tests.helpers.smtp import SmtpServer
-from tests.service.conftest import T0, Clock, client, running, write_config
+from tests.service.conftest import client, running, write_config
 
 KEY = check_key("acme", "acme-cron", "heartbeat")
 SPEC = HeartbeatCheck(type="heartbeat", every="1h", grace="10m")
@@ -109,7 +111,7 @@ def test_tokens_are_random_and_long() -> None:
 
 async def test_token_is_made_once_kept_in_the_store_and_looked_up_exactly(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "cfg")
-    async with running(cfg, Clock()) as (daemon, _api):
+    async with running(cfg, Clock(T0)) as (daemon, _api):
         rec = daemon.heartbeats.records[KEY]
         assert rec.created == T0 and rec.last_beat is None
         assert daemon.store is not None
@@ -134,7 +136,7 @@ async def test_token_is_made_once_kept_in_the_store_and_looked_up_exactly(tmp_pa
 
 async def test_heartbeat_endpoint(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "cfg")
-    clock = Clock()
+    clock = Clock(T0)
     async with running(cfg, clock) as (daemon, api), client() as http:
         token = daemon.heartbeats.records[KEY].token
         async with http.get(f"{api.url}heartbeat/{'x' * len(token)}") as r:
@@ -163,7 +165,7 @@ async def test_missed_heartbeat_goes_down_and_a_beat_brings_it_up_with_mail(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
     cfg = write_config(tmp_path / "cfg", smtp_port=smtp_server.port)
-    clock = Clock()
+    clock = Clock(T0)
     async with running(cfg, clock) as (daemon, api), client() as http:
         token = daemon.heartbeats.records[KEY].token
         clock.advance(minutes=5)  # 14:05: the nightly job reports in

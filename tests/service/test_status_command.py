@@ -12,8 +12,10 @@ import pytest
 from monitord.cli import main
 from monitord.daemon import check_key
 from monitord.probes.base import ProbeResult
+from tests.helpers.clock import Clock
+from tests.helpers.daemon import T0
 from tests.helpers.secrets import CapturedLogs
-from tests.service.conftest import Clock, running, write_config
+from tests.service.conftest import running, write_config
 
 WWW = check_key("acme", "acme-www", "http")
 BEAT = check_key("acme", "acme-cron", "heartbeat")
@@ -32,7 +34,7 @@ async def test_status_reads_the_running_daemon_then_the_store(
     # DOWN's ticket (the built-in tickets-local) and logs it. Its log lines are captured
     # here, so that stdout holds only what `monitord status` prints.
     cfg = write_config(tmp_path / "cfg")
-    clock = Clock()
+    clock = Clock(T0)
     async with running(cfg, clock) as (daemon, api):
         assert api.bound is not None
         # Point the CLI's configuration at the port the daemon really got.
@@ -105,7 +107,7 @@ def test_public_url_makes_the_heartbeat_url(
 
 
 async def _start_once(cfg: Path) -> None:
-    async with running(cfg, Clock()):
+    async with running(cfg, Clock(T0)):
         pass
 
 
@@ -113,7 +115,7 @@ async def test_another_daemon_on_the_port_is_not_taken_for_ours(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     theirs = write_config(tmp_path / "theirs")
-    async with running(theirs, Clock()) as (_daemon, api):
+    async with running(theirs, Clock(T0)) as (_daemon, api):
         assert api.bound is not None
         ours = write_config(tmp_path / "ours", http=f"{{listen: '127.0.0.1:{api.bound[1]}'}}")
         text = await asyncio.to_thread(run_status, ours, capsys)

@@ -11,101 +11,38 @@ another name) gets its tickets there and no built-in ``tickets`` beside it. Outs
 from __future__ import annotations
 
 import asyncio
-import textwrap
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from monitord.cli import main
-from monitord.daemon import Daemon, check_key
+from monitord.daemon import Daemon
 from monitord.notify.tickets_local import LocalTicketsNotifier
 from monitord.store.base import SENT
 from monitord.store.sqlite import SqliteStore
-from tests.helpers.sites import LoopbackSite, serve_app
+from tests.helpers.clock import Clock
+from tests.helpers.daemon import T0, Switchable, ticks
+from tests.helpers.daemon import write_config as daemon_config
+from tests.helpers.sites import LoopbackSite
 from tests.helpers.smtp import SmtpServer
-
-KEY = check_key("acme", "acme-www", "http")
-T0 = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # Thursday, office hours (GMT = UTC)
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-class Switchable:
-    def __init__(self) -> None:
-        self.status = 200
-
-    def app(self) -> web.Application:
-        async def page(_r: web.Request) -> web.Response:
-            return web.Response(status=self.status, text="<h1>ACME Charity</h1>")
-
-        app = web.Application()
-        app.router.add_get("/", page)
-        return app
-
-
-@pytest.fixture
-async def site() -> AsyncIterator[tuple[Switchable, LoopbackSite]]:
-    sw = Switchable()
-    async with serve_app(sw.app()) as loop_site:
-        yield sw, loop_site
 
 
 def write_config(d: Path, site_url: str, smtp: SmtpServer, notifiers: str = "") -> Path:
-    """No ``routes:``; ``notifiers:`` only when the test passes some."""
-    (d / "clients").mkdir(parents=True, exist_ok=True)
-    (d / "monitord.yml").write_text(
-        textwrap.dedent(
-            f"""\
-            agency:
-              name: Collective
-              timezone: Europe/London
-              support_email: support@collective.example
-            state: {{path: {d / "state.sqlite3"}}}
-            smtp:
-              host: 127.0.0.1
-              port: {smtp.port}
-              from: "Collective monitoring <monitor@collective.example>"
-              security: none
-            security: {{enabled: false}}
-            http: {{listen: off}}
-            """
-        )
-        + notifiers
+    """No ``routes:``; ``notifiers:`` only when the test passes some; a reminder every hour."""
+    return daemon_config(
+        d,
+        site_url,
+        smtp,
+        main_extra=notifiers,
+        alert="{failure_threshold: 1, success_threshold: 1, repeat_every: 1h}",
     )
-    (d / "clients" / "acme.yml").write_text(
-        textwrap.dedent(
-            f"""\
-            client: acme
-            name: ACME Charity
-            contacts:
-              - {{name: Jo Bloggs, email: jo@acme.example, notify: [site-down, site-recovered]}}
-            sites:
-              - id: acme-www
-                url: {site_url}
-                checks:
-                  - {{type: http, interval: 60s, timeout: 5s, expect: {{status: 200}}}}
-                alert: {{failure_threshold: 1, success_threshold: 1, repeat_every: 1h}}
-            """
-        )
-    )
-    return d
 
 
 async def step(daemon: Daemon, clock: Clock, minutes: float = 1) -> list[str]:
     """Advance the clock, probe once, and deliver what is due now (the test drives the
     outbox instead of waiting for the sender task)."""
-    clock.now += timedelta(minutes=minutes)
-    kinds = [e.kind for e in await daemon.tick(KEY)]
+    kinds = await ticks(daemon, clock, 1, step=minutes * 60)
     assert daemon.sender is not None
     await daemon.sender.run_once()
     return kinds

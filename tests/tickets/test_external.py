@@ -28,8 +28,9 @@ from monitord.notify.zendesk import build_ticket as zendesk_body
 from monitord.outbox import OutboxSender
 from monitord.store.sqlite import SqliteStore
 from monitord.tickets import thread_label, ticket_for
+from tests.helpers.clock import Clock
 from tests.helpers.sites import serve_app
-from tests.notify.standins.kit import AGENCY, THREAD, Clock, make_ctx, note
+from tests.notify.standins.kit import AGENCY, NOW, THREAD, make_ctx, note
 from tests.notify.standins.tickets import (
     FreshdeskStandIn,
     JiraStandIn,
@@ -161,7 +162,7 @@ async def rig(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[R
     store = SqliteStore(tmp_path / "state.sqlite3")
     await store.open()
     async with serve_app(standin.app()) as site:
-        yield Rig(api, standin, site.url.rstrip("/"), store, Clock())
+        yield Rig(api, standin, site.url.rstrip("/"), store, Clock(NOW))
     await store.close()
 
 

@@ -11,97 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-import textwrap
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from monitord.cli import main
-from monitord.daemon import Daemon, check_key
+from monitord.daemon import Daemon
 from monitord.tickets_sla import TicketSlaService, tickets_sla_service
-from tests.helpers.sites import LoopbackSite, serve_app
+from tests.helpers.clock import Clock
+from tests.helpers.daemon import KEY, Switchable, write_config
+from tests.helpers.sites import LoopbackSite
 from tests.helpers.smtp import SmtpServer
 
-KEY = check_key("acme", "acme-www", "http")
 DOWN_AT = datetime(2026, 11, 26, 16, 30, tzinfo=UTC)  # Thursday, GMT = UTC
 DUE = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)  # Friday 09:30
 
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-class Switchable:
-    def __init__(self) -> None:
-        self.status = 200
-
-    def app(self) -> web.Application:
-        async def page(_r: web.Request) -> web.Response:
-            return web.Response(status=self.status, text="<h1>ACME Charity</h1>")
-
-        app = web.Application()
-        app.router.add_get("/", page)
-        return app
-
-
-@pytest.fixture
-async def site() -> AsyncIterator[tuple[Switchable, LoopbackSite]]:
-    sw = Switchable()
-    async with serve_app(sw.app()) as loop_site:
-        yield sw, loop_site
-
-
-def write_config(d: Path, site_url: str, smtp: SmtpServer, oncall: str = "") -> Path:
-    (d / "clients").mkdir(parents=True, exist_ok=True)
-    (d / "monitord.yml").write_text(
-        textwrap.dedent(
-            f"""\
-            agency:
-              name: Collective
-              timezone: Europe/London
-              support_email: support@collective.example
-            state: {{path: {d / "state.sqlite3"}}}
-            smtp:
-              host: 127.0.0.1
-              port: {smtp.port}
-              from: "Collective monitoring <monitor@collective.example>"
-              security: none
-            security: {{enabled: false}}
-            http: {{listen: off}}
-            notifiers:
-              tickets: {{type: tickets-local}}
-            routes:
-              - {{match: {{kind: [site-down, site-recovered]}}, when: always, notify: [tickets]}}
-              - {{match: {{kind: security-now}}, when: always, notify: [tickets]}}
-            """
-        )
-        + oncall
-    )
-    (d / "clients" / "acme.yml").write_text(
-        textwrap.dedent(
-            f"""\
-            client: acme
-            name: ACME Charity
-            contacts:
-              - {{name: Jo Bloggs, email: jo@acme.example, notify: [site-down]}}
-            sites:
-              - id: acme-www
-                url: {site_url}
-                checks:
-                  - {{type: http, interval: 60s, timeout: 5s, expect: {{status: 200}}}}
-                alert: {{failure_threshold: 1, success_threshold: 1, repeat_every: 4h}}
-            """
-        )
-    )
-    return d
+TICKETS = """\
+notifiers:
+  tickets: {type: tickets-local}
+routes:
+  - {match: {kind: [site-down, site-recovered]}, when: always, notify: [tickets]}
+  - {match: {kind: security-now}, when: always, notify: [tickets]}
+"""
 
 
 async def cli(*argv: str) -> tuple[int, str]:
@@ -130,7 +63,13 @@ async def running(
     tmp_path: Path, site: tuple[Switchable, LoopbackSite], smtp_server: SmtpServer
 ) -> AsyncIterator[tuple[Daemon, Clock, Switchable, Path]]:
     sw, loop_site = site
-    cfg = write_config(tmp_path / "cfg", loop_site.url, smtp_server)
+    cfg = write_config(
+        tmp_path / "cfg",
+        loop_site.url,
+        smtp_server,
+        main_extra=TICKETS,
+        contacts=("{name: Jo Bloggs, email: jo@acme.example, notify: [site-down]}",),
+    )
     clock = Clock(DOWN_AT - timedelta(minutes=5))
     daemon = Daemon(cfg, clock=clock, schedule=False, services=[tickets_sla_service])
     await daemon.start()

@@ -15,6 +15,7 @@ from monitord.config.models import Agency
 from monitord.events import Event, EventKind
 from monitord.notify.base import Notification
 from monitord.notify.plugins import NotifierContext
+from tests.helpers.clock import Clock
 
 AGENCY = Agency(name="Collective", timezone="Europe/London")
 NOW = datetime(2026, 11, 26, 14, 5, tzinfo=UTC)
@@ -25,22 +26,12 @@ cases, which checks that every file there is one of them)."""
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def make_ctx(ssl_context: SSLContext | None = None, clock: Clock | None = None) -> NotifierContext:
     return NotifierContext(
         agency=AGENCY,
         smtp=None,
         ssl_context=ssl_context,
-        clock=clock or Clock(),
+        clock=clock or Clock(NOW),
         log=structlog.get_logger("monitord.notify.test"),
         config_dir=Path("."),
     )
