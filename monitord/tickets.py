@@ -11,7 +11,8 @@ on it, and a site's recovery (``site-recovered``) comments and resolves it
 Everything here is pure: no clock, no store, no network. The notifiers
 (``monitord.notify.tickets_local``, ``jira``, ``zendesk``, ``freshdesk``, ``redmine``,
 ``helpdesk_email``) do the I/O; :func:`deliver` is the one send flow the external ones share
-(it only calls the store and the API object it is given).
+(it only calls the store and the API object it is given; their common plumbing is
+:class:`monitord.notify.ticketing.TicketNotifier`).
 """
 
 from __future__ import annotations

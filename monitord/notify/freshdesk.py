@@ -15,19 +15,18 @@ API Key). 400 (validation), 401, 403, 404 are permanent; 429 (``Retry-After``) a
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from monitord.calendar.hours import BusinessCalendar
 from monitord.config.models import HttpUrl
 from monitord.errors import PermanentError
 from monitord.events import Event
-from monitord.notify.base import NOTIFIER_API_VERSION, Notification
-from monitord.notify.http import HTTP_TIMEOUT, JsonPoster, Timeout, safe_url
+from monitord.notify.http import HTTP_TIMEOUT, Timeout
 from monitord.notify.plugins import NotifierContext
-from monitord.tickets import Priority, Ticket, basic_auth, deliver, text_to_html, thread_label
+from monitord.notify.ticketing import TicketNotifier
+from monitord.tickets import Priority, Ticket, basic_auth, text_to_html, thread_label
 
 PRIORITIES: dict[Priority, int] = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
 """Freshdesk's priorities: 1 Low, 2 Medium, 3 High, 4 Urgent."""
@@ -71,10 +70,13 @@ def build_ticket(
     return body
 
 
-class FreshdeskNotifier:
+class FreshdeskNotifier(TicketNotifier):
     """Opens, notes and resolves Freshdesk tickets, one per event thread."""
 
-    api_version: ClassVar[int] = NOTIFIER_API_VERSION
+    SERVICE = "Freshdesk"
+    HINTS = HINTS
+    DEFAULT_HINT = "check base_url and api_key"
+    SENT_EVENT = "freshdesk.sent"
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid", frozen=True)
@@ -98,36 +100,17 @@ class FreshdeskNotifier:
             return self
 
     def __init__(self, name: str, options: Options, ctx: NotifierContext) -> None:
-        self.name = name
-        self._o = options
-        self._ctx = ctx
-        self._store: Any = ctx.store
-        self._calendar = BusinessCalendar.from_agency(ctx.agency)
-        self._base = options.base_url.rstrip("/")
-        self._service = f"Freshdesk at {safe_url(options.base_url)} (notifier {name!r})"
         key = options.api_key.get_secret_value()
-        self._auth = basic_auth(key, "X")
-        self._poster = JsonPoster(
-            ssl_context=ctx.ssl_context,
+        auth = basic_auth(key, "X")
+        super().__init__(
+            name,
+            ctx,
+            base_url=options.base_url,
             timeout=options.timeout,
-            secrets=[key, self._auth.removeprefix("Basic ")],
+            headers={"Authorization": auth},
+            secrets=[key, auth.removeprefix("Basic ")],
         )
-
-    def attach_store(self, store: Any) -> None:
-        self._store = store
-
-    async def _call(self, path: str, body: Any = None, method: str = "POST") -> Any:
-        reply = await self._poster.post(
-            self._base + path,
-            body,
-            method=method,
-            service=self._service,
-            now=self._ctx.clock(),
-            headers={"Authorization": self._auth},
-            hints=HINTS,
-            default_hint="check base_url and api_key",
-        )
-        return reply.json()
+        self._o = options
 
     async def find(self, ticket: Ticket) -> str | None:
         query = quote(f"\"tag:'{thread_label(ticket.thread)}'\"", safe="")
@@ -156,23 +139,3 @@ class FreshdeskNotifier:
         await self.comment(external_id, text, event)
         path = f"/api/v2/tickets/{quote(external_id, safe='')}"
         await self._call(path, {"status": STATUS_RESOLVED}, method="PUT")
-
-    async def send(self, notification: Notification) -> str | None:
-        external = await deliver(
-            self,
-            self.name,
-            self._store,
-            notification,
-            self._calendar,
-            self._ctx.agency.name,
-            self._ctx.clock(),
-        )
-        event = notification.event
-        self._ctx.log.info(
-            "freshdesk.sent", notifier=self.name, ticket=external, kind=event.kind,
-            client=event.client, site=event.site,
-        )  # fmt: skip
-        return external
-
-    async def aclose(self) -> None:
-        await self._poster.aclose()

@@ -19,19 +19,18 @@ API tokens). 400 (invalid field), 401, 403 and 404 are permanent; 429 and 5xx ar
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from monitord.calendar.hours import BusinessCalendar
 from monitord.config.models import HttpUrl
 from monitord.errors import PermanentError
 from monitord.events import Event
-from monitord.notify.base import NOTIFIER_API_VERSION, Notification
-from monitord.notify.http import HTTP_TIMEOUT, JsonPoster, Timeout, safe_url
+from monitord.notify.http import HTTP_TIMEOUT, Timeout
 from monitord.notify.plugins import NotifierContext
-from monitord.tickets import Priority, Ticket, basic_auth, deliver, thread_label
+from monitord.notify.ticketing import TicketNotifier
+from monitord.tickets import Priority, Ticket, basic_auth, thread_label
 
 SUMMARY_MAX_CHARS = 255
 """Jira refuses a longer summary (400, "summary: Summary must be less than 255 characters")."""
@@ -93,10 +92,14 @@ def build_issue(
     }
 
 
-class JiraNotifier:
+class JiraNotifier(TicketNotifier):
     """Opens, comments on and closes Jira Cloud issues, one per event thread."""
 
-    api_version: ClassVar[int] = NOTIFIER_API_VERSION
+    SERVICE = "Jira"
+    HINTS = HINTS
+    DEFAULT_HINT = "check base_url, email, api_token and project"
+    SENT_EVENT = "jira.sent"
+    ID_FIELD = "issue"
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid", frozen=True)
@@ -117,37 +120,18 @@ class JiraNotifier:
         timeout: Timeout = HTTP_TIMEOUT
 
     def __init__(self, name: str, options: Options, ctx: NotifierContext) -> None:
-        self.name = name
-        self._o = options
-        self._ctx = ctx
-        self._store: Any = ctx.store
-        self._calendar = BusinessCalendar.from_agency(ctx.agency)
-        self._base = options.base_url.rstrip("/")
-        self._priorities = {**DEFAULT_PRIORITIES, **options.priorities}
-        self._service = f"Jira at {safe_url(options.base_url)} (notifier {name!r})"
         token = options.api_token.get_secret_value()
-        self._auth = basic_auth(options.email, token)
-        self._poster = JsonPoster(
-            ssl_context=ctx.ssl_context,
+        auth = basic_auth(options.email, token)
+        super().__init__(
+            name,
+            ctx,
+            base_url=options.base_url,
             timeout=options.timeout,
-            secrets=[token, self._auth.removeprefix("Basic ")],
+            headers={"Authorization": auth, "Accept": "application/json"},
+            secrets=[token, auth.removeprefix("Basic ")],
         )
-
-    def attach_store(self, store: Any) -> None:
-        self._store = store
-
-    async def _call(self, path: str, body: Any = None, method: str = "POST") -> Any:
-        reply = await self._poster.post(
-            self._base + path,
-            body,
-            method=method,
-            service=self._service,
-            now=self._ctx.clock(),
-            headers={"Authorization": self._auth, "Accept": "application/json"},
-            hints=HINTS,
-            default_hint="check base_url, email, api_token and project",
-        )
-        return reply.json()
+        self._o = options
+        self._priorities = {**DEFAULT_PRIORITIES, **options.priorities}
 
     # TicketApi
 
@@ -204,25 +188,3 @@ class JiraNotifier:
                 )
             transition_id = str(found[0]["id"])
         await self._call(path, {"transition": {"id": transition_id}})
-
-    # Notifier
-
-    async def send(self, notification: Notification) -> str | None:
-        external = await deliver(
-            self,
-            self.name,
-            self._store,
-            notification,
-            self._calendar,
-            self._ctx.agency.name,
-            self._ctx.clock(),
-        )
-        event = notification.event
-        self._ctx.log.info(
-            "jira.sent", notifier=self.name, issue=external, kind=event.kind,
-            client=event.client, site=event.site,
-        )  # fmt: skip
-        return external
-
-    async def aclose(self) -> None:
-        await self._poster.aclose()

@@ -16,18 +16,17 @@ enabled in Administration → Settings → API). 422 (``{"errors": [...]}``, val
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from monitord.calendar.hours import BusinessCalendar
 from monitord.config.models import HttpUrl
 from monitord.errors import PermanentError
 from monitord.events import Event
-from monitord.notify.base import NOTIFIER_API_VERSION, Notification
-from monitord.notify.http import HTTP_TIMEOUT, JsonPoster, Timeout, safe_url
+from monitord.notify.http import HTTP_TIMEOUT, Timeout
 from monitord.notify.plugins import NotifierContext
-from monitord.tickets import Priority, Ticket, deliver
+from monitord.notify.ticketing import TicketNotifier
+from monitord.tickets import Priority, Ticket
 
 SUBJECT_MAX_CHARS = 255
 """Redmine's subject column limit (422 "Subject is too long (maximum is 255 characters)")."""
@@ -61,10 +60,14 @@ def build_issue(
     return {"issue": issue}
 
 
-class RedmineNotifier:
+class RedmineNotifier(TicketNotifier):
     """Opens, annotates and resolves Redmine issues, one per event thread."""
 
-    api_version: ClassVar[int] = NOTIFIER_API_VERSION
+    SERVICE = "Redmine"
+    HINTS = HINTS
+    DEFAULT_HINT = "check base_url, api_key and project_id"
+    SENT_EVENT = "redmine.sent"
+    ID_FIELD = "issue"
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid", frozen=True)
@@ -80,34 +83,17 @@ class RedmineNotifier:
         timeout: Timeout = HTTP_TIMEOUT
 
     def __init__(self, name: str, options: Options, ctx: NotifierContext) -> None:
-        self.name = name
+        key = options.api_key.get_secret_value()
+        super().__init__(
+            name,
+            ctx,
+            base_url=options.base_url,
+            timeout=options.timeout,
+            headers={"X-Redmine-API-Key": key},
+            secrets=[key],
+        )
         self._o = options
-        self._ctx = ctx
-        self._store: Any = ctx.store
-        self._calendar = BusinessCalendar.from_agency(ctx.agency)
-        self._base = options.base_url.rstrip("/")
         self._priorities = {**DEFAULT_PRIORITY_IDS, **options.priority_ids}
-        self._service = f"Redmine at {safe_url(options.base_url)} (notifier {name!r})"
-        self._key = options.api_key.get_secret_value()
-        self._poster = JsonPoster(
-            ssl_context=ctx.ssl_context, timeout=options.timeout, secrets=[self._key]
-        )
-
-    def attach_store(self, store: Any) -> None:
-        self._store = store
-
-    async def _call(self, path: str, body: Any, method: str = "POST") -> Any:
-        reply = await self._poster.post(
-            self._base + path,
-            body,
-            method=method,
-            service=self._service,
-            now=self._ctx.clock(),
-            headers={"X-Redmine-API-Key": self._key},
-            hints=HINTS,
-            default_hint="check base_url, api_key and project_id",
-        )
-        return reply.json()
 
     async def find(self, ticket: Ticket) -> str | None:
         return None  # no idempotency field in Redmine: the store's record is the lookup
@@ -131,23 +117,3 @@ class RedmineNotifier:
         if self._o.resolved_status_id is not None:
             issue["status_id"] = self._o.resolved_status_id
         await self._call(f"/issues/{int(external_id)}.json", {"issue": issue}, "PUT")
-
-    async def send(self, notification: Notification) -> str | None:
-        external = await deliver(
-            self,
-            self.name,
-            self._store,
-            notification,
-            self._calendar,
-            self._ctx.agency.name,
-            self._ctx.clock(),
-        )
-        event = notification.event
-        self._ctx.log.info(
-            "redmine.sent", notifier=self.name, issue=external, kind=event.kind,
-            client=event.client, site=event.site,
-        )  # fmt: skip
-        return external
-
-    async def aclose(self) -> None:
-        await self._poster.aclose()

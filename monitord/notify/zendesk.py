@@ -15,19 +15,18 @@ Auth: HTTP Basic with ``{email}/token`` and an API token (Admin Center → Apps 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from monitord.calendar.hours import BusinessCalendar
 from monitord.config.models import HttpUrl
 from monitord.errors import PermanentError
 from monitord.events import Event
-from monitord.notify.base import NOTIFIER_API_VERSION, Notification
-from monitord.notify.http import HTTP_TIMEOUT, JsonPoster, Timeout, safe_url
+from monitord.notify.http import HTTP_TIMEOUT, Timeout
 from monitord.notify.plugins import NotifierContext
-from monitord.tickets import Ticket, basic_auth, deliver, thread_label
+from monitord.notify.ticketing import TicketNotifier
+from monitord.tickets import Ticket, basic_auth, thread_label
 
 HINTS = {
     401: "check email and api_token: Zendesk authenticates `{email}/token` with an API token "
@@ -62,10 +61,13 @@ def build_update(text: str, solve: bool) -> dict[str, Any]:
     return {"ticket": body}
 
 
-class ZendeskNotifier:
+class ZendeskNotifier(TicketNotifier):
     """Opens, comments on and solves Zendesk tickets, one per event thread."""
 
-    api_version: ClassVar[int] = NOTIFIER_API_VERSION
+    SERVICE = "Zendesk"
+    HINTS = HINTS
+    DEFAULT_HINT = "check base_url, email and api_token"
+    SENT_EVENT = "zendesk.sent"
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid", frozen=True)
@@ -80,36 +82,17 @@ class ZendeskNotifier:
         timeout: Timeout = HTTP_TIMEOUT
 
     def __init__(self, name: str, options: Options, ctx: NotifierContext) -> None:
-        self.name = name
-        self._o = options
-        self._ctx = ctx
-        self._store: Any = ctx.store
-        self._calendar = BusinessCalendar.from_agency(ctx.agency)
-        self._base = options.base_url.rstrip("/")
-        self._service = f"Zendesk at {safe_url(options.base_url)} (notifier {name!r})"
         token = options.api_token.get_secret_value()
-        self._auth = basic_auth(f"{options.email}/token", token)
-        self._poster = JsonPoster(
-            ssl_context=ctx.ssl_context,
+        auth = basic_auth(f"{options.email}/token", token)
+        super().__init__(
+            name,
+            ctx,
+            base_url=options.base_url,
             timeout=options.timeout,
-            secrets=[token, self._auth.removeprefix("Basic ")],
+            headers={"Authorization": auth},
+            secrets=[token, auth.removeprefix("Basic ")],
         )
-
-    def attach_store(self, store: Any) -> None:
-        self._store = store
-
-    async def _call(self, path: str, body: Any = None, method: str = "POST") -> Any:
-        reply = await self._poster.post(
-            self._base + path,
-            body,
-            method=method,
-            service=self._service,
-            now=self._ctx.clock(),
-            headers={"Authorization": self._auth},
-            hints=HINTS,
-            default_hint="check base_url, email and api_token",
-        )
-        return reply.json()
+        self._o = options
 
     async def find(self, ticket: Ticket) -> str | None:
         label = quote(thread_label(ticket.thread), safe="")
@@ -138,23 +121,3 @@ class ZendeskNotifier:
     async def resolve(self, external_id: str, text: str, event: Event) -> None:
         path = f"/api/v2/tickets/{quote(external_id, safe='')}.json"
         await self._call(path, build_update(text, True), method="PUT")
-
-    async def send(self, notification: Notification) -> str | None:
-        external = await deliver(
-            self,
-            self.name,
-            self._store,
-            notification,
-            self._calendar,
-            self._ctx.agency.name,
-            self._ctx.clock(),
-        )
-        event = notification.event
-        self._ctx.log.info(
-            "zendesk.sent", notifier=self.name, ticket=external, kind=event.kind,
-            client=event.client, site=event.site,
-        )  # fmt: skip
-        return external
-
-    async def aclose(self) -> None:
-        await self._poster.aclose()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog.testing
 
 from monitord.errors import PermanentError
 from monitord.events import EventKind
@@ -195,6 +196,36 @@ async def test_open_comment_resend_and_resolve_make_one_ticket(rig: Rig) -> None
         assert ref is not None and ref.external_id == first and ref.resolved_at is not None
     finally:
         await notifier.aclose()
+
+
+SENT_LOG = {
+    "jira": ("jira.sent", "issue"),
+    "zendesk": ("zendesk.sent", "ticket"),
+    "freshdesk": ("freshdesk.sent", "ticket"),
+    "redmine": ("redmine.sent", "issue"),
+}
+"""Each notifier's log line for a delivered notification: its event, the field of the id."""
+
+
+async def test_a_send_logs_the_api_and_the_ticket_id(rig: Rig) -> None:
+    notifier = rig.notifier()
+    try:
+        with structlog.testing.capture_logs() as logs:
+            external = await notifier.send(n("site-down"))
+    finally:
+        await notifier.aclose()
+    event, id_field = SENT_LOG[rig.api.name]
+    assert [entry for entry in logs if entry["event"].endswith(".sent")] == [
+        {
+            "event": event,
+            "log_level": "info",
+            "notifier": "tickets",
+            id_field: external,
+            "kind": "site-down",
+            "client": "acme",
+            "site": "acme-www",
+        }
+    ]
 
 
 async def test_another_thread_is_another_ticket(rig: Rig) -> None:
