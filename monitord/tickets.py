@@ -29,9 +29,8 @@ from zoneinfo import ZoneInfo
 
 from monitord.calendar.hours import BusinessCalendar
 from monitord.events import Event
-from monitord.notify import render as _render
 from monitord.notify.base import Notification
-from monitord.notify.render import format_time, one_line, subject_for
+from monitord.notify.render import compose, format_time, one_line, subject_for, text_blocks
 from monitord.store.base import LocalTicketRow, TicketOutcome
 
 if TYPE_CHECKING:
@@ -135,26 +134,14 @@ def _wrap(text: str) -> str:
 def event_text(event: Event, tz: ZoneInfo) -> str:
     """The event as plain text for a ticket or a comment: headline, paragraphs, facts and
     table of the e-mail's template, without greeting or mail footer (pure)."""
-    ctx = _render.Context(agency_name="", tz=tz)
-    template = _render.TEMPLATES.get(event.kind, _render._generic)
-    _topic, body = template(event, ctx)
-    lines: list[str] = [body.headline, ""]
-    for para in body.paragraphs:
-        lines += [_wrap(para), ""]
-    if body.facts:
-        width = max(len(label) for label, _ in body.facts) + 1
-        lines += [f"{(label + ':').ljust(width)} {value}" for label, value in body.facts]
-        lines.append("")
-    if body.table is not None:
-        lines += [*_render._text_table(body.table), ""]
+    _topic, body = compose(event, "", tz)
+    lines = [body.headline, "", *text_blocks(body)]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def title_for(event: Event, agency_name: str, tz: ZoneInfo) -> str:
     """The ticket's title: the e-mail subject of the thread (stable for the whole thread)."""
-    ctx = _render.Context(agency_name=agency_name, tz=tz)
-    template = _render.TEMPLATES.get(event.kind, _render._generic)
-    topic, _body = template(event, ctx)
+    topic, _body = compose(event, agency_name, tz)
     return _cut(one_line(subject_for(event, topic, agency_name)), TITLE_MAX_CHARS)
 
 

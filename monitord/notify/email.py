@@ -48,6 +48,7 @@ import structlog
 from monitord.config.models import Agency, SmtpConfig
 from monitord.errors import NotifierError, PermanentError, RetryableError
 from monitord.notify.base import NOTIFIER_API_VERSION, Notification
+from monitord.notify.http import find_cause
 from monitord.notify.render import one_line, render
 
 log = structlog.get_logger("monitord.notify.email")
@@ -260,17 +261,6 @@ class EmailNotifier:
 # ---------------------------------------------------------------- failure classification
 
 
-def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        if isinstance(cur, kind):
-            return cur
-        seen.add(id(cur))
-        cur = cur.__cause__ or cur.__context__
-    return None
-
-
 def _reply(code: int, message: str) -> str:
     return f"{code} {one_line(message)}".strip()
 
@@ -348,14 +338,14 @@ def classify_smtp_error(
             f"{server} answered {_reply(exc.code, exc.message)}"
             + (" — will retry" if exc.code < 500 else " — check the SMTP settings with its admin"),
         )
-    elif (cert := _find(exc, ssl.SSLCertVerificationError)) is not None:
+    elif (cert := find_cause(exc, ssl.SSLCertVerificationError)) is not None:
         reason = getattr(cert, "verify_message", None) or str(cert)
         result = PermanentError(
             f"could not verify the TLS certificate of {server} ({one_line(reason)}) — fix the "
             "server's certificate, set smtp.ca_file to the CA that signed it, or (test servers "
             "only) set smtp.verify: false"
         )
-    elif (tls := _find(exc, ssl.SSLError)) is not None:
+    elif (tls := find_cause(exc, ssl.SSLError)) is not None:
         reason = getattr(tls, "reason", None) or str(tls)
         result = PermanentError(
             f"TLS with {server} failed ({one_line(reason)}) — check smtp.security matches the "

@@ -149,6 +149,18 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max((when - now).total_seconds(), 0.0)
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` as JSON can carry it (pure): dict keys as strings, tuples as lists, anything
+    else not a JSON scalar as its ``str``."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return str(value)
+
+
 def excerpt(text: str, secrets: Iterable[str] = ()) -> str:
     """A server's body as one short line, secrets masked."""
     line = one_line(scrub(text, secrets))
@@ -215,7 +227,9 @@ def classify_reply(
 # ---------------------------------------------------------------- I/O
 
 
-def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+def find_cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first exception of ``kind`` in ``exc``'s chain (itself, then its causes and
+    contexts), or None."""
     seen: set[int] = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
@@ -236,7 +250,7 @@ def classify_exception(
         return PermanentError(
             f"the address of {service} is not a usable URL — correct the notifier's url/base_url"
         )
-    cert = _find(exc, ssl.SSLCertVerificationError)
+    cert = find_cause(exc, ssl.SSLCertVerificationError)
     if isinstance(exc, aiohttp.ClientConnectorCertificateError) or cert is not None:
         why = getattr(cert, "verify_message", None) if cert is not None else None
         return PermanentError(

@@ -32,7 +32,7 @@ from monitord.config.models import HttpUrl
 from monitord.errors import PermanentError
 from monitord.events import Event
 from monitord.notify.base import NOTIFIER_API_VERSION, Notification
-from monitord.notify.http import HTTP_TIMEOUT, JsonPoster, Timeout, safe_url
+from monitord.notify.http import HTTP_TIMEOUT, JsonPoster, Timeout, json_safe, safe_url
 from monitord.notify.plugins import NotifierContext
 from monitord.notify.render import one_line
 
@@ -84,16 +84,6 @@ def source_of(event: Event) -> str:
     return event.site or event.client or "monitord"
 
 
-def _json_safe(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return str(value)
-
-
 def build_event(
     notification: Notification, routing_key: str, *, client_url: str | None = None
 ) -> dict[str, Any]:
@@ -118,7 +108,7 @@ def build_event(
         "key": event.key,
         "thread": event.thread,
     }
-    details.update({k: _json_safe(v) for k, v in sorted(event.details.items())})
+    details.update({k: json_safe(v) for k, v in sorted(event.details.items())})
     body["payload"] = {
         "summary": _truncate(summary, SUMMARY_MAX_CHARS),
         "source": source_of(event),

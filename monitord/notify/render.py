@@ -552,8 +552,10 @@ def _text_table(table: Table) -> list[str]:
     return out
 
 
-def render_text(body: Body, greeting: str, footer: tuple[str, ...]) -> str:
-    lines: list[str] = [body.headline, "", greeting, ""]
+def text_blocks(body: Body) -> list[str]:
+    """The body's paragraphs (wrapped), facts and table as plain-text lines, a blank line
+    after each block (pure); the e-mail's text part and the tickets share them."""
+    lines: list[str] = []
     for para in body.paragraphs:
         lines += [_wrap(para), ""]
     if body.facts:
@@ -562,6 +564,11 @@ def render_text(body: Body, greeting: str, footer: tuple[str, ...]) -> str:
         lines.append("")
     if body.table is not None:
         lines += [*_text_table(body.table), ""]
+    return lines
+
+
+def render_text(body: Body, greeting: str, footer: tuple[str, ...]) -> str:
+    lines: list[str] = [body.headline, "", greeting, "", *text_blocks(body)]
     lines.append("-- ")
     lines += [_wrap(f) for f in footer]
     return "\n".join(lines) + "\n"
@@ -649,11 +656,16 @@ def subject_for(event: Event, topic: str, agency_name: str) -> str:
     return _truncate(one_line(prefix + one_line(topic)), SUBJECT_MAX_CHARS)
 
 
+def compose(event: Event, agency_name: str, tz: ZoneInfo) -> tuple[str, Body]:
+    """The topic (for the subject) and the body of an event, by its kind's template (pure)."""
+    template = TEMPLATES.get(event.kind, _generic)
+    return template(event, Context(agency_name=agency_name, tz=tz))
+
+
 def render(event: Event, agency_name: str, tz: ZoneInfo, recipient_name: str) -> Rendered:
     """Render one event for one recipient. Pure: no clock, no I/O."""
     ctx = Context(agency_name=agency_name, tz=tz)
-    template = TEMPLATES.get(event.kind, _generic)
-    topic, body = template(event, ctx)
+    topic, body = compose(event, agency_name, tz)
     subject = subject_for(event, topic, agency_name)
     greeting = _greeting(recipient_name)
     footer = _footer(event, ctx)

@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
 from monitord.events import Event
 from monitord.notify.base import NOTIFIER_API_VERSION, Notification
-from monitord.notify.http import HTTP_TIMEOUT, JsonPoster, Timeout, safe_url
+from monitord.notify.http import HTTP_TIMEOUT, JsonPoster, Timeout, json_safe, safe_url
 from monitord.notify.plugins import NotifierContext
 from monitord.notify.render import format_time, one_line, render
 
@@ -88,16 +88,6 @@ def _check_url(v: SecretStr) -> SecretStr:
     return v
 
 
-def _json_safe(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return str(value)
-
-
 # ---------------------------------------------------------------- pure rendering
 
 
@@ -115,7 +105,7 @@ def webhook_body(notification: Notification) -> dict[str, Any]:
         "summary": event.summary,
         "thread": event.thread,
         "key": notification.key,
-        "details": _json_safe(dict(sorted(event.details.items()))),
+        "details": json_safe(dict(sorted(event.details.items()))),
     }
 
 
