@@ -98,6 +98,22 @@ def _put(packages: dict[str, str], name: str, version: str, *, core_alias: bool)
     packages[name] = version
 
 
+def _put_entry(packages: dict[str, str], entry: object, *, first_word: bool = False) -> None:
+    """Record one ``{"name", "version"}`` entry of a Composer listing when it is a ``drupal/*``
+    package with a version; others are skipped. ``first_word``: the version up to its first
+    space (``composer show`` may write more after it)."""
+    if not isinstance(entry, dict):
+        return
+    raw_name = str(entry.get("name") or "")
+    name = composer_name(raw_name) if "/" in raw_name else None
+    version = entry.get("version")
+    if name is None or not isinstance(version, str) or not version:
+        return
+    if first_word:
+        version = version.split(" ", 1)[0]
+    _put(packages, name, version, core_alias=raw_name.lower() != CORE_PACKAGE)
+
+
 # ------------------------------------------------------------------ parsers (pure)
 
 
@@ -113,14 +129,7 @@ def packages_from_lock(data: Any) -> dict[str, str]:
         if not isinstance(entries, list):
             raise ValueError(f"'{section}' is not a list")
         for entry in entries:
-            if not isinstance(entry, dict):
-                continue
-            raw_name = str(entry.get("name") or "")
-            name = composer_name(raw_name) if "/" in raw_name else None
-            version = entry.get("version")
-            if name is None or not isinstance(version, str) or not version:
-                continue
-            _put(out, name, version, core_alias=raw_name.lower() != CORE_PACKAGE)
+            _put_entry(out, entry)
     return out
 
 
@@ -131,14 +140,7 @@ def packages_from_composer_show(data: Mapping[str, Any]) -> dict[str, str]:
         raise ValueError("'installed' is not a list")
     out: dict[str, str] = {}
     for entry in installed:
-        if not isinstance(entry, dict):
-            continue
-        raw_name = str(entry.get("name") or "")
-        name = composer_name(raw_name) if "/" in raw_name else None
-        version = entry.get("version")
-        if name is None or not isinstance(version, str) or not version:
-            continue
-        _put(out, name, version.split(" ", 1)[0], core_alias=raw_name.lower() != CORE_PACKAGE)
+        _put_entry(out, entry, first_word=True)
     return out
 
 

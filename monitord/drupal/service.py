@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -449,19 +449,7 @@ class SecurityService:
             self._queue[key] = q
         for key in ticketed:
             if key in self._queue:
-                q = self._queue[key]
-                self._queue[key] = PatchItemRow(
-                    q.site,
-                    q.advisory,
-                    q.client,
-                    q.project,
-                    q.installed,
-                    q.fixed,
-                    q.link,
-                    q.patch_day,
-                    q.queued_at,
-                    now,
-                )
+                self._queue[key] = replace(self._queue[key], ticketed_at=now)
         if report.notifications and self.daemon.sender is not None:
             self.daemon.sender.wake()
         interval = poll_interval(
