@@ -64,18 +64,30 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+GC_THRESHOLDS = (50_000, 20, 10)
+"""``gc.set_threshold`` for the daemon (Python's default is 700, 10, 10). A probe's transient
+objects (coroutines, futures, requests, transports) die by reference counting within
+milliseconds; with a young generation of 700 a collection catches thousands of them in flight
+each second and promotes them, so the old generations fill and full collections follow. At
+70,000 sites that spiralled: the GC took 40 s of CPU in 90 s and the loop saturated; with
+these thresholds it ran one full collection in a minute at 62 % of a core (docs/benchmarks.md).
+Garbage cycles wait longer to be freed: at most 50,000 young objects, a few MB."""
+
+
 def settle_heap(*, after_reload: bool = False) -> None:
     """Collect the garbage of loading, then freeze every object alive now (the configuration,
-    the scheduled checks and jobs: all long-lived) out of the garbage collector's sight.
+    the scheduled checks and jobs: all long-lived) out of the garbage collector's sight, and
+    set the daemon's collection thresholds (GC_THRESHOLDS).
 
-    Without it each full collection walks every one of them while the loop waits: 0.3 s at
-    20,000 sites, 0.65 s at 40,000, every 30-90 s (docs/benchmarks.md). Objects made later
-    (states, results) are still collected. After a reload the old configuration is unfrozen
-    first, so its cycles are reclaimed (one pause per reload, not one a minute)."""
+    Without the freeze each full collection walks every one of them while the loop waits:
+    0.3 s at 20,000 sites, 0.65 s at 40,000, every 30-90 s (docs/benchmarks.md). Objects made
+    later (states, results) are still collected. After a reload the old configuration is
+    unfrozen first, so its cycles are reclaimed (one pause per reload, not one a minute)."""
     if after_reload:
         gc.unfreeze()
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def check_key(client: str, site: str, check: str) -> str:
