@@ -107,6 +107,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.monotonic()
     cpu0 = cpu_seconds()
     await daemon.start()
+    if args.gc_threshold:
+        gc.set_threshold(*(int(x) for x in args.gc_threshold.split(",")))
     startup = {
         "seconds": time.monotonic() - t0,
         "cpu_seconds": cpu_seconds() - cpu0,
@@ -160,6 +162,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             "samples": samples,
             "gc": pauses.since(w_gc),
             "gc_frozen": gc.get_freeze_count(),
+            "gc_threshold": gc.get_threshold(),
             "loop": type(asyncio.get_running_loop()).__module__,
         }
     finally:
@@ -176,6 +179,7 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--log", required=True, help="where the daemon's own log lines go")
     ap.add_argument("--uvloop", action="store_true")
+    ap.add_argument("--gc-threshold", help="gc.set_threshold(…) after start, e.g. 50000,20,10")
     args = ap.parse_args()
     with open(args.log, "w") as log:
         configure_logging("INFO", stream=log, json=True)

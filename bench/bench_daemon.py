@@ -74,6 +74,7 @@ def run_once(
     uvloop: bool = False,
     https: bool = False,
     profile: Path | None = None,
+    gc_threshold: str | None = None,
 ) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="monitord-bench-daemon-"))
     try:
@@ -96,6 +97,8 @@ def run_once(
             "--log",
             str(log),
         ] + (["--uvloop"] if uvloop else [])
+        if gc_threshold:
+            cmd += ["--gc-threshold", gc_threshold]
         load_before = loadavg()
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=work)
         spy: subprocess.Popen[bytes] | None = None
@@ -173,7 +176,7 @@ def describe(f: dict[str, Any]) -> str:
         f"(HWM {f['hwm_mib']:.0f}), failed {f['failed']}/{f['results']}, "
         f"commits {f['commits']}, load {f['load_before']} -> {f['load_after']}; GC gen2 "
         f"{f['gc']['gen2']['count']}x max {f['gc']['gen2']['max_ms']:.0f} ms "
-        f"(frozen objects {f['gc_frozen']})"
+        f"(frozen objects {f['gc_frozen']}, thresholds {f['gc_threshold']})"
     )
 
 
@@ -262,6 +265,7 @@ def main() -> None:
     ap.add_argument("--step-duration", type=float, default=90.0)
     ap.add_argument("--profile", action="store_true", help="py-spy over the window")
     ap.add_argument("--uvloop", action="store_true")
+    ap.add_argument("--gc-threshold", help="the daemon's gc.set_threshold, e.g. 50000,20,10")
     ap.add_argument("--https", action="store_true", help="https sites instead of http")
     ap.add_argument("--quick", action="store_true", help="shorter windows (a smoke run)")
     ap.add_argument("--json", type=Path, help="write all figures here")
@@ -287,6 +291,7 @@ def main() -> None:
                     duration=args.step_duration,
                     uvloop=args.uvloop,
                     https=args.https,
+                    gc_threshold=args.gc_threshold,
                 )
                 f["broke"] = verdict(f)
                 results["runs"].append(f)
@@ -309,6 +314,7 @@ def main() -> None:
                     uvloop=args.uvloop,
                     https=args.https,
                     profile=prof,
+                    gc_threshold=args.gc_threshold,
                 )
                 if prof is not None and prof.stat().st_size:
                     f["profile"] = summarise_profile(prof)

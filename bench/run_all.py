@@ -60,7 +60,7 @@ def main() -> None:
                 "--json",
                 str(args.out / "throughput.json"),
             ],
-        ),  # fmt: skip
+        ),
         (
             "daemon",
             ["bench_daemon.py", "--profile", *quick, "--json", str(args.out / "daemon.json")],
@@ -75,7 +75,7 @@ def main() -> None:
                 "--json",
                 str(args.out / "steps.json"),
             ],
-        ),  # fmt: skip
+        ),
     ]
     m = machine()
     print(f"machine: {m.nproc} CPUs, {m.cpu}, {m.memory}, Python {m.python}, kernel {m.kernel}")
