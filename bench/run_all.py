@@ -1,7 +1,7 @@
 """Every benchmark in turn, figures kept as JSON: what docs/benchmarks.md is made from.
 
     .venv/bin/python bench/run_all.py            # the full set, about 15-20 minutes
-    .venv/bin/python bench/run_all.py --quick    # a smoke run of each, about 5 minutes
+    .venv/bin/python bench/run_all.py --quick    # a smoke run of each, about 6 minutes
 
 1. bench_feed_parse.py  — advisory feed parse cost (CPU only, no servers);
 2. bench_store.py       — SqliteStore.write: batched rows/s, durable tx/s;
@@ -33,6 +33,8 @@ STEP_TIME_LIMIT_S = 1500
 
 DEFAULT_STEPS = "30000,60000,90000,120000"
 """Site counts tried in turn after the 10k run; the first that breaks ends the series."""
+QUICK_STEPS = "20000,40000"
+"""The --quick series: a smoke run of the stepping, not an answer."""
 
 
 def main() -> None:
@@ -41,10 +43,12 @@ def main() -> None:
     ap.add_argument(
         "--out", type=Path, default=Path(tempfile.gettempdir()) / "monitord-bench-results"
     )
-    ap.add_argument("--steps", default=DEFAULT_STEPS)
+    ap.add_argument("--steps", help=f"site counts to step through (default {DEFAULT_STEPS})")
     ap.add_argument("--skip", default="", help="comma-separated names to skip, e.g. steps,feed")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.steps is None:
+        args.steps = QUICK_STEPS if args.quick else DEFAULT_STEPS
     quick = ["--quick"] if args.quick else []
     skip = set(filter(None, args.skip.split(",")))
     plan = [
