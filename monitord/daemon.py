@@ -370,6 +370,7 @@ class Daemon:
         old_checks = self.checks
         self.config = new
         self.checks = scheduled_checks(new)
+        self.desk.forget(k for k in old_checks if k not in self.checks)
         if self.store is not None:
             await self.heartbeats.sync(self.store, self.checks, self.clock())
         old_notifiers = dict(self.notifiers)

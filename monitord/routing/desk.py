@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +69,12 @@ class RoutingDesk:
         ``latest_ok`` (at 50,000 checks the scan cost a fifth of a core)."""
         self._lock = asyncio.Lock()
         self.canary_probes = 0
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Checks a reload removed: they no longer count toward the connectivity share."""
+        for key in keys:
+            self.latest_ok.pop(key, None)
+            self._failing.discard(key)
 
     @property
     def config(self) -> Config:

@@ -165,7 +165,15 @@ async def test_reload_keeps_running_config_when_new_one_is_bad(
         )
         assert await daemon.reload() is True
         assert set(daemon.checks) == before | {check_key("acme", "acme-www", "tcp")}
-        assert daemon._scheduler.get_job(check_key("acme", "acme-www", "tcp")) is not None
+        tcp = check_key("acme", "acme-www", "tcp")
+        assert daemon._scheduler.get_job(tcp) is not None
+        await daemon.tick(tcp)
+        assert tcp in daemon.desk.latest_ok
+        # Removed again: unscheduled, and no longer counted for the connectivity rule.
+        client_file.write_text(good)
+        assert await daemon.reload() is True
+        assert daemon._scheduler.get_job(tcp) is None
+        assert tcp not in daemon.desk.latest_ok
     finally:
         await daemon.stop()
 
