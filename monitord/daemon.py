@@ -43,10 +43,9 @@ from monitord.probes.base import ProbeContext, ProbeResult
 from monitord.probes.heartbeat import HeartbeatBook
 from monitord.probes.runner import open_probe_context, run_check
 from monitord.routing.desk import RoutingDesk
-from monitord.store.base import IncidentRow, ResultRow
+from monitord.store.base import IncidentRow, ResultRow, Store
 from monitord.store.sqlite import SqliteStore
 from monitord.systemd import SystemdNotifier
-from monitord.tickets import attach_store
 
 SCHEDULE_ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
 """Every check's schedule is anchor + its own offset + k × interval, so the phase of a check is
@@ -139,7 +138,7 @@ def scheduled_checks(config: Config) -> dict[str, ScheduledCheck]:
     return out
 
 
-NotifierFactory = Callable[[Config, ssl.SSLContext | None], dict[str, Notifier]]
+NotifierFactory = Callable[[Config, ssl.SSLContext | None, Store | None], dict[str, Notifier]]
 
 
 class Service(Protocol):
@@ -172,12 +171,15 @@ def default_services() -> list[ServiceFactory]:
     return [systemd_service, security_service, api_service, tickets_sla_service]
 
 
-def default_notifiers(config: Config, ssl_context: ssl.SSLContext | None) -> dict[str, Notifier]:
+def default_notifiers(
+    config: Config, ssl_context: ssl.SSLContext | None, store: Store | None
+) -> dict[str, Notifier]:
     """Every notifier the configuration names (``email`` with smtp, and ``notifiers:``), each
-    loaded through its plugin (monitord.notify.plugins)."""
+    loaded through its plugin (monitord.notify.plugins), with the daemon's store in its
+    context (tickets-local and the ticket notifiers keep their state there)."""
     from monitord.notify.plugins import build_notifiers
 
-    return build_notifiers(config, ssl_context, utcnow)
+    return build_notifiers(config, ssl_context, utcnow, store=store)
 
 
 class Daemon:
@@ -248,8 +250,7 @@ class Daemon:
         self._probe_ctx = await self._stack.enter_async_context(
             open_probe_context(self.ssl_context)
         )
-        self.notifiers = self.notifier_factory(config, self.ssl_context)
-        attach_store(self.notifiers, self.store)
+        self.notifiers = self.notifier_factory(config, self.ssl_context, self.store)
         self.sender = OutboxSender(
             self.store, self.notifiers, self.clock, get_logger(component="outbox")
         )
@@ -376,8 +377,7 @@ class Daemon:
         old_notifiers = dict(self.notifiers)
         # Mutated in place: the outbox sender holds this very mapping.
         self.notifiers.clear()
-        self.notifiers.update(self.notifier_factory(new, self.ssl_context))
-        attach_store(self.notifiers, self.store)
+        self.notifiers.update(self.notifier_factory(new, self.ssl_context, self.store))
         for n in old_notifiers.values():
             with contextlib.suppress(Exception):
                 await n.aclose()

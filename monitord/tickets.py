@@ -21,7 +21,7 @@ import base64
 import hashlib
 import html
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -378,12 +378,3 @@ def sort_tickets(rows: Sequence[LocalTicketRow]) -> list[LocalTicketRow]:
             t.id,
         ),
     )
-
-
-def attach_store(notifiers: Mapping[str, object], store: object) -> None:
-    """Give every notifier that keeps tickets (it has ``attach_store``) the daemon's store;
-    the daemon calls this after building its notifiers (start and reload)."""
-    for notifier in notifiers.values():
-        attach = getattr(notifier, "attach_store", None)
-        if callable(attach):
-            attach(store)

@@ -7,8 +7,7 @@ its respond-by time raises ONE ``ticket-overdue`` event (kept once by the ticket
 support address, and for an urgent ticket out of office hours also to whoever is on call
 (routing's on-call resolution, monitord.routing.oncall_recipients).
 
-``run_once(now)`` does one round (tests call it with a driven clock). The service also hands
-the daemon's store to the ticket notifiers (monitord.tickets.attach_store) on start and reload.
+``run_once(now)`` does one round (tests call it with a driven clock).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from monitord.logsetup import get_logger
 from monitord.notify.base import Notification
-from monitord.tickets import attach_store, overdue, reminder_event, reminder_recipients
+from monitord.tickets import overdue, reminder_event, reminder_recipients
 
 if TYPE_CHECKING:
     from monitord.daemon import Daemon
@@ -47,7 +46,6 @@ class TicketSlaService:
 
     async def start(self, daemon: Daemon) -> None:
         self.daemon = daemon
-        self._attach()
         if daemon.schedule:
             self._task = asyncio.create_task(self._loop(), name="tickets-sla")
 
@@ -60,11 +58,6 @@ class TicketSlaService:
 
     async def reload(self, daemon: Daemon) -> None:
         self.daemon = daemon
-        self._attach()
-
-    def _attach(self) -> None:
-        if self.daemon.store is not None:
-            attach_store(self.daemon.notifiers, self.daemon.store)
 
     async def _loop(self) -> None:
         while True:

@@ -9,8 +9,8 @@ open ticket not acknowledged by its respond-by time.
 Idempotency: each notification's key is recorded with its note in the same transaction as the
 change, so an outbox re-send after a crash changes nothing.
 
-The store is the daemon's (``ctx.store``, or attached by the daemon after building the
-notifiers with :meth:`LocalTicketsNotifier.attach_store`); without one (``monitord notify
+The store is the daemon's (``ctx.store``; tests may set one with
+:meth:`LocalTicketsNotifier.attach_store`); without one (``monitord notify
 test`` outside a daemon) it opens the store file itself, given the ``path`` option or, failing
 that, refuses with a message saying so.
 """
@@ -56,7 +56,7 @@ class LocalTicketsNotifier:
         self._calendar = BusinessCalendar.from_agency(ctx.agency)
 
     def attach_store(self, store: Store) -> None:
-        """Use the daemon's store (the daemon calls this after building its notifiers)."""
+        """Use this store (the daemon passes its own in ``ctx.store``; tests set one here)."""
         self._store = store
 
     async def _get_store(self) -> Store:
