@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -42,13 +43,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
-    """The ``--config DIR`` option every command shares (default /etc/monitord, then ./config)."""
+    """The ``--config DIR`` option every command shares (resolved by :func:`choose_config_dir`)."""
     parser.add_argument(
         "--config",
         metavar="DIR",
         default=None,
-        help="configuration directory (default: /etc/monitord if it exists, else ./config)",
+        help="configuration directory (default: $MONITORD_CONFIG, else /etc/monitord if it "
+        "exists, else ./config)",
     )
+
+
+def choose_config_dir(args: argparse.Namespace) -> None:
+    """Resolve ``--config`` once for every command, the same way (the flag, then
+    ``$MONITORD_CONFIG``, then /etc/monitord, then ./config), and say on stderr which
+    directory was taken when the flag was not given: a command that quietly fell back to
+    built-in defaults (a calendar without the agency's closure days) gives wrong answers.
+
+    Sets ``args.config`` to the directory and ``args.config_implicit`` to whether it was
+    chosen here. When nothing is found, ``args.config`` stays None and the command decides
+    (most report the error; the calendar commands use the built-in calendar and say so).
+    """
+    from monitord.config.loader import CONFIG_DIR_ENV, resolve_config_dir
+
+    if not hasattr(args, "config"):
+        return
+    args.config_implicit = not args.config
+    if args.config:
+        return
+    try:
+        directory = resolve_config_dir(None)
+    except MonitordError:
+        return
+    how = (
+        f"from ${CONFIG_DIR_ENV}"
+        if os.environ.get(CONFIG_DIR_ENV)
+        else "the first of /etc/monitord and ./config that exists"
+    )
+    print(f"monitord: configuration {directory} ({how}; --config DIR to choose)", file=sys.stderr)
+    args.config = str(directory)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        choose_config_dir(args)
         return int(func(args))
     except MonitordError as exc:
         print(f"monitord: {exc}", file=sys.stderr)

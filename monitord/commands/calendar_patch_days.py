@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import MAXYEAR, MINYEAR
+from pathlib import Path
 
 from monitord.calendar import BusinessCalendar, default_calendar, patch_days
 from monitord.cli import add_config_argument
@@ -12,15 +14,36 @@ GROUP = "calendar"
 GROUP_HELP = "Office hours, SLAs and patch days"
 
 
-def agency_calendar(config_dir: str | None) -> BusinessCalendar:
-    """The agency's calendar from ``--config DIR``; without it, the default (Europe/London,
-    Mon–Fri 09:00–17:00, GB/ENG bank holidays)."""
-    if config_dir is None:
+def agency_calendar(args: argparse.Namespace) -> BusinessCalendar:
+    """The agency's calendar from the configuration the command resolved (``--config DIR``,
+    ``$MONITORD_CONFIG``, /etc/monitord, ./config). Only when none exists, the built-in one
+    (Europe/London, Mon–Fri 09:00–17:00, GB/ENG bank holidays). Unless ``--config`` was
+    given, stderr says which calendar was used: a respond-by from the wrong calendar is an
+    SLA breach."""
+    implicit = getattr(args, "config_implicit", args.config is None)
+    if args.config is None:
+        print(
+            "monitord: no configuration found (--config, $MONITORD_CONFIG, /etc/monitord, "
+            "./config): using the built-in calendar (Europe/London, Mon-Fri 09:00-17:00, "
+            "GB/ENG bank holidays, no extra closure days)",
+            file=sys.stderr,
+        )
         return default_calendar()
-    # Imported here: the config loader (YAML, validation) is only needed with --config.
-    from monitord.config import load_config, resolve_config_dir
+    # Imported here: the config loader (YAML, validation) is only needed with a config.
+    from monitord.config import load_config
 
-    return BusinessCalendar.from_agency(load_config(resolve_config_dir(config_dir)).main.agency)
+    agency = load_config(Path(args.config)).main.agency
+    if implicit:
+        extra = len(agency.holidays.extra)
+        hol = agency.holidays
+        print(
+            f"monitord: calendar of {agency.name} from {Path(args.config) / 'monitord.yml'} "
+            f"({agency.timezone}, {hol.country}"
+            f"{'/' + hol.subdivision if hol.subdivision else ''} bank holidays, "
+            f"{extra} extra closure day{'s' if extra != 1 else ''})",
+            file=sys.stderr,
+        )
+    return BusinessCalendar.from_agency(agency)
 
 
 def _year(text: str) -> int:
@@ -34,7 +57,7 @@ def _year(text: str) -> int:
 
 
 def handler(args: argparse.Namespace) -> int:
-    cal = agency_calendar(args.config)
+    cal = agency_calendar(args)
     for day in patch_days(args.year, cal):
         print(day.isoformat())
     return 0
@@ -46,8 +69,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="print the twelve patch days of a year, one ISO date a line",
         description=(
             "Print the twelve patch days of YEAR: the Thursday after the third Wednesday of each "
-            "month, moved to the next working day when it is a holiday. With --config the "
-            "agency's holidays apply; without, GB/ENG bank holidays."
+            "month, moved to the next working day when it is a holiday, in the agency's calendar "
+            "(its bank holidays and closure days); the built-in GB/ENG calendar only when no "
+            "configuration is found."
         ),
     )
     parser.add_argument("year", metavar="YEAR", type=_year, help="the year, e.g. 2026")

@@ -14,7 +14,7 @@ GROUP_HELP = "Office hours, SLAs and patch days"
 
 
 def handler(args: argparse.Namespace) -> int:
-    cal = agency_calendar(args.config)
+    cal = agency_calendar(args)
     text = args.received.strip()
     try:
         received = datetime.fromisoformat(text)

@@ -54,6 +54,21 @@ def new_york_dir(tmp_path: Path) -> Path:
     )
 
 
+@pytest.fixture(autouse=True)
+def no_ambient_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Run where no ./config exists and $MONITORD_CONFIG is unset, so a command without
+    --config finds no configuration (this machine has no /etc/monitord)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MONITORD_CONFIG", raising=False)
+
+
+BUILT_IN_NOTE = (
+    "monitord: no configuration found (--config, $MONITORD_CONFIG, /etc/monitord, ./config): "
+    "using the built-in calendar (Europe/London, Mon-Fri 09:00-17:00, GB/ENG bank holidays, "
+    "no extra closure days)\n"
+)
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -62,7 +77,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_patch_days_default_calendar(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "calendar", "patch-days", "2026")
-    assert (code, err) == (0, "")
+    assert (code, err) == (0, BUILT_IN_NOTE)
     assert out.splitlines() == [
         "2026-01-22",
         "2026-02-19",
@@ -133,7 +148,7 @@ def test_respond_by(
 ) -> None:
     extra = ["--config", str(request.getfixturevalue(config))] if config else []
     code, out, err = run(capsys, "calendar", "respond-by", *argv, *extra)
-    assert (code, out, err) == (0, expected + "\n", "")
+    assert (code, out, err) == (0, expected + "\n", "" if config else BUILT_IN_NOTE)
 
 
 def test_respond_by_bad_input_says_how_to_write_it(capsys: pytest.CaptureFixture[str]) -> None:
