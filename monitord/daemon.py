@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitord.config import load_config
@@ -54,6 +55,9 @@ the same across restarts and reloads, and checks are spread evenly over their in
 MAX_CONCURRENT_PROBES = 2000
 """Probes in flight at once: bounds sockets and memory if a slow network piles probes up; far
 above what 10,000 sites at 60 s need (about 170 starts a second, each a few ms)."""
+
+FIRST_RUN_SUFFIX = "#first"
+"""The scheduler job id of a check's extra first run is its key plus this."""
 
 LATENESS_SAMPLES = 10_000
 """Recent probe-start lateness samples kept for metrics and the benchmark."""
@@ -98,6 +102,22 @@ def schedule_offset(key: str, interval: timedelta) -> timedelta:
     h = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
     ms = max(int(interval.total_seconds() * 1000), 1)
     return timedelta(milliseconds=h % ms)
+
+
+FIRST_RUN_WITHIN = timedelta(seconds=60)
+"""Every check runs once within this time of being scheduled (at start, or when a reload adds
+or changes it), spread over it by key, and then keeps its stable offset. Without it a check
+with a 6 h interval said "no result yet" for hours after start."""
+
+
+def first_run(now: datetime, start: datetime, interval: timedelta, key: str) -> datetime | None:
+    """An extra first run for a check scheduled at ``now``: at a stable point within
+    FIRST_RUN_WITHIN, or None when the check's own schedule (``start`` + k × ``interval``)
+    already comes that soon."""
+    upcoming = start if now <= start else last_due(now, start, interval) + interval
+    if upcoming - now <= FIRST_RUN_WITHIN:
+        return None
+    return now + schedule_offset(key, FIRST_RUN_WITHIN)
 
 
 def last_due(now: datetime, start: datetime, interval: timedelta) -> datetime:
@@ -415,8 +435,19 @@ class Daemon:
             coalesce=True,
             misfire_grace_time=max(1, int(secs)),
         )
+        # APScheduler fires on the wall clock, so its own time decides the first run.
+        first = first_run(datetime.now(UTC), sc.start, sc.spec.interval, sc.key)
+        if first is not None:
+            self._scheduler.add_job(
+                self._scheduled_run,
+                DateTrigger(run_date=first, timezone=UTC),
+                args=(sc.key, True),
+                id=f"{sc.key}{FIRST_RUN_SUFFIX}",
+                replace_existing=True,
+                misfire_grace_time=int(FIRST_RUN_WITHIN.total_seconds()),
+            )
 
-    async def _scheduled_run(self, key: str) -> None:
+    async def _scheduled_run(self, key: str, first: bool = False) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
@@ -424,11 +455,12 @@ class Daemon:
             sc = self.checks.get(key)
             if sc is None:
                 return
-            now = self.clock()
-            late = (now - last_due(now, sc.start, sc.spec.interval)).total_seconds()
-            self.lateness.append(late)
-            for lateness_listener in self.lateness_listeners:
-                lateness_listener(late)
+            if not first:  # an extra first run has no slot to be late for
+                now = self.clock()
+                late = (now - last_due(now, sc.start, sc.spec.interval)).total_seconds()
+                self.lateness.append(late)
+                for lateness_listener in self.lateness_listeners:
+                    lateness_listener(late)
             # Every log line of this run (probe, incident, routing) carries its check.
             with structlog.contextvars.bound_contextvars(
                 client=sc.ref.client, site=sc.ref.site, check=sc.ref.check

@@ -8,12 +8,20 @@ scheduler.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from monitord.daemon import Daemon, check_key, last_due, schedule_offset
+from monitord.daemon import (
+    FIRST_RUN_SUFFIX,
+    FIRST_RUN_WITHIN,
+    Daemon,
+    check_key,
+    first_run,
+    last_due,
+    schedule_offset,
+)
 from tests.helpers.clock import Clock
 from tests.helpers.daemon import JO, KEY, T0, Switchable, ticks
 from tests.helpers.daemon import write_config as daemon_config
@@ -243,3 +251,78 @@ async def test_stop_cancels_in_flight_probes_and_keeps_outbox(
         await daemon.stop()
         await asyncio.wait_for(task, 5)
         assert task.done() and not task.cancelled()
+
+
+H6 = timedelta(hours=6)
+
+
+@pytest.mark.parametrize(
+    ("now_s", "start_s", "interval", "extra"),
+    [
+        # A 6 h check whose slot is hours away gets an extra run within the minute.
+        (0, 4 * 3600, H6, True),
+        (10_000, 4 * 3600, H6, True),  # after its first slot: the next is at 10 h
+        (4 * 3600 - 60, 4 * 3600, H6, False),  # its slot is exactly a minute away
+        (4 * 3600 - 30, 4 * 3600, H6, False),
+        (4 * 3600, 4 * 3600, H6, False),  # due right now
+        (4 * 3600 + H6.total_seconds() - 59, 4 * 3600, H6, False),
+        (4 * 3600 + 1, 4 * 3600, H6, True),
+        # Short intervals never need one: the next slot is always within the minute.
+        (0, 30, timedelta(seconds=60), False),
+        (1234.5, 30, timedelta(seconds=60), False),
+        (0, 59, timedelta(seconds=60), False),
+        (0, 200, timedelta(minutes=5), True),
+    ],
+)
+def test_first_run_within_a_minute(
+    now_s: float, start_s: float, interval: timedelta, extra: bool
+) -> None:
+    now = T0 + timedelta(seconds=now_s)
+    got = first_run(now, T0 + timedelta(seconds=start_s), interval, "acme/acme-www/tls")
+    if not extra:
+        assert got is None
+        return
+    assert got is not None
+    assert now <= got < now + FIRST_RUN_WITHIN
+    # Stable by key, different for another check.
+    assert got == first_run(now, T0 + timedelta(seconds=start_s), interval, "acme/acme-www/tls")
+
+
+def test_first_runs_within_the_minute_are_spread() -> None:
+    delays = [(first_run(T0, T0 + H6 / 2, H6, f"c/site-{i}/tls") or T0) - T0 for i in range(3000)]
+    per_second = [0] * 60
+    for d in delays:
+        per_second[int(d.total_seconds())] += 1
+    assert max(per_second) < 100 and min(per_second) > 20  # 50 a second on average
+
+
+async def test_a_long_interval_check_runs_within_its_first_minute(
+    tmp_path: Path, site: tuple[Switchable, LoopbackSite], smtp_server: SmtpServer
+) -> None:
+    _, loop_site = site
+    cfg = daemon_config(tmp_path / "cfg", loop_site.url, smtp_server)
+    client_file = cfg / "clients" / "acme.yml"
+    client_file.write_text(
+        client_file.read_text().replace(
+            "      - {type: http,",
+            f"      - {{type: tcp, host: 127.0.0.1, port: {loop_site.port}, interval: 6h}}\n"
+            "      - {type: http,",
+        )
+    )
+    daemon = Daemon(cfg, clock=Clock(T0), schedule=True)
+    await daemon.start()
+    try:
+        assert daemon._scheduler is not None
+        tcp = check_key("acme", "acme-www", "tcp")
+        extra = daemon._scheduler.get_job(tcp + FIRST_RUN_SUFFIX)
+        regular = daemon._scheduler.get_job(tcp)
+        assert extra is not None and regular is not None
+        wall = datetime.now(UTC)
+        assert extra.next_run_time - wall < FIRST_RUN_WITHIN
+        # The regular schedule keeps the check's stable offset.
+        sc = daemon.checks[tcp]
+        assert (regular.next_run_time - sc.start) % sc.spec.interval == timedelta(0)
+        # A 60 s check needs no extra run.
+        assert daemon._scheduler.get_job(KEY + FIRST_RUN_SUFFIX) is None
+    finally:
+        await daemon.stop()
