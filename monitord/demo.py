@@ -12,6 +12,9 @@ import asyncio
 import email
 import email.policy
 import logging
+import os
+import shlex
+import shutil
 import sys
 import textwrap
 import time
@@ -56,6 +59,24 @@ class Catcher:
             self.messages.append((t, rcpt, str(msg["Subject"]), path))
             _say(self.stream, t, f"e-mail  → {rcpt}: {msg['Subject']}  ({path.name})")
         return "250 Message accepted for delivery"
+
+
+def command_name(argv0: str | None = None, on_path: str | None = None) -> str:
+    """How to run this monitord from the user's shell, for the commands the demo prints:
+    ``monitord`` when that name on $PATH is this very program; else the path of the running
+    script (``.venv/bin/monitord`` after ``./quickstart demo``, which is not on $PATH); else
+    ``python -m monitord`` with this interpreter."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    on_path = shutil.which("monitord") if on_path is None else on_path
+    if os.path.basename(argv0) == "monitord" and os.path.isfile(argv0):
+        mine = os.path.realpath(argv0)
+        if on_path and os.path.realpath(on_path) == mine:
+            return "monitord"
+        rel = os.path.relpath(os.path.abspath(argv0))
+        if rel.startswith(".."):
+            return shlex.quote(os.path.abspath(argv0))
+        return shlex.quote(rel if os.sep in rel else f".{os.sep}{rel}")
+    return f"{shlex.quote(sys.executable)} -m monitord"
 
 
 def _say(stream: TextIO, t: float, text: str) -> None:
@@ -184,6 +205,7 @@ async def run_demo(
     smtp_port = smtp_server.sockets[0].getsockname()[1]
 
     write_config(out_dir / "config", web_port, smtp_port, interval)
+    me = command_name()
     stream.write(
         textwrap.dedent(
             f"""\
@@ -192,7 +214,7 @@ async def run_demo(
                             flaky is down from {timeline.down_at:.0f}s to {timeline.up_at:.0f}s;
                             slow answers in {timeline.slow_seconds}s against a 1s limit
               SMTP catcher: 127.0.0.1:{smtp_port}, messages saved in {mail_dir}
-              config:       {out_dir / "config"}   (try: monitord status --config {out_dir / "config"})
+              config:       {out_dir / "config"}   (try: {me} status --config {out_dir / "config"})
               daemon log:   {log_path}
 
             """
@@ -249,7 +271,7 @@ async def run_demo(
     stream.write(f"\nTickets opened ({len(tickets)}), kept in monitord's own store:\n")
     for ticket in tickets:
         stream.write(f"  #{ticket.id} {ticket.status:<9} {ticket.priority:<7} {ticket.title}\n")
-    stream.write(f"  (monitord tickets list --config {cfg}; monitord status --config {cfg})\n")
+    stream.write(f"  ({me} tickets list --config {cfg}; {me} status --config {cfg})\n")
     return {
         "events": [(t, e.kind, e.site, e.check) for t, e, _ in events],
         "messages": [(t, r, s, str(p)) for t, r, s, p in catcher.messages],

@@ -7,7 +7,9 @@ import email.policy
 import io
 from pathlib import Path
 
-from monitord.demo import run_demo
+import pytest
+
+from monitord.demo import command_name, run_demo
 
 
 async def test_demo_runs_offline_and_mails_go_where_they_should(tmp_path: Path) -> None:
@@ -35,3 +37,30 @@ async def test_demo_runs_offline_and_mails_go_where_they_should(tmp_path: Path) 
     assert "site-down" in text and "flaky" in text
     # Probes started on time (the daemon's own lateness figures).
     assert summary["lateness"] and max(summary["lateness"]) < 1.0
+
+
+def test_printed_commands_run_from_a_fresh_shell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo prints commands to paste: they must name a program the shell finds."""
+    venv_bin = tmp_path / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    script = venv_bin / "monitord"
+    script.write_text("#!/bin/sh\n")
+    monkeypatch.chdir(tmp_path)
+    # Run as ./quickstart runs it: .venv/bin/monitord, which is not on $PATH.
+    assert command_name(".venv/bin/monitord", on_path="") == ".venv/bin/monitord"
+    assert command_name(str(script), on_path="") == ".venv/bin/monitord"
+    # On $PATH (an activated venv, or installed): the plain name.
+    assert command_name(".venv/bin/monitord", on_path=str(script)) == "monitord"
+    # Another monitord on $PATH is not this one: keep the path.
+    other = tmp_path / "other-monitord"
+    other.write_text("#!/bin/sh\n")
+    assert command_name(".venv/bin/monitord", on_path=str(other)) == ".venv/bin/monitord"
+    # python -m monitord
+    assert command_name("/x/monitord/__main__.py", on_path="").endswith(" -m monitord")
+    # From another directory: an absolute path.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert command_name(str(script), on_path="") == str(script)
