@@ -43,6 +43,7 @@ from monitord.outbox import OutboxSender
 from monitord.probes.base import ProbeContext, ProbeResult
 from monitord.probes.heartbeat import HeartbeatBook
 from monitord.probes.runner import open_probe_context, run_check
+from monitord.routing import paging_warnings
 from monitord.routing.desk import RoutingDesk
 from monitord.store.base import IncidentRow, ResultRow, Store
 from monitord.store.sqlite import SqliteStore
@@ -295,6 +296,8 @@ class Daemon:
                 "(overdue tickets, connectivity, unknown inventories) cannot be sent",
                 hint="add an smtp section (host, port, from) to monitord.yml",
             )
+        for warning in paging_warnings(config):
+            self.log.warning("paging.unreachable", problem=warning)
         self.log.info(
             "started",
             config=str(self.config_dir),

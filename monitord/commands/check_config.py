@@ -9,6 +9,7 @@ from typing import Any
 from monitord.cli import add_config_argument
 from monitord.config.loader import load_config, resolve_config_dir, summary
 from monitord.errors import ConfigError
+from monitord.routing import paging_warnings
 
 
 def _plural(n: int, word: str) -> str:
@@ -25,6 +26,8 @@ def handler(args: argparse.Namespace) -> int:
         print(f"{_plural(len(exc.issues), 'problem')} in {directory}", file=sys.stderr)
         return 1
     clients, sites, checks = summary(config)
+    for warning in paging_warnings(config):
+        print(f"warning: monitord.yml: {warning}", file=sys.stderr)
     print(
         f"config OK: {_plural(clients, 'client')}, {_plural(sites, 'site')}, "
         f"{_plural(checks, 'check')} ({directory})"

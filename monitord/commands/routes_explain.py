@@ -19,7 +19,14 @@ from monitord.config.models import ROUTE_KINDS, Config
 from monitord.errors import MonitordError
 from monitord.events import Event
 from monitord.maintenance import SUPPRESSIBLE_KINDS, in_maintenance
-from monitord.routing import RouteTrace, agency_calendar, find_client, plan, short_form
+from monitord.routing import (
+    RouteTrace,
+    agency_calendar,
+    find_client,
+    oncall_gap,
+    plan,
+    short_form,
+)
 
 GROUP = "routes"
 GROUP_HELP = "Check the routing configuration"
@@ -98,8 +105,14 @@ def explain(config: Config, kind: str, client: str, site: str | None, at: dateti
                 "at its end"
             )
     out.append("who would be told:")
-    if not p.notifications:
+    pages = any(
+        "oncall-pager" in t.route.notify and t.status in ("applies", "held") for t in p.traces
+    )
+    gap = oncall_gap(config) if pages else None
+    if not p.notifications and gap is None:
         out.append("  nobody")
+    if gap is not None:
+        out.append(f"  oncall-pager: NOBODY can be paged — {gap}")
     for n in p.notifications:
         who = n.recipient or "(the notifier's own destination)"
         name = f" ({n.recipient_name})" if n.recipient_name else ""

@@ -182,6 +182,64 @@ def oncall_recipients(
     return [(via, f"{agency.name} on call", agency.support_email)]
 
 
+def oncall_gap(config: Config) -> str | None:
+    """Why nobody can be paged through ``oncall-pager``, or None when someone can (who is on
+    call changes; whether anyone can be reached does not). Pure: read from the configuration."""
+    main = config.main
+    oc = main.oncall
+    if oc is not None:
+        nc = main.notifiers.get(oc.notifier)
+        kind = nc.type if nc is not None else oc.notifier
+        if kind == EMAIL:
+            if main.smtp is None:
+                return (
+                    f"oncall.notifier is {oc.notifier!r} (e-mail) but there is no smtp section; "
+                    "add smtp to monitord.yml or page through pagerduty/opsgenie"
+                )
+            missing = [p.name for p in oc.rota if not p.email]
+            if missing:
+                return (
+                    f"oncall.notifier is {oc.notifier!r} (e-mail) but {', '.join(missing)} "
+                    "in oncall.rota have no email; add one for each"
+                )
+        return None
+    via = main.security.oncall_notifier
+    if not main.agency.support_email:
+        return (
+            "there is no oncall: rota and no agency.support_email to page instead; add an "
+            "oncall: section (rota, notifier) to monitord.yml"
+        )
+    if via == EMAIL and main.smtp is None:
+        return (
+            "there is no oncall: rota, and paging falls back to e-mail to "
+            "agency.support_email, but there is no smtp section; add oncall: or smtp:"
+        )
+    return None
+
+
+def paging_warnings(config: Config) -> list[str]:
+    """One line for each route that pages on-call (``oncall-pager``) when nobody can be paged:
+    a page that goes nowhere is found by ``check-config``, not at 3 a.m."""
+    gap = oncall_gap(config)
+    if gap is None:
+        return []
+    out = [
+        f"routes[{i}] ({short_form(r)}) pages on-call, but nobody can be paged: {gap}"
+        for i, r in enumerate(config.main.routes)
+        if "oncall-pager" in r.notify
+    ]
+    for r in DEFAULT_ROUTES:
+        if "oncall-pager" not in r.notify:
+            continue
+        kinds = set(r.match.kind)
+        if any(not c.match.kind or kinds & set(c.match.kind) for c in config.main.routes):
+            continue  # configured routes take these kinds over
+        out.append(
+            f"the built-in route {short_form(r)} pages on-call, but nobody can be paged: {gap}"
+        )
+    return out
+
+
 def _agency(config: Config, email: str) -> list[tuple[str, str, str]]:
     agency = config.main.agency
     if not agency.support_email or config.main.smtp is None:
