@@ -15,27 +15,55 @@ import os
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from monitord import __version__, commands
-from monitord.errors import MonitordError
+from monitord.errors import ConfigError, MonitordError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with monitord's one way of reporting a usage error: the usage line, then
+    ``monitord: error: …`` naming the command, exit status 2 (sub-commands use this class
+    too: argparse builds them with the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        command = self.prog.removeprefix("monitord").strip()
+        where = f"{command}: " if command else ""
+        help_hint = f"monitord {command} --help" if command else "monitord --help"
+        self.exit(2, f"monitord: error: {where}{message} (see {help_hint})\n")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="monitord",
         description="Site monitoring, Drupal security advisories and on-call routing.",
     )
     parser.add_argument("--version", action="version", version=f"monitord {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+    modules = [
+        importlib.import_module(f"{commands.__name__}.{info.name}")
+        for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name)
+    ]
+    # A group's help may be set by any of its modules (the first one that sets it).
+    group_help: dict[str, str] = {}
+    for module in modules:
+        group = getattr(module, "GROUP", None)
+        text = getattr(module, "GROUP_HELP", None)
+        if group is not None and text and group not in group_help:
+            group_help[group] = text
+    for module in modules:
         group = getattr(module, "GROUP", None)
         if group is None:
             module.register(sub)
             continue
         if group not in groups:
-            gp = sub.add_parser(group, help=getattr(module, "GROUP_HELP", None))
+            gp: argparse.ArgumentParser = sub.add_parser(group, help=group_help.get(group))
             gp.set_defaults(func=lambda _a, _gp=gp: (_gp.print_help(), 2)[1])
             groups[group] = gp.add_subparsers(dest=f"{group}_command", metavar="COMMAND")
         module.register(groups[group])
@@ -93,9 +121,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         choose_config_dir(args)
         return int(func(args))
-    except MonitordError as exc:
-        print(f"monitord: {exc}", file=sys.stderr)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        where = f" {args.config}" if getattr(args, "config", None) else ""
+        print(
+            f"monitord: error: {_plural(len(exc.issues), 'problem')} in the configuration"
+            f"{where}; fix them (monitord check-config lists them) and run this again",
+            file=sys.stderr,
+        )
         return 1
+    except MonitordError as exc:
+        print(f"monitord: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # Output piped to `head` (or a closed pager): stop quietly, as other tools do.
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         return 130
 

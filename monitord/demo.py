@@ -139,6 +139,7 @@ def write_config(directory: Path, web_port: int, smtp_port: int, interval: float
               - {{name: Sam Flaky, email: sam@flaky.example, notify: [site-down]}}
             sites:
               - id: healthy
+                name: Healthy demo site
                 url: {base}/healthy/
                 checks:
                   - {{type: http, interval: {interval}s, timeout: 3s, expect: {{status: 200, contains: Healthy}}}}
@@ -146,11 +147,13 @@ def write_config(directory: Path, web_port: int, smtp_port: int, interval: float
                   - {{type: dns, name: localhost, interval: {interval * 5}s}}
                 alert: {{failure_threshold: 2, success_threshold: 2, repeat_every: 20s}}
               - id: flaky
+                name: Flaky demo site
                 url: {base}/flaky/
                 checks:
                   - {{type: http, interval: {interval}s, timeout: 3s, expect: {{status: 200}}}}
                 alert: {{failure_threshold: 2, success_threshold: 2, repeat_every: 20s}}
               - id: slow
+                name: Slow demo site
                 url: {base}/slow/
                 checks:
                   - {{type: http, interval: {interval}s, timeout: 3s, expect: {{max_response_time: 1s}}}}

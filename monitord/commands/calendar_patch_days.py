@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import MAXYEAR, MINYEAR
 from pathlib import Path
 
 from monitord.calendar import BusinessCalendar, default_calendar, patch_days
@@ -46,13 +45,23 @@ def agency_calendar(args: argparse.Namespace) -> BusinessCalendar:
     return BusinessCalendar.from_agency(agency)
 
 
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+"""Years patch days are printed for: drupal.org's monthly security release cycle did not exist
+before, and a two-digit year (``27``) is a typo for 2027, not the year 27."""
+
+
 def _year(text: str) -> int:
     try:
         year = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a year; write it as 2026") from None
-    if not MINYEAR <= year <= MAXYEAR:
-        raise argparse.ArgumentTypeError(f"{year} is out of range; use {MINYEAR} to {MAXYEAR}")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a year; write it in full, e.g. 2027"
+        ) from None
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        hint = f"; did you mean {2000 + year}?" if 0 <= year < 100 else ""
+        raise argparse.ArgumentTypeError(
+            f"{year} is out of range: write the full year, {FIRST_YEAR} to {LAST_YEAR}{hint}"
+        )
     return year
 
 

@@ -27,7 +27,7 @@ from monitord.notify.base import Notification
 from monitord.notify.plugins import EMAIL, build_notifiers, configured_types
 
 GROUP = "notify"
-GROUP_HELP = "work with the configured notifiers"
+GROUP_HELP = "Work with the configured notifiers: send a test message"
 
 
 def build_test_notification(

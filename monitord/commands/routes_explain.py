@@ -29,7 +29,7 @@ from monitord.routing import (
 )
 
 GROUP = "routes"
-GROUP_HELP = "Check the routing configuration"
+GROUP_HELP = "Check the routing configuration: who would be told, and when"
 
 DEFAULT_SEVERITY = {"security-now": "critical", "site-recovered": "info", "patch-day": "info"}
 

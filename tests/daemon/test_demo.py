@@ -31,6 +31,13 @@ async def test_demo_runs_offline_and_mails_go_where_they_should(tmp_path: Path) 
         msg = email.message_from_bytes(Path(path).read_bytes(), policy=email.policy.default)
         assert msg["Message-ID"] and msg["Auto-Submitted"] == "auto-generated"
     assert "E-mails (" in text and ".eml" in text
+    # Each demo site has its own name in what people read (not three times "127.0.0.1").
+    bodies = {
+        Path(p).read_bytes().decode("ascii", "replace") for _t, _r, _s, p in summary["messages"]
+    }
+    assert any("Site:                   flaky (Flaky demo site)" in b for b in bodies)
+    assert any("Site:                   slow (Slow demo site)" in b for b in bodies)
+    assert not any("(127.0.0.1)" in b for b in bodies)
     # Every problem became a ticket; the flaky site's was resolved on recovery.
     assert "Tickets opened (2)" in text
     assert "resolved" in text and "flaky" in text.split("Tickets opened")[1]
