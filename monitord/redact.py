@@ -107,6 +107,17 @@ def display_host(shown_url: str) -> str | None:
     return host
 
 
+def link_url(shown_url: str) -> str | None:
+    """A display-form URL as a link that can work: without its user-info (a browser would
+    send the masked password), or None when a masked part remains in it."""
+    scheme, sep, rest = shown_url.partition("://")
+    if not sep:
+        return None
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    link = f"{scheme}://{rest[:end].rpartition('@')[2]}{rest[end:]}"
+    return None if MASK in link else link
+
+
 def url_credentials(url: str) -> list[str]:
     """The credentials a request to ``url`` carries in its user-info: the password (raw and
     percent-decoded), and ``user:password`` as an HTTP client sends it (Basic)."""
@@ -200,6 +211,7 @@ __all__ = [
     "display_host",
     "display_url",
     "header_credentials",
+    "link_url",
     "mask_references",
     "scrub",
     "secret_forms",

@@ -16,6 +16,7 @@ from monitord.redact import (
     display_host,
     display_url,
     header_credentials,
+    link_url,
     mask_references,
     scrub,
     secret_forms,
@@ -157,3 +158,17 @@ def test_scrub_masks_a_secret_holding_another_whole() -> None:
 def test_smtp_auth_forms_cover_plain_and_login() -> None:
     text = " ".join(smtp_auth_forms("monitor", PASS))
     assert_no_secret(PASS, scrub(text, smtp_auth_forms("monitor", PASS)), username="monitor")
+
+
+@pytest.mark.parametrize(
+    ("shown", "want"),
+    [
+        ("http://monitor:***@h.example:81/a?b=1", "http://h.example:81/a?b=1"),
+        ("https://h.example/", "https://h.example/"),
+        ("https://h.example/?key=***", None),
+        ("https://***/", None),
+        ("***", None),
+    ],
+)
+def test_link_url_drops_user_info_and_refuses_masked_parts(shown: str, want: str | None) -> None:
+    assert link_url(shown) == want
