@@ -26,6 +26,11 @@ from urllib.parse import quote, quote_plus, unquote, urlsplit
 MASK = "***"
 """What stands in for a secret, in a URL and in a scrubbed text."""
 
+SCRUB_MIN_CHARS = 6
+"""Shortest configuration secret scrubbed from any text it was not named for: a port or a flag
+given as ``${NAME}`` (five characters at most) would otherwise garble every number in a
+message, and is no credential."""
+
 CREDENTIAL_HEADERS = frozenset(
     {
         "authorization",
@@ -207,6 +212,7 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
 __all__ = [
     "CREDENTIAL_HEADERS",
     "MASK",
+    "SCRUB_MIN_CHARS",
     "credential_parts",
     "display_host",
     "display_url",

@@ -82,7 +82,9 @@ def test_display_host() -> None:
 
 def test_the_loader_keeps_the_display_form_and_the_probe_the_real_url(tmp_path: Path) -> None:
     (tmp_path / "clients").mkdir()
-    (tmp_path / "monitord.yml").write_text("agency: {name: Collective}\n")
+    (tmp_path / "monitord.yml").write_text(
+        "agency: {name: Collective}\nhttp: {listen: '127.0.0.1:${API_PORT}'}\n"
+    )
     (tmp_path / "clients" / "acme.yml").write_text(
         textwrap.dedent(
             """\
@@ -99,7 +101,12 @@ def test_the_loader_keeps_the_display_form_and_the_probe_the_real_url(tmp_path: 
             """
         )
     )
-    env = {"SITE_PASS": PASS, "SITE_KEY": KEY, "SITE_HOST": "hidden.acme.example"}
+    env = {
+        "SITE_PASS": PASS,
+        "SITE_KEY": KEY,
+        "SITE_HOST": "hidden.acme.example",
+        "API_PORT": "8470",
+    }
     config = load_config(tmp_path, environ=env)
     www, hidden = config.clients[0].sites
     assert www.url == f"http://monitor:{PASS}@www.acme.example/?key={KEY}"  # for the probe
@@ -112,6 +119,8 @@ def test_the_loader_keeps_the_display_form_and_the_probe_the_real_url(tmp_path: 
     assert www.display_name == "www.acme.example"
     assert hidden.display_url == "https://***/"
     assert hidden.display_name == "acme-secret-host"  # the host came from ${SITE_HOST}
+    # Every substituted value, for a last-line scrub; a port-sized one is not worth garbling for.
+    assert set(config.secret_values) == {PASS, KEY, "hidden.acme.example"}
 
 
 def test_a_site_built_in_code_or_copied_with_another_url_still_masks_its_password() -> None:

@@ -1236,11 +1236,14 @@ def load_config(
     result = issues.result()
     if result or main is None:
         raise ConfigError(result)
-    return Config(
+    config = Config(
         main=main,
         clients=tuple(clients),
         directory=_abs(directory),
     )
+    docs = [d for d in (main_doc, *client_docs) if d is not None]
+    config.remember_secret_values(v for d in docs for r in d.resolved.values() for v in r.secrets)
+    return config
 
 
 def resolve_config_dir(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from email.utils import parseaddr
 from pathlib import Path
@@ -33,7 +33,7 @@ from pydantic import (
 from monitord.durations import parse_duration
 from monitord.events import Severity
 from monitord.limits import DEFAULT_PROBE_TIMEOUT, PROBE_TIMEOUT_CEILING, SMTP_TIMEOUT
-from monitord.redact import display_host, display_url
+from monitord.redact import SCRUB_MIN_CHARS, display_host, display_url
 
 
 class Model(BaseModel):
@@ -775,6 +775,19 @@ class Config(Model):
     clients: tuple[ClientConfig, ...] = ()
     directory: Path = Path(".")
     """The directory it was loaded from; relative paths in it resolve against this."""
+    _secret_values: tuple[str, ...] = PrivateAttr(default=())
+
+    def remember_secret_values(self, values: Iterable[str]) -> None:
+        """Keep the values substituted for ``${NAME}`` references (the loader calls this)."""
+        self._secret_values = tuple(
+            sorted({v for v in values if len(v) >= SCRUB_MIN_CHARS}, key=len, reverse=True)
+        )
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Every value a ``${NAME}`` reference gave (of at least ``SCRUB_MIN_CHARS``): what a
+        last-line scrub (``monitord.redact.scrub``) removes from a text shown to a person."""
+        return self._secret_values
 
     def state_path(self) -> Path:
         """Absolute path of the store: a relative one is under ``$STATE_DIRECTORY`` when

@@ -39,7 +39,7 @@ from monitord.outbox import OutboxSender
 from monitord.store.sqlite import SqliteStore
 from tests.helpers.secrets import CapturedLogs, assert_no_secret, exception_text
 from tests.helpers.sites import serve_app
-from tests.helpers.smtp import SmtpServer
+from tests.helpers.smtp import SmtpServer, SmtpServerFactory
 from tests.notify.standins.chat import SlackStandIn, TeamsStandIn, WebhookReceiver
 from tests.notify.standins.common import StandIn
 from tests.notify.standins.kit import AGENCY, NOW, make_ctx, note
@@ -394,3 +394,32 @@ async def test_notify_test_prints_no_credential_a_webhook_echoes(
     basic = "Basic " + _b64(f"hook:{HOOK_PASS}")
     assert got.headers["authorization"] == (basic if username else f"Bearer {HOOK_BEARER}")
     assert_no_secret(secret, out, err, captured_logs.text, username=username)
+
+
+async def test_notify_test_shows_no_value_the_configuration_got_from_a_reference(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    captured_logs: CapturedLogs,
+    monkeypatch: pytest.MonkeyPatch,
+    smtp_server_factory: SmtpServerFactory,
+) -> None:
+    """The last line: whatever a notifier's error quotes, no ``${NAME}`` value is printed
+    (here the SMTP user name, which the e-mail notifier names in a refused login)."""
+    user = "monitor-user-from-env"
+    monkeypatch.setenv("SMTP_USER", user)
+    monkeypatch.setenv("SMTP_PASSWORD", SMTP_PASSWORD)
+    server = smtp_server_factory(security="starttls", username=user, password=SMTP_RIGHT)
+    (tmp_path / "monitord.yml").write_text(
+        "agency: {name: Collective, support_email: support@collective.example}\n"
+        "smtp:\n"
+        f"  host: 127.0.0.1\n  port: {server.port}\n  security: starttls\n"
+        f"  ca_file: {server.ca_file}\n"
+        '  from: "Collective monitoring <monitor@collective.example>"\n'
+        "  username: ${SMTP_USER}\n  password: ${SMTP_PASSWORD}\n"
+    )
+    argv = ["notify", "test", "email", "--config", str(tmp_path)]
+    assert await asyncio.to_thread(main, argv) == 1
+    out, err = capsys.readouterr()
+    assert "failed, permanent" in err and "refused login for user '***'" in err
+    assert_no_secret(user, out, err)
+    assert_no_secret(SMTP_PASSWORD, out, err, captured_logs.text, username=user)
