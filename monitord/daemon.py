@@ -150,9 +150,9 @@ def scheduled_checks(config: Config) -> dict[str, ScheduledCheck]:
             site=site.id,
             check=spec.id,
             check_type=spec.type,
-            url=getattr(spec, "url", None) or site.url,
+            url=site.display_url_of(spec),
             client_name=client.name,
-            site_name=site.name or site.host,
+            site_name=site.display_name,
         )
         start = SCHEDULE_ANCHOR + schedule_offset(key, spec.interval)
         out[key] = ScheduledCheck(key, client, site, spec, ref, start)

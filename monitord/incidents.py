@@ -45,6 +45,7 @@ class CheckRef:
     check: str
     check_type: str
     url: str
+    """The display form (``Site.display_url``): never the probe's URL with its secrets."""
     client_name: str
     site_name: str
 

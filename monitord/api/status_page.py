@@ -12,6 +12,8 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitord.redact import link_url
+
 _zone: ContextVar[ZoneInfo | None] = ContextVar("status_page_zone", default=None)
 
 REFRESH_SECONDS = 60
@@ -82,12 +84,15 @@ def _site_item(site: dict[str, Any]) -> str:
             f'<span class="msg"><b>{escape(c["check"])}</b>{escape(flap)}: {escape(text)}</span>'
         )
     since = f' <span class="muted">since {_t(site["since"])}</span>' if site["since"] else ""
+    link = link_url(site["url"])
+    name = escape(site["site"])
+    site_link = f'<a href="{escape(link)}">{name}</a>' if link else name
     return (
         f'<li class="site" data-state="{escape(site["state"])}" '
         f'data-site="{escape(site["site"])}">{_badge(site["state"])}'
         f'<span class="site-name">{escape(site["name"])}</span> '
         f'<span class="muted">{escape(site["client_name"])} · '
-        f'<a href="{escape(site["url"])}">{escape(site["site"])}</a></span>{since}'
+        f"{site_link}</span>{since}"
         f"{''.join(lines)}</li>"
     )
 

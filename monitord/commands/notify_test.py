@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from monitord.errors import NotifierError, PermanentError, RetryableError
 from monitord.events import Event
 from monitord.notify.base import Notification
 from monitord.notify.plugins import EMAIL, build_notifiers, configured_types
+from monitord.redact import scrub
 
 GROUP = "notify"
 GROUP_HELP = "Work with the configured notifiers: send a test message"
@@ -64,14 +65,24 @@ def build_test_notification(
     )
 
 
+def _scrubbing(secrets: Sequence[str]) -> structlog.types.Processor:
+    def processor(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Any:
+        return {k: scrub(v, secrets) if isinstance(v, str) else v for k, v in event.items()}
+
+    return processor
+
+
 @contextlib.contextmanager
-def _quiet_logs() -> Iterator[None]:
+def _quiet_logs(secrets: Sequence[str] = ()) -> Iterator[None]:
     """The command prints the outcome itself: notifier log lines below ERROR are dropped, the
-    rest go to stderr, and the previous logging set-up is restored afterwards."""
+    rest go to stderr with ``secrets`` masked, and the previous logging set-up is restored
+    afterwards."""
     old = structlog.get_config()
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
+            structlog.processors.format_exc_info,
+            _scrubbing(secrets),
             structlog.dev.ConsoleRenderer(colors=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
@@ -109,16 +120,17 @@ def handler(args: argparse.Namespace) -> int:
         )
         return 1
     try:
-        with _quiet_logs():
+        with _quiet_logs(config.secret_values):
             external_id = asyncio.run(_send(config, name, args.to))
     except RetryableError as exc:
-        print(f"failed, retryable (the outbox would try again): {exc}", file=sys.stderr)
+        said = scrub(str(exc), config.secret_values)
+        print(f"failed, retryable (the outbox would try again): {said}", file=sys.stderr)
         return 1
     except PermanentError as exc:
-        print(f"failed, permanent: {exc}", file=sys.stderr)
+        print(f"failed, permanent: {scrub(str(exc), config.secret_values)}", file=sys.stderr)
         return 1
     except NotifierError as exc:
-        print(f"failed: {exc}", file=sys.stderr)
+        print(f"failed: {scrub(str(exc), config.secret_values)}", file=sys.stderr)
         return 1
     print(f"sent: {external_id if external_id is not None else '(no id returned)'}")
     return 0

@@ -36,6 +36,7 @@ from monitord.config.models import (
     CheckSpec,
     ClientConfig,
     Config,
+    HttpCheck,
     MainConfig,
 )
 from monitord.durations import format_duration
@@ -878,6 +879,19 @@ def _validate(model: type[M], doc: Doc, issues: _Issues) -> M | None:
     return None
 
 
+def _remember_written_urls(doc: Doc, client: ClientConfig) -> None:
+    """Give every site and http check URL that came from ``${NAME}`` references its display
+    form, computed from the text as written (monitord.redact.display_url)."""
+    for i, site in enumerate(client.sites):
+        written = doc.secret_text(("sites", i, "url"))
+        if written is not None and written.substituted:
+            site.remember_written_url(written.text)
+        for j, spec in enumerate(site.checks):
+            written = doc.secret_text(("sites", i, "checks", j, "url"))
+            if isinstance(spec, HttpCheck) and written is not None and written.substituted:
+                spec.remember_written_url(written.text)
+
+
 # ---------------------------------------------------------------- cross-file checks
 
 
@@ -1213,18 +1227,23 @@ def load_config(
         client_docs.append(doc)
         client = _validate(ClientConfig, doc, issues)
         if client is not None:
-            clients.append(_check_paths(directory, doc, client, issues))
+            client = _check_paths(directory, doc, client, issues)
+            _remember_written_urls(doc, client)
+            clients.append(client)
 
     _cross_checks(main_doc, client_docs, issues)
     _check_routing(main_doc, issues)
     result = issues.result()
     if result or main is None:
         raise ConfigError(result)
-    return Config(
+    config = Config(
         main=main,
         clients=tuple(clients),
         directory=_abs(directory),
     )
+    docs = [d for d in (main_doc, *client_docs) if d is not None]
+    config.remember_secret_values(v for d in docs for r in d.resolved.values() for v in r.secrets)
+    return config
 
 
 def resolve_config_dir(

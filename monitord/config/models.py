@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from email.utils import parseaddr
 from pathlib import Path
@@ -24,6 +24,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     field_validator,
     model_validator,
@@ -32,6 +33,7 @@ from pydantic import (
 from monitord.durations import parse_duration
 from monitord.events import Severity
 from monitord.limits import DEFAULT_PROBE_TIMEOUT, PROBE_TIMEOUT_CEILING, SMTP_TIMEOUT
+from monitord.redact import SCRUB_MIN_CHARS, display_host, display_url
 
 
 class Model(BaseModel):
@@ -78,6 +80,14 @@ def _check_url(v: str) -> str:
 
 
 HttpUrl = Annotated[str, AfterValidator(_check_url)]
+
+
+def _shown_url(url: str, memo: tuple[str, str] | None) -> str:
+    """The display form of ``url``: the one the loader computed from the text as written, or
+    (a model built in code, or copied with another url) the URL with its password masked."""
+    if memo is not None and memo[0] == url:
+        return memo[1]
+    return display_url(url)
 
 
 def _check_zone(v: str) -> str:
@@ -586,6 +596,17 @@ class HttpCheck(CheckBase):
     follow_redirects: bool = True
     verify_tls: bool = True
     expect: HttpExpect = HttpExpect()
+    _shown: tuple[str, str] | None = PrivateAttr(default=None)
+
+    def remember_written_url(self, written: str) -> None:
+        """Keep the display form of ``url`` from its text as written (``${NAME}`` and all)."""
+        if self.url is not None:
+            self._shown = (self.url, display_url(self.url, written))
+
+    @property
+    def display_url(self) -> str | None:
+        """``url`` as it may be shown (monitord.redact); the probe alone uses ``url``."""
+        return None if self.url is None else _shown_url(self.url, self._shown)
 
 
 class TlsCheck(CheckBase):
@@ -688,6 +709,7 @@ class Site(Model):
     alert: AlertPolicy = AlertPolicy()
     drupal: DrupalSite | None = None
     maintenance: tuple[MaintenanceWindow, ...] = ()
+    _shown: tuple[str, str] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _check_ids(self) -> Site:
@@ -715,6 +737,26 @@ class Site(Model):
     def host(self) -> str:
         return urlsplit(self.url).hostname or ""
 
+    def remember_written_url(self, written: str) -> None:
+        """Keep the display form of ``url`` from its text as written (``${NAME}`` and all)."""
+        self._shown = (self.url, display_url(self.url, written))
+
+    @property
+    def display_url(self) -> str:
+        """``url`` as it may be shown: password and ``${NAME}`` parts masked (monitord.redact).
+        Every status, page, message and ticket shows this; the probe alone uses ``url``."""
+        return _shown_url(self.url, self._shown)
+
+    @property
+    def display_name(self) -> str:
+        """``name``, else the host when it is shown, else the id."""
+        return self.name or display_host(self.display_url) or self.id
+
+    def display_url_of(self, spec: CheckSpec) -> str:
+        """The display URL of one of this site's checks: its own url, else the site's."""
+        own = spec.display_url if isinstance(spec, HttpCheck) else None
+        return own or self.display_url
+
 
 class ClientConfig(Model):
     client: Ident
@@ -733,6 +775,19 @@ class Config(Model):
     clients: tuple[ClientConfig, ...] = ()
     directory: Path = Path(".")
     """The directory it was loaded from; relative paths in it resolve against this."""
+    _secret_values: tuple[str, ...] = PrivateAttr(default=())
+
+    def remember_secret_values(self, values: Iterable[str]) -> None:
+        """Keep the values substituted for ``${NAME}`` references (the loader calls this)."""
+        self._secret_values = tuple(
+            sorted({v for v in values if len(v) >= SCRUB_MIN_CHARS}, key=len, reverse=True)
+        )
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Every value a ``${NAME}`` reference gave (of at least ``SCRUB_MIN_CHARS``): what a
+        last-line scrub (``monitord.redact.scrub``) removes from a text shown to a person."""
+        return self._secret_values
 
     def state_path(self) -> Path:
         """Absolute path of the store: a relative one is under ``$STATE_DIRECTORY`` when

@@ -96,7 +96,7 @@ def drupal_sites(config: Config) -> list[tuple[dc.SiteRef, Site]]:
     for client in config.clients:
         for site in client.sites:
             if site.drupal is not None:
-                ref = dc.SiteRef(client.client, site.id, client.name, site.name or site.host)
+                ref = dc.SiteRef(client.client, site.id, client.name, site.display_name)
                 out.append((ref, site))
     return out
 

@@ -50,6 +50,7 @@ from monitord.errors import NotifierError, PermanentError, RetryableError
 from monitord.notify.base import NOTIFIER_API_VERSION, Notification
 from monitord.notify.http import find_cause
 from monitord.notify.render import one_line, render
+from monitord.redact import scrub, smtp_auth_forms
 
 log = structlog.get_logger("monitord.notify.email")
 
@@ -281,7 +282,8 @@ def classify_smtp_error(
     Retryable: connection refused/reset/lost, timeouts, any 4xx reply. Permanent: 5xx on the
     recipient, sender or data, refused login (535 and other 5xx), certificate verification
     and other TLS failures, a server lacking STARTTLS or AUTH. The password is scrubbed from
-    every message even if a server echoed it.
+    every message even if a server echoed it, in every form (as is, escaped, base64 as AUTH
+    LOGIN sends it, and the AUTH PLAIN blob with the user name).
     """
     server = f"SMTP server {host}:{port}"
     result: RetryableError | PermanentError
@@ -374,7 +376,8 @@ def classify_smtp_error(
             hint = "check the SMTP settings"
         result = PermanentError(f"{server}: {text} — {hint}")
     if password:
-        message = str(result).replace(password, "********")
+        forms = smtp_auth_forms(username or "", password)
+        message = scrub(str(result), forms)
         if message != str(result):
             result = type(result)(message)
     return result

@@ -12,10 +12,12 @@ Every HTTP notifier sends through :class:`JsonPoster` and gets either an :class:
   status, e.g. "check routing_key").
 
 Secrets never reach a message: a URL is only ever shown as ``scheme://host:port`` (webhook URLs
-carry their token in the path or query), no request header is ever shown, and every secret the
-notifier names (and its URL-quoted and JSON-escaped forms) is replaced by ``********`` in
-whatever the server answered, even when it echoes the credential back. Exceptions are raised
-``from None`` so no chained traceback repeats the URL.
+carry their token in the path or query), no request header is ever shown, and whatever the
+server answered is scrubbed (:func:`monitord.redact.scrub`, every form a server could echo) of
+every secret the notifier names *and* of every credential the request itself carries: the values
+of ``Authorization`` and the other credential headers (with the token inside ``Bearer …`` and
+the password inside ``Basic …``) and the URL's user-info — so a notifier cannot forget one.
+Exceptions are raised ``from None`` so no chained traceback repeats the URL.
 
 Classification (:func:`classify_reply`, :func:`parse_retry_after`) is pure; only
 :meth:`JsonPoster.post` does I/O.
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Annotated, Any
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import AfterValidator, BeforeValidator
@@ -39,6 +41,12 @@ from pydantic import AfterValidator, BeforeValidator
 from monitord.durations import format_duration, parse_duration
 from monitord.errors import PermanentError, RetryableError
 from monitord.notify.render import one_line
+from monitord.redact import (
+    credential_parts,
+    header_credentials,
+    scrub,
+    url_credentials,
+)
 
 HTTP_TIMEOUT = timedelta(seconds=10)
 """Default for a whole request (connect, send, read the answer). Paging and chat APIs answer in
@@ -55,8 +63,6 @@ endless body must not eat memory."""
 ERROR_EXCERPT_CHARS = 300
 """Characters of a server's error body quoted in a message: enough for its reason, short
 enough for a log line and the outbox's ``last_error``."""
-
-MASK = "********"
 
 
 def _check_timeout(v: timedelta) -> timedelta:
@@ -108,20 +114,10 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme or '?'}://{host}" + (f":{port}" if port else "")
 
 
-def secret_variants(secret: str) -> list[str]:
-    """The forms a secret can take in an answer: as is, URL-quoted, JSON-escaped."""
-    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
-    return sorted((f for f in forms if f), key=len, reverse=True)
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret (in every form of :func:`secret_variants`) masked."""
-    for secret in secrets:
-        if not secret:
-            continue
-        for form in secret_variants(secret):
-            text = text.replace(form, MASK)
-    return text
+def request_secrets(url: str, headers: Mapping[str, str]) -> list[str]:
+    """The credentials a request carries whoever configured them: the credential headers'
+    values (and the secrets inside them) and the URL's user-info (sent as HTTP Basic)."""
+    return [*header_credentials(headers), *url_credentials(url)]
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -275,8 +271,9 @@ def classify_exception(
 class JsonPoster:
     """POSTs JSON for one notifier over its own keep-alive session (created on first use).
 
-    ``secrets`` are masked in every message; ``ssl_context`` (tests' CA) replaces the system's
-    trust store when given.
+    ``secrets`` (and each credential inside them, :func:`monitord.redact.credential_parts`), and
+    every credential a request carries, are masked in every message; ``ssl_context`` (tests'
+    CA) replaces the system's trust store when given.
     """
 
     def __init__(
@@ -289,7 +286,7 @@ class JsonPoster:
     ) -> None:
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self._timeout = timeout.total_seconds()
-        self._secrets = tuple(s for s in secrets if s)
+        self._secrets = tuple(part for s in secrets if s for part in credential_parts(s))
         self._user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
 
@@ -331,6 +328,7 @@ class JsonPoster:
             {} if payload is None else {"Content-Type": "application/json; charset=utf-8"}
         )
         sent_headers.update(headers or {})
+        secrets = (*self._secrets, *request_secrets(url, sent_headers))
         try:
             async with (
                 asyncio.timeout(self._timeout),
@@ -343,7 +341,7 @@ class JsonPoster:
                 got = {k.lower(): v for k, v in resp.headers.items()}
         except Exception as exc:  # every failure without an answer is classified here
             raise classify_exception(
-                exc, service=service, timeout=self._timeout, secrets=self._secrets
+                exc, service=service, timeout=self._timeout, secrets=secrets
             ) from None
         text = raw.decode(resp.charset or "utf-8", errors="replace")
         error = classify_reply(
@@ -354,7 +352,7 @@ class JsonPoster:
             now=now,
             hints=hints,
             default_hint=default_hint,
-            secrets=self._secrets,
+            secrets=secrets,
         )
         if error is not None:
             raise error

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
@@ -35,6 +34,7 @@ from monitord.notify.base import NOTIFIER_API_VERSION, Notification
 from monitord.notify.http import HTTP_TIMEOUT, JsonPoster, Timeout, json_safe, safe_url
 from monitord.notify.plugins import NotifierContext
 from monitord.notify.render import one_line
+from monitord.redact import display_host
 
 SUMMARY_MAX_CHARS = 1024
 """PagerDuty rejects a longer ``payload.summary`` (400); longer ones are cut with an ellipsis."""
@@ -74,14 +74,8 @@ def dedup_key_for(thread: str) -> str:
 def source_of(event: Event) -> str:
     """The affected system: the site URL's host, else the site id, else the client."""
     url = event.details.get("url")
-    if isinstance(url, str):
-        try:
-            host = urlsplit(url).hostname
-        except ValueError:
-            host = None
-        if host:
-            return host
-    return event.site or event.client or "monitord"
+    host = display_host(url) if isinstance(url, str) else None
+    return host or event.site or event.client or "monitord"
 
 
 def build_event(

@@ -40,6 +40,7 @@ from monitord.notify.base import NOTIFIER_API_VERSION, Notification
 from monitord.notify.http import HTTP_TIMEOUT, JsonPoster, Timeout, json_safe, safe_url
 from monitord.notify.plugins import NotifierContext
 from monitord.notify.render import format_time, one_line, render
+from monitord.redact import link_url
 
 WEBHOOK_BODY_VERSION = 1
 """``version`` of the documented webhook body; raised only for an incompatible change."""
@@ -209,8 +210,9 @@ def teams_body(notification: Notification, agency_name: str, tz: ZoneInfo) -> di
         ],
     }
     url = event.details.get("url")
-    if isinstance(url, str) and url.startswith(("http://", "https://")):
-        card["actions"] = [{"type": "Action.OpenUrl", "title": "Open site", "url": url}]
+    link = link_url(url) if isinstance(url, str) else None
+    if link is not None and link.startswith(("http://", "https://")):
+        card["actions"] = [{"type": "Action.OpenUrl", "title": "Open site", "url": link}]
     return {
         "type": "message",
         "attachments": [

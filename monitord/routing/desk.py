@@ -29,6 +29,7 @@ from monitord.maintenance import (
     record_suppressed,
 )
 from monitord.notify.base import Notification, is_mergeable
+from monitord.redact import display_url, scrub, url_credentials
 from monitord.routing import EMAIL, grouping_window, notification_key, plan, resolve_target
 from monitord.storm import (
     ConnectivityState,
@@ -275,10 +276,14 @@ class RoutingDesk:
                     ssl = self._ssl if self._ssl is not None else True
                     async with session.get(url, ssl=ssl, allow_redirects=False) as resp:
                         await resp.read()
-                        self.log.info("routing.canary", url=url, status=resp.status)
+                        self.log.info("routing.canary", url=display_url(url), status=resp.status)
                         return True
                 except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                    self.log.warning("routing.canary_failed", url=url, error=str(exc))
+                    self.log.warning(
+                        "routing.canary_failed",
+                        url=display_url(url),
+                        error=scrub(str(exc), url_credentials(url)),
+                    )
         return False
 
 

@@ -13,6 +13,8 @@ to try.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -22,6 +24,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from monitord.cli import main
 from monitord.notify.base import Notifier
 from monitord.notify.email import EmailNotifier
 from monitord.notify.freshdesk import FreshdeskNotifier
@@ -36,7 +39,7 @@ from monitord.outbox import OutboxSender
 from monitord.store.sqlite import SqliteStore
 from tests.helpers.secrets import CapturedLogs, assert_no_secret, exception_text
 from tests.helpers.sites import serve_app
-from tests.helpers.smtp import SmtpServer
+from tests.helpers.smtp import SmtpServer, SmtpServerFactory
 from tests.notify.standins.chat import SlackStandIn, TeamsStandIn, WebhookReceiver
 from tests.notify.standins.common import StandIn
 from tests.notify.standins.kit import AGENCY, NOW, make_ctx, note
@@ -56,7 +59,9 @@ TEAMS_SIG = "S3cretTeamsSignature0123456789abcdef"
 HOOK_TOKEN = "S3cretPathToken0123456789"
 HOOK_BEARER = "S3cret-bearer-0123456789"
 HOOK_HMAC = "S3cret-hmac-0123456789"
+HOOK_PASS = "S3cret-userinfo-pass-0123"
 SMTP_PASSWORD = "S3cret-Pa55-wrong-0123"
+SMTP_RIGHT = "S3cret-Pa55-right-0123"
 JIRA_TOKEN = "S3cret-jira-token-0123456789"
 ZENDESK_TOKEN = "S3cret-zendesk-token-0123456789"
 FRESHDESK_KEY = "S3cretFreshdeskKey0123456789"
@@ -111,6 +116,18 @@ async def _webhook(stack: contextlib.AsyncExitStack, failure: Callable[[Any], No
     return Setup(WebhookNotifier("hook", opts, make_ctx()), [HOOK_TOKEN, HOOK_BEARER, HOOK_HMAC])
 
 
+async def _webhook_userinfo(
+    stack: contextlib.AsyncExitStack, failure: Callable[[Any], None]
+) -> Setup:
+    """A webhook URL with a user-info password: the client sends it as an HTTP Basic header."""
+    standin = WebhookReceiver()
+    failure(standin)
+    site = await stack.enter_async_context(serve_app(standin.app()))
+    url = site.url_for("hook").replace("http://", f"http://hook:{HOOK_PASS}@")
+    opts = WebhookNotifier.Options.model_validate({"url": url})
+    return Setup(WebhookNotifier("hook", opts, make_ctx()), [HOOK_PASS], username="hook")
+
+
 async def _slack(stack: contextlib.AsyncExitStack, failure: Callable[[Any], None]) -> Setup:
     standin = SlackStandIn(token=SLACK_TOKEN)
     failure(standin)
@@ -137,6 +154,19 @@ async def _email(stack: contextlib.AsyncExitStack, failure: Callable[[Any], None
     return Setup(
         EmailNotifier("email", smtp, AGENCY, None, clock=lambda: NOW),
         [SMTP_PASSWORD],
+        username="monitor",
+    )
+
+
+async def _email_right_password(
+    stack: contextlib.AsyncExitStack, failure: Callable[[Any], None]
+) -> Setup:
+    server = stack.enter_context(SmtpServer(username="monitor", password=SMTP_RIGHT))
+    failure(server)
+    smtp = server.smtp_config(username="monitor", password=SecretStr(SMTP_RIGHT))
+    return Setup(
+        EmailNotifier("email", smtp, AGENCY, None, clock=lambda: NOW),
+        [SMTP_RIGHT],
         username="monitor",
     )
 
@@ -197,6 +227,10 @@ async def _helpdesk(stack: contextlib.AsyncExitStack, failure: Callable[[Any], N
     return Setup(HelpdeskEmailNotifier("helpdesk", opts, ctx), [SMTP_PASSWORD], username="monitor")
 
 
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
 def _nothing(_: Any) -> None:
     """The wrong password is the failure."""
 
@@ -220,11 +254,33 @@ CASES: list[tuple[str, Builder, Callable[[Any], None], bool]] = [
     ("webhook-403-echo", _webhook, _http(403, "no", echo="Authorization"), True),
     ("webhook-401-echo-sig", _webhook, _http(401, "no", echo="X-Monitord-Signature"), True),
     ("webhook-500", _webhook, _http(500, "down"), False),
+    # The credential inside the header (the token of "Bearer …"), echoed alone.
+    (
+        "webhook-500-echo-token",
+        _webhook,
+        _http(500, f'{{"message":"token {HOOK_BEARER} is revoked"}}', echo="Authorization"),
+        False,
+    ),
+    ("webhook-500-echo-userinfo", _webhook_userinfo, _http(500, "no", echo="Authorization"), False),
+    ("webhook-401-echo-userinfo", _webhook_userinfo, _http(401, "no", echo="Authorization"), True),
     ("slack-403-echo", _slack, _http(403, "invalid_token", echo="Host"), True),
     ("slack-404", _slack, _http(404, "no_service"), True),
     ("teams-401-echo", _teams, _http(401, "bad sig", echo="Host"), True),
     ("teams-500", _teams, _http(500), False),
     ("email-535-wrong-password", _email, _nothing, True),
+    # A server repeating the AUTH exchange it got: the PLAIN blob, the password in base64.
+    (
+        "email-550-echo-auth-plain",
+        _email_right_password,
+        _smtp("mail", "550 5.7.1 not for " + _b64("\0monitor\0" + SMTP_RIGHT)),
+        True,
+    ),
+    (
+        "email-451-echo-auth-login",
+        _email_right_password,
+        _smtp("rcpt", f"451 4.7.1 try later, {_b64(SMTP_RIGHT)}"),
+        False,
+    ),
     ("jira-401-echo", _jira, _http(401, "no", echo="Authorization"), True),
     ("jira-400-echo", _jira, _http(400, '{"errorMessages":["bad"]}', echo="Authorization"), True),
     ("jira-429", _jira, _http(429), False),
@@ -289,3 +345,81 @@ def test_every_builtin_notifier_has_a_case() -> None:
     builtin |= {"jira", "zendesk", "freshdesk", "redmine", "helpdesk"}
     assert builtin - {"helpdesk"} | {"helpdesk-email", "tickets-local"} <= set(available_types())
     assert builtin <= covered
+
+
+@pytest.mark.parametrize(
+    ("options", "secret", "username"),
+    [
+        pytest.param(
+            'url: "http://hook:${HOOK_PASS}@127.0.0.1:{port}/hook"',
+            HOOK_PASS,
+            "hook",
+            id="userinfo",
+        ),
+        pytest.param(
+            'url: "http://127.0.0.1:{port}/hook", headers: {Authorization: "Bearer ${HOOK_TOKEN}"}',
+            HOOK_BEARER,
+            None,
+            id="bearer",
+        ),
+    ],
+)
+async def test_notify_test_prints_no_credential_a_webhook_echoes(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    captured_logs: CapturedLogs,
+    monkeypatch: pytest.MonkeyPatch,
+    options: str,
+    secret: str,
+    username: str | None,
+) -> None:
+    monkeypatch.setenv("HOOK_PASS", HOOK_PASS)
+    monkeypatch.setenv("HOOK_TOKEN", HOOK_BEARER)
+    standin = WebhookReceiver()
+    # A careless receiver: its error repeats the Authorization header and the token in it.
+    standin.fail(
+        500, f'{{"message":"token {HOOK_BEARER} is revoked"}}', echo_header="Authorization"
+    )
+    async with serve_app(standin.app()) as site:
+        (tmp_path / "monitord.yml").write_text(
+            "agency: {name: Collective}\n"
+            f"notifiers:\n  hook: {{type: webhook, {options.replace('{port}', str(site.port))}}}\n"
+        )
+        argv = ["notify", "test", "hook", "--config", str(tmp_path)]
+        code = await asyncio.to_thread(main, argv)
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "failed, retryable" in err and "500" in err
+    (got,) = standin.requests
+    basic = "Basic " + _b64(f"hook:{HOOK_PASS}")
+    assert got.headers["authorization"] == (basic if username else f"Bearer {HOOK_BEARER}")
+    assert_no_secret(secret, out, err, captured_logs.text, username=username)
+
+
+async def test_notify_test_shows_no_value_the_configuration_got_from_a_reference(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    captured_logs: CapturedLogs,
+    monkeypatch: pytest.MonkeyPatch,
+    smtp_server_factory: SmtpServerFactory,
+) -> None:
+    """The last line: whatever a notifier's error quotes, no ``${NAME}`` value is printed
+    (here the SMTP user name, which the e-mail notifier names in a refused login)."""
+    user = "monitor-user-from-env"
+    monkeypatch.setenv("SMTP_USER", user)
+    monkeypatch.setenv("SMTP_PASSWORD", SMTP_PASSWORD)
+    server = smtp_server_factory(security="starttls", username=user, password=SMTP_RIGHT)
+    (tmp_path / "monitord.yml").write_text(
+        "agency: {name: Collective, support_email: support@collective.example}\n"
+        "smtp:\n"
+        f"  host: 127.0.0.1\n  port: {server.port}\n  security: starttls\n"
+        f"  ca_file: {server.ca_file}\n"
+        '  from: "Collective monitoring <monitor@collective.example>"\n'
+        "  username: ${SMTP_USER}\n  password: ${SMTP_PASSWORD}\n"
+    )
+    argv = ["notify", "test", "email", "--config", str(tmp_path)]
+    assert await asyncio.to_thread(main, argv) == 1
+    out, err = capsys.readouterr()
+    assert "failed, permanent" in err and "refused login for user '***'" in err
+    assert_no_secret(user, out, err)
+    assert_no_secret(SMTP_PASSWORD, out, err, captured_logs.text, username=user)

@@ -8,13 +8,12 @@ import pytest
 
 from monitord.errors import PermanentError, RetryableError
 from monitord.notify.http import (
-    MASK,
     body_reason,
     classify_reply,
     parse_retry_after,
     safe_url,
-    scrub,
 )
+from monitord.redact import MASK, scrub
 
 NOW = datetime(2026, 11, 26, 14, 5, tzinfo=UTC)
 
