@@ -14,6 +14,10 @@ Headers and why:
   has to know whether it was the first, a lost first message breaks nothing, and mail apps
   (Gmail, Thunderbird, Apple Mail) group siblings that reference one root. With the stable
   subject from :mod:`monitord.notify.render` Outlook's conversations group them too.
+- ``From``: smtp.from's address always; its display name followed by the message's state for
+  incident kinds (``Collective monitoring — DOWN`` / ``— BACK UP``), so a message list tells
+  the messages of one thread apart while the subject stays the same (Gmail threads only
+  messages whose subjects match). ``Thread-Topic`` is the subject (Outlook's conversations).
 - ``Auto-Submitted: auto-generated`` (RFC 3834) and ``X-Auto-Response-Suppress: All``
   (Exchange): no out-of-office replies to the monitor. No ``Precedence: bulk``: it is not a
   standard, and some providers file such mail as bulk, where an outage notice must not go.
@@ -124,6 +128,13 @@ class EmailNotifier:
 
     # ------------------------------------------------------------------ pure
 
+    def sender_name(self, state: str) -> str:
+        """The From display name: smtp.from's name, with the message's state after it
+        (``Collective monitoring — DOWN``) so an inbox list tells a DOWN from a BACK UP of
+        the same thread; the address, which filters match, never changes."""
+        name = self._from_name or f"{self._agency.name} monitoring"
+        return f"{name} — {state}" if state else self._from_name
+
     def build_message(self, notification: Notification, now: datetime) -> EmailMessage:
         """The message for one notification, composed at ``now`` (pure)."""
         event = notification.event
@@ -141,9 +152,11 @@ class EmailNotifier:
             ) from None
         rendered = render(event, self._agency.name, self._tz, notification.recipient_name)
         msg = EmailMessage()
-        msg["From"] = _address(self._from_name, self._from_addr)
+        msg["From"] = _address(self.sender_name(rendered.state), self._from_addr)
         msg["To"] = to
         msg["Subject"] = rendered.subject
+        # Outlook's conversations follow Thread-Topic where it is given.
+        msg["Thread-Topic"] = rendered.subject
         msg["Date"] = format_datetime(now if now.tzinfo else now.replace(tzinfo=UTC))
         msg["Message-ID"] = message_id_for(notification.key, self._domain)
         root = thread_id_for(event.thread, self._domain)

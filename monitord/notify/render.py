@@ -14,7 +14,8 @@ thread has the same subject:
 
 - site-down / site-reminder / site-recovered / site-flapping: ``site problem since 26 Nov
   14:03`` — the incident's start (``details["started"]``, else the event time) in the agency's
-  zone. DOWN, STILL DOWN and BACK UP share it; the state is the first line of the body.
+  zone. DOWN, STILL DOWN and BACK UP share it; the state is the first line of the body and
+  :attr:`Rendered.state`, which the e-mail notifier adds to the sender's name.
 - certificate: ``TLS certificate for {host} expires {date}`` (``not_after``, which is fixed for
   one certificate).
 - every other kind: the event's summary.
@@ -65,6 +66,10 @@ class Rendered:
     subject: str
     text: str
     html: str
+    state: str = ""
+    """The state word of an incident's message (``DOWN``, ``STILL DOWN``, ``BACK UP``,
+    ``FLAPPING``, ``CERTIFICATE``…): what tells the messages of one thread apart in an inbox
+    list whose subject stays the same (see :func:`state_of`). Empty for other kinds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -656,6 +661,30 @@ def subject_for(event: Event, topic: str, agency_name: str) -> str:
     return _truncate(one_line(prefix + one_line(topic)), SUBJECT_MAX_CHARS)
 
 
+STATE_KINDS = frozenset(
+    {"site-down", "site-reminder", "site-recovered", "site-flapping", "certificate"}
+)
+"""Kinds whose messages share one subject per thread and carry their state elsewhere."""
+
+STATE_MAX_CHARS = 24
+"""A state word longer than this is not a state word (a headline without one)."""
+
+
+def state_of(event: Event, body: Body) -> str:
+    """The state an inbox list shows for a message of a thread: the headline's first part
+    (``DOWN — HTTP 503`` gives ``DOWN``) for the kinds of STATE_KINDS, else empty.
+
+    Why not in the subject: Gmail puts a message in a conversation only when its subject
+    matches (besides ``References``), so a subject that changed from DOWN to BACK UP would
+    split every incident in two there. The subject stays the thread's topic; the state goes
+    where all three big clients show it in the list but none uses it to thread: the sender's
+    display name, and the preview (the first line of the body is the headline)."""
+    if event.kind not in STATE_KINDS:
+        return ""
+    word = body.headline.split(" — ", 1)[0].strip()
+    return word if 0 < len(word) <= STATE_MAX_CHARS else ""
+
+
 def compose(event: Event, agency_name: str, tz: ZoneInfo) -> tuple[str, Body]:
     """The topic (for the subject) and the body of an event, by its kind's template (pure)."""
     template = TEMPLATES.get(event.kind, _generic)
@@ -673,4 +702,5 @@ def render(event: Event, agency_name: str, tz: ZoneInfo, recipient_name: str) ->
         subject=subject,
         text=render_text(body, greeting, footer),
         html=render_html(body, greeting, footer, subject),
+        state=state_of(event, body),
     )

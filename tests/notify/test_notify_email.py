@@ -114,9 +114,10 @@ def test_message_headers() -> None:
     rendered = render(notification.event, "Collective", AGENCY_TZ, "Jo Bloggs")
     root = f"<thread-{sha32(THREAD)}@collective.example>"
     expected = {
-        "From": "Collective monitoring <monitor@collective.example>",
+        "From": "Collective monitoring — DOWN <monitor@collective.example>",
         "To": "Jo Bloggs <jo@acme.example>",
         "Subject": rendered.subject,
+        "Thread-Topic": rendered.subject,
         "Date": format_datetime(NOW),
         "Message-ID": f"<{sha32(notification.key)}@collective.example>",
         "In-Reply-To": root,
