@@ -859,6 +859,11 @@ def _reword(err: ErrorDetails, root: type[BaseModel], doc: Doc, issues: _Issues)
         issues.at(doc, path, f"expected {wanted}, got {shown}", fix)
         return
     if kind in ("bool_parsing", "bool_type"):
+        words = _literal_values(_type_at(root, loc[:-1])) if in_union else ()
+        if words:  # true, false or a word (follow_redirects: any-host)
+            fix = f"{_did_you_mean(value, words)}write true, false or {' or '.join(words)}"
+            issues.at(doc, path, f"unknown value {shown}", fix)
+            return
         issues.at(doc, path, f"expected true or false, got {shown}", "write true or false")
         return
     if kind == "string_type":

@@ -677,7 +677,10 @@ class HttpCheck(CheckBase):
     method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
     headers: dict[str, str] = {}
     body: str | None = None
-    follow_redirects: bool = True
+    follow_redirects: bool | Literal["any-host"] = True
+    """true: follow, except a redirect from another host to a loopback, link-local or
+    unspecified address (monitord.probes.http.redirect_refusal); any-host: follow wherever it
+    goes; false: judge the redirect itself."""
     verify_tls: bool = True
     expect: HttpExpect = HttpExpect()
 
