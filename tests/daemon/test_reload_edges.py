@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from monitord.daemon import Daemon, check_key
+from monitord.errors import ConfigError
 from monitord.store.base import SENT
 from tests.helpers.clock import Clock
 from tests.helpers.daemon import KEY, T0, Switchable, ticks, write_config
@@ -197,3 +200,21 @@ async def test_removing_a_healthy_check_tells_nobody(
         assert KEY not in daemon.states
     finally:
         await daemon.stop()
+
+
+async def test_absurd_interval_at_start_is_a_config_error(
+    tmp_path: Path, site: tuple[Switchable, LoopbackSite], smtp_server: SmtpServer
+) -> None:
+    """Not an OverflowError from the scheduler: the located problem ``monitord run`` prints."""
+    _, loop_site = site
+    cfg = write_config(tmp_path / "cfg", loop_site.url, smtp_server)
+    client_file = cfg / "clients" / "acme.yml"
+    client_file.write_text(client_file.read_text().replace("interval: 60s", "interval: 1000000w"))
+    daemon = Daemon(cfg, clock=Clock(T0), schedule=True, services=[])
+    with pytest.raises(ConfigError) as info:
+        await daemon.start()
+    (issue,) = info.value.issues
+    assert str(issue).endswith(
+        "sites[0].checks[0].interval: interval must be at least 1s and at most 1d — use a "
+        "duration such as 60s, 5m or 6h"
+    )
