@@ -532,7 +532,8 @@ def _compose(text: str) -> tuple[Any, yaml.Node | None]:
             loader.dispose()
             if "maximum nesting depth" in str(exc):
                 # libyaml's own depth limit: PyYAML's recursive composer would not survive it.
-                raise _TooDeep from exc
+                mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+                raise _TooDeep(_mark(mark) if mark is not None else None) from exc
     loader = yaml.SafeLoader(text)
     try:
         return loader, loader.get_single_node()
@@ -543,7 +544,8 @@ def _compose(text: str) -> tuple[Any, yaml.Node | None]:
 
 def _deep_mark(text: str) -> tuple[int, int] | None:
     """Where ``text`` first nests deeper than MAX_CONFIG_DEPTH, found with PyYAML's event
-    parser (a state machine, not recursive), or None when it cannot be found."""
+    parser (a state machine, not recursive), or None when it cannot be found. Used only when
+    PyYAML's Python composer ran out of stack (libyaml's own depth error carries its mark)."""
     depth = 0
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
