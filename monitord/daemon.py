@@ -35,7 +35,7 @@ from monitord.config.models import (
 )
 from monitord.errors import ConfigError, MonitordError
 from monitord.events import Event
-from monitord.incidents import CheckRef, CheckState, evaluate
+from monitord.incidents import CheckRef, CheckState, close_removed, evaluate
 from monitord.limits import OUTBOX_STOP_GRACE
 from monitord.logsetup import get_logger
 from monitord.notify.base import Notification, Notifier, is_mergeable
@@ -377,9 +377,15 @@ class Daemon:
         return self._stop.is_set()
 
     async def reload(self) -> bool:
-        """Validate the configuration again; swap it in only when it is valid."""
+        """Validate the configuration again; swap it in only when it is valid.
+
+        Everything that can fail (reading, validating, scheduling, building notifiers) happens
+        before anything is swapped, so a refused reload leaves the running configuration whole.
+        """
         try:
             new = await asyncio.to_thread(load_config, self.config_dir)
+            new_checks = scheduled_checks(new)
+            new_notifiers = self.notifier_factory(new, self.ssl_context, self.store)
         except ConfigError as exc:
             self.reloads_failed += 1
             self.log.error(
@@ -391,16 +397,24 @@ class Daemon:
             self.reloads_failed += 1
             self.log.error("reload refused, keeping the running configuration", error=str(exc))
             return False
+        except Exception as exc:
+            self.reloads_failed += 1
+            self.log.exception(
+                "reload refused: unexpected error, keeping the running configuration",
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return False
         old_checks = self.checks
+        await self._close_removed(old_checks, new_checks, new)
         self.config = new
-        self.checks = scheduled_checks(new)
+        self.checks = new_checks
         self.desk.forget(k for k in old_checks if k not in self.checks)
         if self.store is not None:
             await self.heartbeats.sync(self.store, self.checks, self.clock())
         old_notifiers = dict(self.notifiers)
         # Mutated in place: the outbox sender holds this very mapping.
         self.notifiers.clear()
-        self.notifiers.update(self.notifier_factory(new, self.ssl_context, self.store))
+        self.notifiers.update(new_notifiers)
         for n in old_notifiers.values():
             with contextlib.suppress(Exception):
                 await n.aclose()
@@ -422,6 +436,74 @@ class Daemon:
         self.last_reload = self.clock()
         self.log.info("reloaded", clients=len(new.clients), checks=len(self.checks))
         return True
+
+    async def _close_removed(
+        self, old: dict[str, ScheduledCheck], new: dict[str, ScheduledCheck], config: Config
+    ) -> None:
+        """Checks the new configuration removes: an open incident ends now and is told like a
+        recovery (its ticket commented on and resolved, its page resolved), routed with the
+        running configuration (the one whose contacts were told it was down); the check's
+        state is dropped so it leaves status and metrics."""
+        assert self.store is not None
+        now = self.clock()
+        woken = False
+        for key in [k for k in old if k not in new]:
+            sc = old[key]
+            state = self.states.pop(key, None)
+            if state is None:
+                continue
+            site_kept = config.find_site(sc.ref.site) is not None
+            reason = (
+                "check removed from the configuration"
+                if site_kept
+                else "site removed from the configuration"
+            )
+            ev = close_removed(state, sc.ref, now, reason)
+            if ev.incident is None and not ev.events:
+                continue
+            notes: list[Notification] = []
+            for event in ev.events:
+                routed = await self.desk.dispatch(self.store, key, event, now)
+                notes += routed
+                for listener in self.event_listeners:
+                    listener(event, routed)
+                self.log.info(
+                    "event",
+                    kind=event.kind,
+                    client=event.client,
+                    site=event.site,
+                    check=event.check,
+                    summary=event.summary,
+                    notifications=len(routed),
+                )
+            incident = None
+            if ev.incident is not None:
+                i = ev.incident
+                incident = IncidentRow(
+                    id=i.id,
+                    key=key,
+                    client=sc.ref.client,
+                    site=sc.ref.site,
+                    check=sc.ref.check,
+                    started=i.started,
+                    ended=i.ended,
+                    summary=i.summary,
+                    last_message=i.last_message,
+                )
+            try:
+                await self.store.write(
+                    key, ev.state.to_json(), None, notifications=notes, incident=incident, now=now
+                )
+            except MonitordError as exc:
+                self.log.error(
+                    "could not close the incident of a removed check; it stays open in the store",
+                    check=key,
+                    error=str(exc),
+                )
+                continue
+            woken = woken or bool(notes)
+        if woken and self.sender is not None:
+            self.sender.wake()
 
     # ------------------------------------------------------------------ probing
 

@@ -13,7 +13,11 @@ Rules (per check):
 * one notice per transition, a reminder every ``repeat_every`` while down, and a recovery notice
   that says how long it was down (from the first failing probe);
 * FLAP_TRANSITIONS state changes within FLAP_WINDOW make the check *flapping*: one notice, then
-  silence until it has been stable for a whole FLAP_WINDOW, when its settled state is notified;
+  silence until it has been stable for a whole FLAP_WINDOW, when its settled state is notified.
+  The flapping notice goes on the thread of the incident it began with (the one just opened or
+  just closed by the fourth change), so it is a comment on that incident's ticket and threads
+  with its mail; the settled state goes on that thread too, and so does everything about an
+  incident open when it settles (reminders, its recovery): one ticket, resolved once;
 * a passing TLS check with a warning (certificate close to expiry) makes a ``certificate`` event
   when the warning first appears, and again when the days left cross 7, 3 and 1.
 """
@@ -77,6 +81,9 @@ class CheckState:
     flapping: bool = False
     flap_thread: str | None = None
     flap_started: datetime | None = None
+    thread: str | None = None
+    """Where the open incident's notices go when not on its own id: the flapping thread it
+    settled on (None: ``incident_id``)."""
     cert_stage: int | None = None
     """Smallest days-left stage already warned about; None when no warning is active."""
 
@@ -201,8 +208,8 @@ def evaluate(
                         ref,
                         "site-recovered",
                         now,
-                        inc_id,
-                        "recovered",
+                        s.thread or inc_id,
+                        f"recovered/{inc_id}" if s.thread else "recovered",
                         f"{ref.site} is back up after {_short(down_for)}",
                         "info",
                         message=s.last_error,
@@ -211,7 +218,9 @@ def evaluate(
                         down_for_seconds=int(down_for.total_seconds()),
                     )
                 )
-            s = replace(s, incident_id=None, incident_started=None, down_notified=False)
+            s = replace(
+                s, incident_id=None, incident_started=None, down_notified=False, thread=None
+            )
         elif s.status == "unknown":
             s = replace(s, first_failure=None)
     else:
@@ -266,9 +275,51 @@ def evaluate(
                 )
                 s = replace(s, last_notice=now)
 
-    s, flap_events = _flapping(s, result, ref, now)
+    closed = None
+    if incident is not None and incident.ended is not None:
+        closed = state.thread or incident.id  # where that incident's notices went
+    s, flap_events = _flapping(s, result, ref, now, closed)
     events.extend(flap_events)
     return Evaluation(s, events, incident)
+
+
+def close_removed(state: CheckState, ref: CheckRef, now: datetime, reason: str) -> Evaluation:
+    """A check removed from the configuration: its open incident ends now, and an event that
+    resolves like a recovery (same thread, so its ticket is commented on and resolved and a
+    page is resolved) says why, when anyone was told about the incident. The state returned is
+    a fresh one (the check is gone; a check added later under the same key starts anew).
+
+    ``reason`` is what the incident's last message and the notice say, e.g. "site removed
+    from the configuration"."""
+    thread = state.thread or state.incident_id or (state.flap_thread if state.flapping else None)
+    if thread is None:
+        return Evaluation(CheckState())
+    incident = None
+    started = state.incident_started or state.flap_started or now
+    if state.incident_id is not None and state.incident_started is not None:
+        incident = IncidentChange(
+            state.incident_id, state.incident_started, now, f"{ref.site} {ref.check} down", reason
+        )
+    events = []
+    if state.down_notified or state.flapping:
+        down_for = now - started if state.status == "down" else timedelta(0)
+        events.append(
+            _event(
+                ref,
+                "site-recovered",
+                now,
+                thread,
+                "removed",
+                f"{ref.site} {ref.check}: {reason}; the incident is closed without a recovery",
+                "info",
+                message=state.last_error,
+                started=_iso(started),
+                ended=_iso(now),
+                down_for_seconds=int(down_for.total_seconds()),
+                removed=reason,
+            )
+        )
+    return Evaluation(CheckState(), events, incident)
 
 
 def _down_event(
@@ -286,7 +337,7 @@ def _down_event(
         ref,
         kind,
         now,
-        s.incident_id,
+        s.thread or s.incident_id,
         suffix,
         f"{ref.site} is {what}: {result.message}",
         "critical",
@@ -298,11 +349,13 @@ def _down_event(
 
 
 def _flapping(
-    s: CheckState, result: ProbeResult, ref: CheckRef, now: datetime
+    s: CheckState, result: ProbeResult, ref: CheckRef, now: datetime, closed: str | None
 ) -> tuple[CheckState, list[Event]]:
     events: list[Event] = []
     if not s.flapping and len(s.flips) >= FLAP_TRANSITIONS:
-        thread = f"{ref.key}@flapping@{_iso(now)}"
+        # A change of state just happened (only changes fill ``flips``): the incident it opened
+        # (now down), or the one it closed (now up; ``closed`` is its thread).
+        thread = s.thread or s.incident_id or closed or f"{ref.key}@flapping@{_iso(now)}"
         s = replace(s, flapping=True, flap_thread=thread, flap_started=s.flips[0])
         events.append(
             _event(
@@ -325,7 +378,9 @@ def _flapping(
         flap_started = s.flap_started or now
         s = replace(s, flapping=False, flap_thread=None, flap_started=None)
         if s.status == "down" and s.incident_id is not None:
-            events.append(_down_event(ref, s, result, now, "down"))
+            if s.incident_id != thread:
+                s = replace(s, thread=thread)  # the open incident goes on the flapping ticket
+            events.append(_down_event(ref, s, result, now, f"settled/{s.incident_id}"))
             s = replace(s, down_notified=True, last_notice=now)
         elif s.status == "up":
             events.append(

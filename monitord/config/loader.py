@@ -31,6 +31,7 @@ from pydantic_core import ErrorDetails
 
 from monitord.config import secrets
 from monitord.config.models import (
+    MAX_ALERT_THRESHOLD,
     ROUTE_PSEUDO_TARGETS,
     ROUTE_WHEN_BUILTIN,
     CheckSpec,
@@ -52,6 +53,15 @@ CONFIG_DIR_ENV = "MONITORD_CONFIG"
 MAX_CONFIG_NODES = 500_000
 """YAML nodes built per file, counting alias expansions: far above any real configuration (a
 thousand sites is ~50k), low enough that an alias bomb is refused instead of eating memory."""
+
+MAX_CONFIG_DEPTH = 64
+"""Levels of nested lists and mappings in a file: a real configuration is under ten deep. A
+deeper one (``[[[[…]]]]`` ten thousand times) is refused before any recursive code (PyYAML's
+composer, validation) could exhaust the stack."""
+
+MAX_CONFIG_FILE_BYTES = 64 * 1024 * 1024
+"""Size of one configuration file: 100,000 sites take about 12 MB; a larger file is a mistake
+(a log or a dump copied in), refused before it is read into memory."""
 
 MAX_SHOWN_VALUE = 60
 """Characters of a wrong value echoed back in a message before it is cut short."""
@@ -112,10 +122,13 @@ class _Issues:
         self.items: list[tuple[int, ConfigIssue, Doc | None, Path_]] = []
         self.docs: list[Doc] = []
         self._order: dict[str, int] = {}
+        self.current: str | None = None
+        """The file being read (where an unexpected exception is reported)."""
 
     def file(self, name: str) -> None:
-        """Register a file so its problems sort in reading order."""
+        """Register a file so its problems sort in reading order; it is the file being read."""
         self._order.setdefault(name, len(self._order))
+        self.current = name
 
     def add(
         self,
@@ -219,6 +232,14 @@ class _TooBig(Exception):
     pass
 
 
+class _TooDeep(Exception):
+    """Nesting beyond MAX_CONFIG_DEPTH; ``at`` is where, when known."""
+
+    def __init__(self, at: tuple[int, int] | None = None) -> None:
+        super().__init__()
+        self.at = at
+
+
 class _Builder:
     """Turns composed YAML nodes into plain data, recording positions and problems."""
 
@@ -240,6 +261,8 @@ class _Builder:
         self.count += 1
         if self.count > MAX_CONFIG_NODES:
             raise _TooBig
+        if len(path) > MAX_CONFIG_DEPTH:
+            raise _TooDeep(_mark(node.start_mark))
         if id(node) in self.active:
             self.issues.bad_value(
                 self.doc,
@@ -407,7 +430,22 @@ def _parse(
 ) -> Doc | None:
     issues.file(shown)
     try:
-        text = file_path.read_bytes().decode("utf-8")
+        with file_path.open("rb") as f:
+            raw = f.read(MAX_CONFIG_FILE_BYTES + 1)
+        if len(raw) > MAX_CONFIG_FILE_BYTES:
+            issues.add(
+                None,
+                shown,
+                1,
+                1,
+                (),
+                f"larger than {MAX_CONFIG_FILE_BYTES // (1024 * 1024)} MiB, the largest "
+                "configuration file monitord reads",
+                "check that this is the right file; split a very large client list into "
+                "several files under clients/",
+            )
+            return None
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         issues.add(
             None, shown, 1, 1, (), f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8"
@@ -459,6 +497,20 @@ def _parse(
                 "split the file or use fewer nested *aliases",
             )
             return None
+    except (_TooDeep, RecursionError) as exc:
+        at = exc.at if isinstance(exc, _TooDeep) else None
+        line, col = at or _deep_mark(text) or (1, 1)
+        issues.add(
+            None,
+            shown,
+            line,
+            col,
+            (),
+            f"lists and mappings nested more than {MAX_CONFIG_DEPTH} levels deep",
+            "a configuration is a few levels deep: check the brackets and the indentation "
+            "from here on",
+        )
+        return None
     except yaml.YAMLError as exc:
         _yaml_error(shown, exc, issues)
         return None
@@ -477,14 +529,37 @@ def _compose(text: str) -> tuple[Any, yaml.Node | None]:
         loader = fast(text)
         try:
             return loader, loader.get_single_node()
-        except yaml.YAMLError:
+        except yaml.YAMLError as exc:
             loader.dispose()
+            if "maximum nesting depth" in str(exc):
+                # libyaml's own depth limit: PyYAML's recursive composer would not survive it.
+                mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+                raise _TooDeep(_mark(mark) if mark is not None else None) from exc
     loader = yaml.SafeLoader(text)
     try:
         return loader, loader.get_single_node()
     except BaseException:
         loader.dispose()
         raise
+
+
+def _deep_mark(text: str) -> tuple[int, int] | None:
+    """Where ``text`` first nests deeper than MAX_CONFIG_DEPTH, found with PyYAML's event
+    parser (a state machine, not recursive), or None when it cannot be found. Used only when
+    PyYAML's Python composer ran out of stack (libyaml's own depth error carries its mark)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                mark: Any = event.start_mark
+                if depth > MAX_CONFIG_DEPTH + 1 and mark is not None:
+                    return _mark(mark)  # (the top-level mapping is depth 1)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None
+    return None
 
 
 # ---------------------------------------------------------------- pydantic errors → issues
@@ -682,8 +757,8 @@ _FIX_BY_KEY: dict[str, str] = {
     ),
     "port": "use a port number from 1 to 65535",
     "status": "write an HTTP status such as 200, or a list such as [200, 301]",
-    "failure_threshold": "use a whole number of 1 or more, such as 3",
-    "success_threshold": "use a whole number of 1 or more, such as 2",
+    "failure_threshold": f"use a whole number from 1 to {MAX_ALERT_THRESHOLD}, such as 3",
+    "success_threshold": f"use a whole number from 1 to {MAX_ALERT_THRESHOLD}, such as 2",
     "min_days_left": "use a whole number of days, such as 14",
     "start": 'write a time as "HH:MM" in quotes, such as "09:00"',
     "end": 'write a time as "HH:MM" in quotes, such as "17:00"',
@@ -787,6 +862,11 @@ def _reword(err: ErrorDetails, root: type[BaseModel], doc: Doc, issues: _Issues)
         issues.at(doc, path, f"expected {wanted}, got {shown}", fix)
         return
     if kind in ("bool_parsing", "bool_type"):
+        words = _literal_values(_type_at(root, loc[:-1])) if in_union else ()
+        if words:  # true, false or a word (follow_redirects: any-host)
+            fix = f"{_did_you_mean(value, words)}write true, false or {' or '.join(words)}"
+            issues.at(doc, path, f"unknown value {shown}", fix)
+            return
         issues.at(doc, path, f"expected true or false, got {shown}", "write true or false")
         return
     if kind == "string_type":
@@ -1162,10 +1242,40 @@ def load_config(
     """Load and validate ``directory``; raise :class:`ConfigError` listing every problem.
 
     ``environ`` replaces ``os.environ`` for ``${NAME}`` references (tests). File names in
-    messages are ``directory`` joined with the file's name, as given.
+    messages are ``directory`` joined with the file's name, as given. Nothing else escapes:
+    an unexpected exception while reading a file is a located problem of that file too.
     """
     issues = _Issues()
     directory = Path(directory)
+    try:
+        return _load(directory, issues, environ)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a bug or an exhausted resource: still a located answer
+        _unexpected(issues, issues.current or str(directory), exc)
+        raise ConfigError(issues.result()) from exc
+
+
+def _unexpected(issues: _Issues, file: str, exc: Exception) -> None:
+    if isinstance(exc, RecursionError):
+        problem = f"lists and mappings nested more than {MAX_CONFIG_DEPTH} levels deep"
+        fix = "a configuration is a few levels deep: check the brackets and the indentation"
+    elif isinstance(exc, MemoryError):
+        problem = "too large to read into memory"
+        fix = "check that this is the right file; split a very large client list"
+    else:
+        detail = str(exc)
+        if len(detail) > MAX_SHOWN_VALUE:
+            detail = detail[: MAX_SHOWN_VALUE - 1] + "…"
+        problem = f"could not be read ({type(exc).__name__}: {detail})"
+        fix = (
+            "this is a bug in monitord: report it with this message; meanwhile look for an "
+            "unusual value in this file"
+        )
+    issues.add(None, file, 1, 1, (), problem, fix)
+
+
+def _load(directory: Path, issues: _Issues, environ: typing.Mapping[str, str] | None) -> Config:
     main_path = directory / MAIN_FILE
     if not directory.is_dir():
         issues.add(
@@ -1231,6 +1341,7 @@ def load_config(
             _remember_written_urls(doc, client)
             clients.append(client)
 
+    issues.current = str(directory)
     _cross_checks(main_doc, client_docs, issues)
     _check_routing(main_doc, issues)
     result = issues.result()

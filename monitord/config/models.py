@@ -26,11 +26,12 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from monitord.durations import parse_duration
+from monitord.durations import DurationTooLong, format_duration, parse_duration
 from monitord.events import Severity
 from monitord.limits import DEFAULT_PROBE_TIMEOUT, PROBE_TIMEOUT_CEILING, SMTP_TIMEOUT
 from monitord.redact import SCRUB_MIN_CHARS, display_host, display_url
@@ -40,11 +41,85 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+# ---------------------------------------------------------------- limits of values
+# Every duration and count a user writes has a floor and a ceiling, each with its reason, so
+# an absurd value (1000000w, .inf, 0) is a located configuration error, not an OverflowError
+# or a daemon that silently never checks.
+
+MIN_CHECK_INTERVAL = timedelta(seconds=1)
+"""Checks run at most once a second: faster is load on the site, not more knowledge."""
+
+MAX_CHECK_INTERVAL = timedelta(days=1)
+"""A check runs at least daily: rarer is not monitoring (a job that reports in monthly is a
+heartbeat check with ``every: 30d``, evaluated every minute)."""
+
+MAX_REPEAT_EVERY = timedelta(days=7)
+"""Reminders while down come at least weekly: a rarer reminder reminds nobody (null: none)."""
+
+MAX_HEARTBEAT_EVERY = timedelta(days=31)
+"""A heartbeat job reports in at least monthly, the rarest schedule cron jobs commonly have."""
+
+MAX_HEARTBEAT_GRACE = timedelta(days=31)
+"""A late heartbeat is waited for a month at most (as long as the longest ``every``)."""
+
+MAX_COMMAND_TIMEOUT = timedelta(minutes=10)
+"""A Drupal inventory command (drush, composer) is given up on after ten minutes at most: it
+runs once per advisory round, and a hung one must not hold the next."""
+
+MAX_SMTP_TIMEOUT = timedelta(minutes=5)
+"""One SMTP operation waits five minutes at most (RFC 5321 suggests 2-10 min per reply; the
+outbox retries a timed-out send)."""
+
+MIN_SECURITY_INTERVAL = timedelta(minutes=1)
+"""drupal.org's feeds are polled at most once a minute (they change a few times a week)."""
+
+MAX_SECURITY_INTERVAL = timedelta(days=1)
+"""…and at least daily: a Highly critical advisory must not wait days to be seen."""
+
+MAX_ALERT_THRESHOLD = 100
+"""Results in a row before a check turns DOWN or UP: 100 is over an hour and a half at 60 s;
+more would keep an outage from everyone."""
+
+
 def _duration(v: Any) -> timedelta:
-    return parse_duration(v)
+    """A duration as written; one beyond any limit (``1000000w``, ``.inf``) is read as
+    ``timedelta.max``, so that the field's own validator refuses it naming the field's limit.
+    Every Duration field therefore has a validator with ``_within``."""
+    try:
+        return parse_duration(v)
+    except DurationTooLong:
+        return timedelta.max
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+def _within(
+    what: str,
+    v: timedelta,
+    low: timedelta,
+    high: timedelta,
+    example: str,
+    *,
+    low_open: bool = False,
+) -> timedelta:
+    """``v`` when ``low <= v <= high`` (``low < v`` with ``low_open``), else a ValueError that
+    names both limits and gives ``example`` (the loader locates it)."""
+    too_low = v <= low if low_open else v < low
+    if too_low or v > high:
+        floor = f"more than {_fmt(low)}" if low_open else f"at least {_fmt(low)}"
+        raise ValueError(
+            f"{what} must be {floor} and at most {_fmt(high)}; use a duration such as {example}"
+        )
+    return v
+
+
+def _fmt(td: timedelta) -> str:
+    """``format_duration`` with milliseconds kept (``0s`` would hide 250ms)."""
+    if timedelta(0) < td < timedelta(seconds=1):
+        return f"{int(td.total_seconds() * 1000)}ms"
+    return format_duration(td)
+
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
@@ -181,6 +256,11 @@ class SmtpConfig(Model):
             )
         return v
 
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, v: timedelta) -> timedelta:
+        return _within("smtp.timeout", v, timedelta(0), MAX_SMTP_TIMEOUT, "30s", low_open=True)
+
 
 DRUPAL_FEEDS: tuple[str, ...] = (
     "https://www.drupal.org/security/rss.xml",
@@ -200,6 +280,13 @@ class SecurityConfig(Model):
     """Used in the Wednesday release window (16:00–22:00 UTC) and in windows a PSA announced."""
     oncall_notifier: str = "email"
     """Who is paged for Highly critical advisories out of hours (e-mail until paging exists)."""
+
+    @field_validator("interval", "fast_interval")
+    @classmethod
+    def _poll(cls, v: timedelta, info: ValidationInfo) -> timedelta:
+        return _within(
+            f"security.{info.field_name}", v, MIN_SECURITY_INTERVAL, MAX_SECURITY_INTERVAL, "15m"
+        )
 
 
 HTTP_LISTEN_DEFAULT = "127.0.0.1:8470"
@@ -550,9 +637,7 @@ class CheckBase(Model):
     @field_validator("interval")
     @classmethod
     def _interval(cls, v: timedelta) -> timedelta:
-        if v < timedelta(seconds=1):
-            raise ValueError("interval must be at least 1s")
-        return v
+        return _within("interval", v, MIN_CHECK_INTERVAL, MAX_CHECK_INTERVAL, "60s, 5m or 6h")
 
     @field_validator("timeout")
     @classmethod
@@ -570,6 +655,15 @@ class HttpExpect(Model):
     not_contains: str | None = None
     regex: str | None = None
     max_response_time: Duration | None = None
+
+    @field_validator("max_response_time")
+    @classmethod
+    def _max_response_time(cls, v: timedelta | None) -> timedelta | None:
+        if v is None:
+            return v
+        return _within(
+            "max_response_time", v, timedelta(0), PROBE_TIMEOUT_CEILING, "2s", low_open=True
+        )
 
     @field_validator("regex")
     @classmethod
@@ -593,7 +687,10 @@ class HttpCheck(CheckBase):
     method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
     headers: dict[str, str] = {}
     body: str | None = None
-    follow_redirects: bool = True
+    follow_redirects: bool | Literal["any-host"] = True
+    """true: follow, except a redirect from another host to a loopback, link-local or
+    unspecified address (monitord.probes.http.redirect_refusal); any-host: follow wherever it
+    goes; false: judge the redirect itself."""
     verify_tls: bool = True
     expect: HttpExpect = HttpExpect()
     _shown: tuple[str, str] | None = PrivateAttr(default=None)
@@ -656,16 +753,12 @@ class HeartbeatCheck(CheckBase):
     @field_validator("every")
     @classmethod
     def _every(cls, v: timedelta) -> timedelta:
-        if v < timedelta(seconds=1):
-            raise ValueError("every must be at least 1s")
-        return v
+        return _within("every", v, timedelta(seconds=1), MAX_HEARTBEAT_EVERY, "1h or 1d")
 
     @field_validator("grace")
     @classmethod
     def _grace(cls, v: timedelta) -> timedelta:
-        if v < timedelta(0):
-            raise ValueError("grace must not be negative; use 0s for none")
-        return v
+        return _within("grace", v, timedelta(0), MAX_HEARTBEAT_GRACE, "10m (0s for none)")
 
     @model_validator(mode="after")
     def _default_interval(self) -> HeartbeatCheck:
@@ -680,10 +773,19 @@ Check = Annotated[CheckSpec, Field(discriminator="type")]
 
 
 class AlertPolicy(Model):
-    failure_threshold: int = Field(default=3, ge=1)
-    success_threshold: int = Field(default=2, ge=1)
+    failure_threshold: int = Field(default=3, ge=1, le=MAX_ALERT_THRESHOLD)
+    success_threshold: int = Field(default=2, ge=1, le=MAX_ALERT_THRESHOLD)
     repeat_every: Duration | None = timedelta(hours=4)
     """Reminder while down; null turns reminders off."""
+
+    @field_validator("repeat_every")
+    @classmethod
+    def _repeat_every(cls, v: timedelta | None) -> timedelta | None:
+        if v is None:
+            return v
+        return _within(
+            "repeat_every", v, MIN_CHECK_INTERVAL, MAX_REPEAT_EVERY, "4h (null for no reminders)"
+        )
 
 
 class DrupalSite(Model):
@@ -699,6 +801,13 @@ class DrupalSite(Model):
     """``{drupal/core: 10.3.1, drupal/webform: 6.2.3}``."""
     command: str | None = None
     command_timeout: Duration = timedelta(seconds=60)
+
+    @field_validator("command_timeout")
+    @classmethod
+    def _command_timeout(cls, v: timedelta) -> timedelta:
+        return _within(
+            "command_timeout", v, timedelta(0), MAX_COMMAND_TIMEOUT, "60s", low_open=True
+        )
 
 
 class Site(Model):

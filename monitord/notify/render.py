@@ -305,6 +305,8 @@ def _site_reminder(event: Event, ctx: Context) -> tuple[str, Body]:
 
 def _site_recovered(event: Event, ctx: Context) -> tuple[str, Body]:
     d = _details(event)
+    if isinstance(d.get("removed"), str) and d["removed"]:
+        return _check_removed(event, ctx, d["removed"])
     down_for = _seconds(d.get("down_for_seconds")) or None  # 0 s: nothing worth saying
     ended = d.get("ended") or event.at
     facts = _incident_facts(event, ctx)
@@ -321,6 +323,23 @@ def _site_recovered(event: Event, ctx: Context) -> tuple[str, Body]:
     )
     headline = "BACK UP" + (f" — after {format_duration(down_for)}" if down_for else "")
     return _incident_topic(event, ctx), Body("ok", headline, (para,), tuple(facts))
+
+
+def _check_removed(event: Event, ctx: Context, reason: str) -> tuple[str, Body]:
+    """A recovery-like close: the check left the configuration while its incident was open."""
+    d = _details(event)
+    facts = _incident_facts(event, ctx)
+    facts.append(("Down since", format_time(_started(event), ctx.tz)))
+    facts.append(("Closed at", format_time(d.get("ended") or event.at, ctx.tz)))
+    if d.get("message"):
+        facts.append(("Last problem", one_line(d["message"])))
+    para = (
+        f"{client_label(event, ctx.agency_name)}'s site {_site_phrase(event) or 'check'} "
+        f"is no longer monitored: {one_line(reason)}. The incident is closed without a "
+        "recovery; nobody will be told whether it works again."
+    )
+    headline = f"NO LONGER MONITORED — {one_line(reason)}"
+    return _incident_topic(event, ctx), Body("info", headline, (para,), tuple(facts))
 
 
 def _site_flapping(event: Event, ctx: Context) -> tuple[str, Body]:
@@ -472,6 +491,8 @@ def _digest_line(item: Mapping[str, Any], ctx: Context) -> tuple[str, str, str]:
     label = _DIGEST_WHAT.get(kind) or _KIND_LABEL.get(kind) or kind.upper()
     if kind in ("site-down", "site-reminder", "site-flapping"):
         what = f"{label} — {one_line(d.get('message') or item.get('summary') or '')}"
+    elif kind == "site-recovered" and isinstance(d.get("removed"), str):
+        what = f"NO LONGER MONITORED — {one_line(d['removed'])}"
     elif kind == "site-recovered":
         down_for = _seconds(d.get("down_for_seconds")) or None
         what = label + (f" after {format_duration(down_for)}" if down_for else "")

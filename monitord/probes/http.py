@@ -8,9 +8,12 @@ The runner owns the timeout; this module sets none of its own.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import functools
+import ipaddress
 import re
+import socket
 import ssl
 import time
 from http import HTTPStatus
@@ -92,6 +95,98 @@ async def _on_connect_end(_session: aiohttp.ClientSession, tctx: SimpleNamespace
         timings["connections"] = timings.get("connections", 0) + 1
 
 
+# ---------------------------------------------------------------- redirects to internal addresses
+
+CLOUD_METADATA_ADDRESSES = frozenset(
+    {ipaddress.ip_address("fd00:ec2::254"), ipaddress.ip_address("100.100.100.200")}
+)
+"""Cloud metadata services outside the link-local ranges (AWS's IPv6 one, Alibaba's): they
+hand out the machine's credentials, like 169.254.169.254."""
+
+_GUARD = "_redirect_guard"
+"""Key of the check's own host in a request's trace context: redirects are guarded."""
+
+
+class RedirectRefused(Exception):
+    """A redirect the check's ``follow_redirects`` does not allow; the message says why."""
+
+
+def forbidden_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why a redirect must not be followed to ``ip`` (when it comes from another host): what
+    kind of address it is; None for any other address."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip in CLOUD_METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if ip.is_loopback:
+        return "a loopback address (this machine)"
+    if ip.is_link_local:
+        extra = " (cloud metadata services listen at 169.254.169.254)" if ip.version == 4 else ""
+        return f"a link-local address{extra}"
+    if ip.is_unspecified:
+        return "the unspecified address (this machine)"
+    return None
+
+
+def same_host(a: str, b: str) -> bool:
+    """Whether two URL hosts name the same host as written: names compared case-insensitively
+    and without a final dot, addresses by value (``::1`` is ``0:0::1``). Ports do not count."""
+    a, b = a.strip("[]").rstrip(".").lower(), b.strip("[]").rstrip(".").lower()
+    try:
+        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+    except ValueError:
+        return a == b
+
+
+async def redirect_refusal(origin: str, target: URL) -> str | None:
+    """Why the redirect to ``target`` must not be followed by a check of host ``origin``
+    (``follow_redirects: true``), or None: a redirect that moves to another host may not go to
+    a loopback, link-local, unspecified or cloud metadata address, written as such or a name
+    resolving to one. A name that does not resolve is left to the request (it fails there)."""
+    host = target.host
+    if not host or same_host(origin, host):
+        return None
+    try:
+        addresses = [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, target.port or 80, type=socket.SOCK_STREAM
+            )
+        except OSError:
+            return None
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    for ip in addresses:
+        why = forbidden_address(ip)
+        if why is not None:
+            named = "" if str(ip) == host.strip("[]") else f" ({host} resolves to {ip})"
+            return (
+                f"redirect to {public_url(target)} not followed: it leaves {origin} for "
+                f"{why}{named}; if this check should follow it, set follow_redirects: any-host"
+            )
+    return None
+
+
+async def _on_request_redirect(
+    _session: aiohttp.ClientSession, tctx: SimpleNamespace, params: Any
+) -> None:
+    ctx = tctx.trace_request_ctx
+    origin = ctx.get(_GUARD) if isinstance(ctx, dict) else None
+    if origin is None:
+        return
+    resp = params.response
+    location = resp.headers.get("Location") or resp.headers.get("URI")
+    if not location:
+        return
+    try:
+        target = params.url.join(URL(location))
+    except ValueError:
+        return  # aiohttp reports the bad Location itself
+    why = await redirect_refusal(origin, target)
+    if why is not None:
+        raise RedirectRefused(why)
+
+
 def make_trace_config() -> aiohttp.TraceConfig:
     """Timings of DNS and connect (TCP + TLS, summed over redirect hops) per request."""
     trace = aiohttp.TraceConfig()
@@ -100,6 +195,7 @@ def make_trace_config() -> aiohttp.TraceConfig:
     trace.on_dns_resolvehost_end.append(_on_dns_end)
     trace.on_connection_create_start.append(_on_connect_start)
     trace.on_connection_create_end.append(_on_connect_end)
+    trace.on_request_redirect.append(_on_request_redirect)
     return trace
 
 
@@ -181,6 +277,8 @@ async def probe(site: Site, spec: HttpCheck, ctx: ProbeContext) -> ProbeResult:
     url = URL(spec.url or site.url)
     ssl_arg = ctx.verifying_context() if spec.verify_tls else False
     timings: dict[str, Any] = {}
+    if spec.follow_redirects is True and url.host:
+        timings[_GUARD] = url.host
     start = time.perf_counter()
     try:
         async with session.request(
@@ -188,7 +286,7 @@ async def probe(site: Site, spec: HttpCheck, ctx: ProbeContext) -> ProbeResult:
             url,
             headers=spec.headers or None,
             data=spec.body.encode() if spec.body is not None else None,
-            allow_redirects=spec.follow_redirects,
+            allow_redirects=spec.follow_redirects is not False,
             max_redirects=MAX_REDIRECTS + 1,  # aiohttp fails AT its limit; we follow MAX_REDIRECTS
             ssl=ssl_arg,
             trace_request_ctx=timings,
@@ -206,6 +304,17 @@ async def probe(site: Site, spec: HttpCheck, ctx: ProbeContext) -> ProbeResult:
             ok=False,
             message=_describe_client_error(exc, url),
             details={"url": public_url(url), "timings": _timings(timings, start)},
+        )
+    except RedirectRefused as exc:
+        return ProbeResult(
+            ok=False,
+            message=str(exc),
+            details={
+                "url": public_url(url),
+                "redirect_refused": True,
+                "connections": timings.get("connections", 0),
+                "timings": _timings(timings, start),
+            },
         )
     response_time = end - start
     ok, message = evaluate_response(

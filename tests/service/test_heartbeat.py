@@ -93,7 +93,8 @@ def test_evaluation_interval_defaults_to_a_fraction_of_every(fields, interval) -
     ("fields", "problem"),
     [
         ({"every": "0s"}, "every must be at least 1s"),
-        ({"grace": timedelta(minutes=-1)}, "grace must not be negative"),
+        ({"grace": timedelta(minutes=-1)}, "grace must be at least 0s and at most 31d"),
+        ({"every": "32d"}, "every must be at least 1s and at most 31d"),
         ({"grace": "-1m"}, "is not a duration"),
     ],
 )
