@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import ssl
 import types
 import typing
 from collections.abc import Iterable, Sequence
@@ -39,6 +40,7 @@ from monitord.config.models import (
     Config,
     HttpCheck,
     MainConfig,
+    TlsCheck,
 )
 from monitord.durations import format_duration
 from monitord.errors import ConfigError, ConfigIssue, MonitordError, SecretNotFoundError
@@ -975,10 +977,43 @@ def _remember_written_urls(doc: Doc, client: ClientConfig) -> None:
 # ---------------------------------------------------------------- cross-file checks
 
 
+def _check_ca_file(
+    config_dir: Path, doc: Doc, path: tuple[str | int, ...], ca_file: Path, issues: _Issues
+) -> Path:
+    """A check's ``ca_file`` resolved against the config directory; it must be a PEM file of
+    CA certificates (loaded here once, so a bad file is a located error, not a failed probe)."""
+    full = _abs(ca_file if ca_file.is_absolute() else config_dir / ca_file)
+    fix = "correct the path; a relative path is relative to the configuration directory"
+    if not full.is_file():
+        issues.at(doc, path, f"{str(ca_file)!r} is not a file (looked for {full})", fix)
+        return full
+    try:
+        ssl.create_default_context(cafile=str(full))
+    except (OSError, ssl.SSLError) as exc:
+        issues.at(
+            doc,
+            path,
+            f"{str(ca_file)!r} holds no usable CA certificate ({exc})",
+            "give a PEM file with the -----BEGIN CERTIFICATE----- blocks of the CA",
+        )
+    return full
+
+
 def _check_paths(config_dir: Path, doc: Doc, client: ClientConfig, issues: _Issues) -> ClientConfig:
-    """Resolve every site's ``drupal.composer_lock`` against the config directory; it must exist."""
+    """Resolve every site's ``drupal.composer_lock`` and its checks' ``ca_file`` against the
+    config directory; they must exist."""
     sites = []
     for i, site in enumerate(client.sites):
+        if any(getattr(spec, "ca_file", None) is not None for spec in site.checks):
+            checks = []
+            for j, spec in enumerate(site.checks):
+                ca = spec.ca_file if isinstance(spec, (HttpCheck, TlsCheck)) else None
+                if ca is not None:
+                    where = ("sites", i, "checks", j, "ca_file")
+                    full = _check_ca_file(config_dir, doc, where, ca, issues)
+                    spec = spec.model_copy(update={"ca_file": full})
+                checks.append(spec)
+            site = site.model_copy(update={"checks": tuple(checks)})
         lock = site.drupal.composer_lock if site.drupal else None
         if site.drupal is None or lock is None:
             sites.append(site)

@@ -692,6 +692,9 @@ class HttpCheck(CheckBase):
     unspecified address (monitord.probes.http.redirect_refusal); any-host: follow wherever it
     goes; false: judge the redirect itself."""
     verify_tls: bool = True
+    ca_file: Path | None = None
+    """A PEM file of the CA certificates that sign this site (an internal CA): trusted instead
+    of the system's; relative to the configuration directory."""
     expect: HttpExpect = HttpExpect()
     _shown: tuple[str, str] | None = PrivateAttr(default=None)
 
@@ -715,6 +718,9 @@ class TlsCheck(CheckBase):
     min_days_left: int = Field(default=14, ge=0)
     server_name: str | None = None
     """SNI and the name verified; defaults to host."""
+    ca_file: Path | None = None
+    """A PEM file of the CA certificates that sign this certificate (an internal CA): trusted
+    instead of the system's; relative to the configuration directory."""
 
 
 class TcpCheck(CheckBase):

@@ -13,6 +13,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitord.config.models import CheckSpec, Site
@@ -59,9 +60,23 @@ class ProbeContext:
     """Wall-clock "now" (aware, UTC) for certificate arithmetic; tests pass a fixed one."""
     _verifying: list[ssl.SSLContext] = field(default_factory=list, repr=False, compare=False)
     _unverified: list[ssl.SSLContext] = field(default_factory=list, repr=False, compare=False)
+    _by_ca_file: dict[Path, ssl.SSLContext] = field(default_factory=dict, repr=False, compare=False)
 
-    def verifying_context(self) -> ssl.SSLContext:
-        """The context that verifies chain and hostname (cached)."""
+    def verifying_context(self, ca_file: Path | None = None) -> ssl.SSLContext:
+        """The context that verifies chain and hostname (cached). With ``ca_file`` (a check's
+        private CA), one that trusts the CAs in that file and only them, cached per file."""
+        if ca_file is not None:
+            cached = self._by_ca_file.get(ca_file)
+            if cached is None:
+                try:
+                    cached = ssl.create_default_context(cafile=str(ca_file))
+                except (OSError, ssl.SSLError) as exc:
+                    raise ProbeSetupError(
+                        f"cannot load ca_file {ca_file}: {exc}; it must be a PEM file of CA "
+                        "certificates (check-config checks it)"
+                    ) from exc
+                self._by_ca_file[ca_file] = cached
+            return cached
         if self.ssl_context is not None:
             return self.ssl_context
         if not self._verifying:

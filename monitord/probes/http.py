@@ -275,7 +275,7 @@ def _describe_client_error(exc: aiohttp.ClientError, url: URL) -> str:
 async def probe(site: Site, spec: HttpCheck, ctx: ProbeContext) -> ProbeResult:
     session = ctx.require_session()
     url = URL(spec.url or site.url)
-    ssl_arg = ctx.verifying_context() if spec.verify_tls else False
+    ssl_arg = ctx.verifying_context(spec.ca_file) if spec.verify_tls else False
     timings: dict[str, Any] = {}
     if spec.follow_redirects is True and url.host:
         timings[_GUARD] = url.host

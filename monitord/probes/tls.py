@@ -189,7 +189,7 @@ async def probe(site: Site, spec: TlsCheck, ctx: ProbeContext) -> ProbeResult:
     server_name = spec.server_name or host
     verify_error: ssl.SSLCertVerificationError | None = None
     try:
-        der = await _peer_der(host, spec.port, ctx.verifying_context(), server_name)
+        der = await _peer_der(host, spec.port, ctx.verifying_context(spec.ca_file), server_name)
     except ssl.SSLCertVerificationError as exc:
         verify_error = exc
         try:
