@@ -2,10 +2,11 @@
 need.
 
 Every probe, API connection, SMTP session and store file is a file descriptor, and the process
-has ``RLIMIT_NOFILE`` of them (1024 for a systemd service unless ``LimitNOFILE=`` says more;
-the shipped unit's ``SystemCallFilter=~@resources`` forbids raising it from inside). Once they
-are gone every new socket fails with EMFILE, "too many open files": a probe would fail for a
-reason that has nothing to do with its site. So the budget is split at start:
+has ``RLIMIT_NOFILE`` of them (a soft 1024 for a systemd service unless ``LimitNOFILE=`` says
+more; raising it from inside may be refused: the shipped unit's ``SystemCallFilter=~@resources``
+filters ``setrlimit``). Once they are gone every new socket fails with EMFILE, "too many open
+files": a probe would fail for a reason that has nothing to do with its site. So the budget is
+split at start:
 
 * ``FD_RESERVE`` for the store, SMTP, notifiers, resolver threads and the rest (limits.py);
 * the API: its connection cap plus the accept overshoot, at most 1/API_BUDGET_SHARE of the rest;
