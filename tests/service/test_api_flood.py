@@ -168,6 +168,18 @@ class Attack:
     connected: int = 0
     all_connected: asyncio.Event = field(default_factory=asyncio.Event)
     target: int = 0
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set whenever a connection ends."""
+
+    def _ended(self, got: bytes, life: float, lives: list[float]) -> None:
+        (self.refused_lives if got.startswith(b"HTTP/1.1 503") else lives).append(life)
+        self.closed.set()
+
+    async def wait_closed(self, idle: int, slow: int) -> None:
+        """Until the server has closed ``idle`` idle and ``slow`` slowloris connections."""
+        while len(self.idle_lives) < idle or len(self.slow_lives) < slow:
+            self.closed.clear()
+            await self.closed.wait()
 
     def _count(self) -> None:
         self.connected += 1
@@ -196,10 +208,7 @@ class Attack:
                 pass
             finally:
                 writer.close()
-            life = time.monotonic() - start
-            (self.refused_lives if got.startswith(b"HTTP/1.1 503") else self.idle_lives).append(
-                life
-            )
+            self._ended(got, time.monotonic() - start, self.idle_lives)
             # The attacker's own pace between connections, not a wait in the test.
             await asyncio.sleep(0.2)
 
@@ -223,10 +232,7 @@ class Attack:
                 dripping.cancel()
                 await asyncio.gather(dripping, return_exceptions=True)
                 writer.close()
-            life = time.monotonic() - start
-            (self.refused_lives if got.startswith(b"HTTP/1.1 503") else self.slow_lives).append(
-                life
-            )
+            self._ended(got, time.monotonic() - start, self.slow_lives)
             await asyncio.sleep(0.2)  # the attacker's pace
 
 
@@ -310,9 +316,7 @@ async def test_idle_and_slow_connections_cannot_blind_the_daemon(
                 mails = await smtp_server.wait_for_async(1, timeout=WAIT)
                 await asyncio.wait_for(sites.wait_hits(hits + 5), WAIT)
                 # Idle and slow connections the server accepted were closed on their timeouts.
-                async with asyncio.timeout(WAIT):
-                    while len(attack.idle_lives) < MAX_CONNECTIONS or len(attack.slow_lives) < SLOW:
-                        await asyncio.sleep(0.1)
+                await asyncio.wait_for(attack.wait_closed(MAX_CONNECTIONS, SLOW), WAIT)
             finally:
                 attack.stop.set()
                 for task in attackers:
