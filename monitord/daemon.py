@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import hashlib
 import signal
@@ -35,6 +36,7 @@ from monitord.config.models import (
 )
 from monitord.errors import ConfigError, MonitordError
 from monitord.events import Event
+from monitord.fds import FdPlan, plan_fds, probe_checks, raise_fd_limit
 from monitord.incidents import CheckRef, CheckState, close_removed, evaluate
 from monitord.limits import OUTBOX_STOP_GRACE
 from monitord.logsetup import get_logger
@@ -55,7 +57,8 @@ the same across restarts and reloads, and checks are spread evenly over their in
 
 MAX_CONCURRENT_PROBES = 2000
 """Probes in flight at once: bounds sockets and memory if a slow network piles probes up; far
-above what 10,000 sites at 60 s need (about 170 starts a second, each a few ms)."""
+above what 10,000 sites at 60 s need (about 170 starts a second, each a few ms). Lowered at
+start to what the open-file limit leaves probes (monitord.fds)."""
 
 FIRST_RUN_SUFFIX = "#first"
 """The scheduler job id of a check's extra first run is its key plus this."""
@@ -243,6 +246,8 @@ class Daemon:
         self._sender_task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_PROBES)
+        self.fd_plan: FdPlan | None = None
+        """How the open-file limit is shared out (set at start, monitord.fds)."""
         self.reloads_ok = 0
         self.reloads_failed = 0
         self.last_reload: datetime | None = None
@@ -262,6 +267,7 @@ class Daemon:
     async def start(self) -> None:
         config = await asyncio.to_thread(load_config, self.config_dir)
         self.config = config
+        self._plan_fds(config)
         self.store = SqliteStore(config.state_path())
         await self.store.open()
         await self.desk.load(self.store)
@@ -305,6 +311,45 @@ class Daemon:
             checks=len(self.checks),
             store=str(config.state_path()),
         )
+
+    def _plan_fds(self, config: Config, *, reload: bool = False) -> None:
+        """Share the open-file limit out (raising the soft limit first when allowed): probes in
+        flight are bounded by what is left after the reserve and the API, and a limit below
+        what the configuration needs is said loudly. A reload keeps the probes' semaphore
+        (probes in flight hold it; the limit has not changed) and only warns."""
+        limit, hard, refused = raise_fd_limit()
+        checks = probe_checks(config)
+        plan = plan_fds(
+            limit,
+            checks=checks,
+            api_max_connections=config.main.http.max_connections,
+            max_probes=MAX_CONCURRENT_PROBES,
+        )
+        if reload and self.fd_plan is not None:
+            plan = dataclasses.replace(plan, probes=self.fd_plan.probes)
+        else:
+            self._limit = asyncio.Semaphore(plan.probes)
+        self.fd_plan = plan
+        self.log.info(
+            "fd_budget",
+            fd_limit=limit,
+            hard_limit=hard,
+            probes=plan.probes,
+            api_connections=plan.api_connections,
+            needed=plan.needed,
+        )
+        if plan.short:
+            self.log.warning(
+                "fd_limit_low",
+                fd_limit=limit,
+                needed=plan.needed,
+                checks=checks,
+                probes=plan.probes,
+                raise_refused=refused,
+                hint=f"at most {plan.probes} probes run at once, so checks may start late; "
+                f"set LimitNOFILE={plan.needed} or more in the unit (systemctl edit monitord; "
+                "docs/service.md)",
+            )
 
     async def stop(self) -> None:
         """Stop cleanly: no new probes, in-flight ones cancelled, the outbox kept as it is."""
@@ -407,6 +452,7 @@ class Daemon:
         old_checks = self.checks
         await self._close_removed(old_checks, new_checks, new)
         self.config = new
+        self._plan_fds(new, reload=True)
         self.checks = new_checks
         self.desk.forget(k for k in old_checks if k not in self.checks)
         if self.store is not None:
@@ -581,8 +627,13 @@ class Daemon:
         assert self.store is not None and self.config is not None
         for result_listener in self.result_listeners:
             result_listener(sc, result, now)
-        # The connectivity rule first, so this result's own events are judged on it.
-        if await self.desk.observe(self.store, sc.key, result.ok, now) and self.sender:
+        # The connectivity rule first, so this result's own events are judged on it. An
+        # inconclusive result (the monitor could not probe) is no evidence either way.
+        if (
+            not result.inconclusive
+            and await self.desk.observe(self.store, sc.key, result.ok, now)
+            and self.sender
+        ):
             self.sender.wake()
         state = self.states.get(sc.key, CheckState())
         min_days = sc.spec.min_days_left if isinstance(sc.spec, TlsCheck) else None

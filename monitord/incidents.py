@@ -7,6 +7,8 @@ nor re-sends its DOWN notice.
 
 Rules (per check):
 
+* an *inconclusive* result (the monitor could not probe: out of open files) leaves the state
+  as it was;
 * a check goes DOWN after ``failure_threshold`` consecutive failures and UP after
   ``success_threshold`` consecutive successes; the first verdict after start (from *unknown*) is
   silent when it is UP, and a DOWN is notified;
@@ -172,7 +174,12 @@ def evaluate(
     now: datetime,
     min_days_left: int | None = None,
 ) -> Evaluation:
-    """Fold one probe result into the check's state. ``now`` is the result's time (UTC)."""
+    """Fold one probe result into the check's state. ``now`` is the result's time (UTC).
+
+    An inconclusive result (the monitor could not run the probe) changes nothing: it is no
+    evidence about the site, so it neither counts toward a threshold nor breaks a run."""
+    if result.inconclusive:
+        return Evaluation(state)
     events: list[Event] = []
     incident: IncidentChange | None = None
     s = state

@@ -47,3 +47,40 @@ SMTP_TIMEOUT = timedelta(seconds=30)
 STORE_BATCH_SIZE = 500
 STORE_FLUSH_INTERVAL = timedelta(milliseconds=500)
 """Probe results are written in one transaction per batch: SQLite commits are the costly part."""
+
+# File descriptors (monitord.fds)
+FD_RESERVE = 128
+"""Open files kept out of reach of probes and API clients, for everything else the daemon
+needs: stdio, the event loop (epoll, self-pipe), the SQLite store (database, WAL, shared memory,
+a journal), the systemd notify socket, the API's listening socket, up to 32 resolver threads
+(one UDP socket each while they resolve), SMTP and notifier connections (a few each), the
+advisory fetcher's HTTPS connections and drush/composer pipes (three per command)."""
+
+FDS_PER_PROBE = 2
+"""Open files one probe may hold at once: its connection, and a resolver socket while its name
+is looked up (a redirect closes one connection before opening the next)."""
+
+API_MAX_CONNECTIONS = 64
+"""Default cap on concurrent API connections (``http.max_connections``): scrapers, ``status``
+and heartbeats need a handful; the rest of the file budget belongs to probes."""
+
+API_LISTEN_BACKLOG = 16
+"""The API socket's accept backlog: asyncio accepts up to this many connections per wake-up,
+before the cap can close the excess, so it bounds the overshoot."""
+
+API_ACCEPT_OVERSHOOT = 4 * API_LISTEN_BACKLOG
+"""Connections accepted but not yet closed past the cap: asyncio hands a new connection to its
+protocol two loop turns after accepting it and closes a refused one a turn later, so up to
+three accept batches overlap (one more for margin). Measured: under 1,220 connections at once
+with a cap of 32, the daemon's open files rose by at most 47 (tests/service/test_api_flood.py)."""
+
+API_BUDGET_SHARE = 4
+"""The API (its cap plus the overshoot) gets at most 1/API_BUDGET_SHARE of the open files left
+after FD_RESERVE; a larger http.max_connections is lowered to fit, with a warning."""
+
+API_IDLE_TIMEOUT = timedelta(seconds=15)
+API_HEADER_TIMEOUT = timedelta(seconds=10)
+API_REQUEST_TIMEOUT = timedelta(seconds=30)
+"""API connection deadlines: idle (no request under way) since it opened or its last response;
+a request's line and headers complete after its first byte; a request's body and answer.
+Each endpoint answers in milliseconds; only a stalled or hostile client meets them."""

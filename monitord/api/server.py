@@ -15,10 +15,16 @@ reachable from the network, or ``http.require_token`` is set, every endpoint but
 and ``/heartbeat/…`` needs ``Authorization: Bearer <http.token>``; without it the answer is 401
 and nothing else. Tokens are compared in constant time. There is no access log: heartbeat URLs
 carry their token, and a log must never hold a secret.
+
+Connections are capped and timed (:mod:`monitord.api.guard`): ``http.max_connections`` at once
+(lowered to fit the daemon's open-file budget, :mod:`monitord.fds`), closed when idle, when a
+request's headers trickle in too slowly, or when a request takes too long. API clients can
+never take the open files that probes and mail need.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from collections.abc import Awaitable, Callable
@@ -28,10 +34,12 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from monitord.api import status as status_mod
+from monitord.api.guard import ConnectionGuard, GuardSettings
 from monitord.api.metrics import CONTENT_TYPE, DaemonMetrics
 from monitord.api.status_page import render
 from monitord.config.models import HttpConfig
 from monitord.errors import StoreError
+from monitord.limits import API_LISTEN_BACKLOG
 from monitord.logsetup import get_logger
 from monitord.probes.heartbeat import receive_beat
 
@@ -166,7 +174,10 @@ def _dumps(obj: Any) -> str:
 
 
 def make_app(service: ApiService) -> web.Application:
-    app = web.Application(middlewares=[_headers, _auth], client_max_size=API_MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[service.guard.middleware, _headers, _auth],
+        client_max_size=API_MAX_BODY_BYTES,
+    )
     app[SERVICE_KEY] = service
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -199,7 +210,36 @@ class ApiService:
         self.bound: tuple[str, int] | None = None
         """Where the server listens (the real port when ``listen`` said port 0)."""
         self.log = get_logger(component="api")
+        self.max_connections = http.max_connections
+        """The connection cap in force: http.max_connections, lowered to the daemon's budget."""
+        self.guard = ConnectionGuard(self._guard_settings(), self.log.warning)
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
+
+    def _guard_settings(self) -> GuardSettings:
+        return GuardSettings(
+            max_connections=self.max_connections,
+            idle_timeout=self.http.idle_timeout.total_seconds(),
+            header_timeout=self.http.header_timeout.total_seconds(),
+            request_timeout=self.http.request_timeout.total_seconds(),
+        )
+
+    def _fit_budget(self, daemon: Daemon) -> None:
+        """Lower the cap to what the daemon's open-file budget gives the API."""
+        wanted = self.http.max_connections
+        plan = daemon.fd_plan
+        self.max_connections = wanted if plan is None else min(wanted, plan.api_connections)
+        if self.max_connections < wanted and plan is not None:
+            self.log.warning(
+                "api.max_connections_lowered",
+                configured=wanted,
+                max_connections=self.max_connections,
+                fd_limit=plan.limit,
+                hint=f"the open-file limit {plan.limit} leaves room for {self.max_connections} "
+                f"API connections; raise LimitNOFILE= to at least {plan.needed} "
+                "(docs/service.md) or lower http.max_connections",
+            )
+        self.guard.settings = self._guard_settings()
 
     @property
     def url(self) -> str | None:
@@ -207,6 +247,7 @@ class ApiService:
 
     async def start(self, daemon: Daemon) -> None:
         self.daemon = daemon
+        self._fit_budget(daemon)
         await self.metrics.attach(daemon)
         await self._listen()
 
@@ -222,9 +263,16 @@ class ApiService:
             shutdown_timeout=API_SHUTDOWN_TIMEOUT.total_seconds(),
         )
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        assert runner.server is not None
+        loop = asyncio.get_running_loop()
         try:
-            await site.start()
+            # Our own listening socket instead of a TCPSite: every connection passes the guard.
+            server = await loop.create_server(
+                self.guard.protocol_factory(runner.server),
+                host,
+                port,
+                backlog=API_LISTEN_BACKLOG,
+            )
         except OSError as exc:
             await runner.cleanup()
             self.log.error(
@@ -235,24 +283,26 @@ class ApiService:
                 "http.listen to a free HOST:PORT (or off) and reload",
             )
             return
-        addresses = runner.addresses
-        if addresses:
-            name = addresses[0]
-            self.bound = (str(name[0]), int(name[1]))
-        else:  # pragma: no cover - a started TCPSite always has a socket
-            self.bound = (host, port)
+        name = server.sockets[0].getsockname()
+        self.bound = (str(name[0]), int(name[1]))
         self._runner = runner
+        self._server = server
         self.log.info(
             "api.listening",
             url=self.url,
             auth="bearer token" if self.http.auth_required else "none (loopback)",
+            max_connections=self.max_connections,
         )
 
     async def _close(self) -> None:
+        if self._server is not None:
+            self._server.close()  # stop accepting; the runner ends the connections
+            self._server = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
             self.bound = None
+        self.guard.close_all()
 
     async def stop(self) -> None:
         await self._close()
@@ -263,6 +313,7 @@ class ApiService:
         assert daemon.config is not None
         new = daemon.config.main.http
         old, self.http = self.http, new  # a new token applies to the next request
+        self._fit_budget(daemon)  # new cap and timeouts apply to the next connection or request
         if new.listen != old.listen or self._runner is None:
             await self._close()
             await self._listen()

@@ -8,6 +8,7 @@ from typing import Any
 
 from monitord.cli import add_config_argument
 from monitord.config.loader import load_config, resolve_config_dir, summary
+from monitord.config.models import Config
 from monitord.errors import ConfigError
 from monitord.routing import paging_warnings
 
@@ -32,7 +33,20 @@ def handler(args: argparse.Namespace) -> int:
         f"config OK: {_plural(clients, 'client')}, {_plural(sites, 'site')}, "
         f"{_plural(checks, 'check')} ({directory})"
     )
+    _warn_fd_limit(config)
     return 0
+
+
+def _warn_fd_limit(config: Config) -> None:
+    """Say when the open-file limit the daemon could reach here is below what it needs."""
+    from monitord.daemon import MAX_CONCURRENT_PROBES
+    from monitord.fds import current_fd_limit, limit_warning, needed_fds, probe_checks
+
+    checks = probe_checks(config)
+    need = needed_fds(checks, config.main.http.max_connections, MAX_CONCURRENT_PROBES)
+    warning = limit_warning(*current_fd_limit(), checks, need)
+    if warning is not None:
+        print(warning, file=sys.stderr)
 
 
 def register(subparsers: Any) -> None:

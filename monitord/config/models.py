@@ -33,7 +33,15 @@ from pydantic import (
 
 from monitord.durations import DurationTooLong, format_duration, parse_duration
 from monitord.events import Severity
-from monitord.limits import DEFAULT_PROBE_TIMEOUT, PROBE_TIMEOUT_CEILING, SMTP_TIMEOUT
+from monitord.limits import (
+    API_HEADER_TIMEOUT,
+    API_IDLE_TIMEOUT,
+    API_MAX_CONNECTIONS,
+    API_REQUEST_TIMEOUT,
+    DEFAULT_PROBE_TIMEOUT,
+    PROBE_TIMEOUT_CEILING,
+    SMTP_TIMEOUT,
+)
 from monitord.redact import SCRUB_MIN_CHARS, display_host, display_url
 
 
@@ -336,6 +344,13 @@ def _listen(v: Any) -> Any:
     return v
 
 
+HTTP_MAX_CONNECTIONS_CEILING = 10_000
+"""Highest http.max_connections: each is an open file taken from the probes' budget."""
+
+HTTP_TIMEOUT_CEILING = timedelta(minutes=10)
+"""Longest API timeout: a longer one lets idle or slow clients hold open files for nothing."""
+
+
 class HttpConfig(Model):
     """The HTTP API, metrics, status page and heartbeat endpoint (monitord.api)."""
 
@@ -349,6 +364,27 @@ class HttpConfig(Model):
     public_url: HttpUrl | None = None
     """How cron jobs reach this server, for the heartbeat URLs ``monitord status`` shows
     (e.g. https://monitor.collective.example/); default http://LISTEN/."""
+    max_connections: Annotated[int, Field(ge=1, le=HTTP_MAX_CONNECTIONS_CEILING)] = (
+        API_MAX_CONNECTIONS
+    )
+    """Concurrent connections accepted; more get 503 and are closed at once. Lowered at start
+    to what the open-file limit leaves the API (docs/service.md)."""
+    idle_timeout: Duration = API_IDLE_TIMEOUT
+    """A connection without a request under way is closed this long after it opened or after
+    its last response."""
+    header_timeout: Duration = API_HEADER_TIMEOUT
+    """A request's line and headers must be complete this long after its first byte."""
+    request_timeout: Duration = API_REQUEST_TIMEOUT
+    """A request's body and answer must be done within this (408 and closed otherwise)."""
+
+    @field_validator("idle_timeout", "header_timeout", "request_timeout")
+    @classmethod
+    def _api_timeout(cls, v: timedelta) -> timedelta:
+        if v <= timedelta(0) or v > HTTP_TIMEOUT_CEILING:
+            raise ValueError(
+                f"must be more than 0s and at most {int(HTTP_TIMEOUT_CEILING.total_seconds())}s"
+            )
+        return v
 
     @model_validator(mode="after")
     def _token_when_exposed(self) -> HttpConfig:

@@ -39,6 +39,9 @@ class ProbeResult:
     """A passing check that needs attention soon, e.g. a certificate close to expiry."""
     details: Mapping[str, Any] = field(default_factory=dict)
     """Machine-readable facts: ``status``, ``cert_days_left``, ``cert_not_after``, ``addresses``."""
+    inconclusive: bool = False
+    """The monitor could not run the probe (it was out of open files): the result says nothing
+    about the site, and the incident engine leaves the check's state as it was."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,30 @@ class ProbeContext:
         return self.session
 
 
+class MonitorFault(Exception):
+    """A probe could not run for a reason of the monitor's own (no open file left), not the
+    site's: the runner turns it into an inconclusive result, never a failure."""
+
+
+FD_EXHAUSTED_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE})
+"""The process's (EMFILE) or the system's (ENFILE) open-file table is full."""
+
+
+def fd_exhausted(exc: BaseException) -> bool:
+    """Whether ``exc``, or an error it wraps or was raised from, is EMFILE/ENFILE."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in FD_EXHAUSTED_ERRNOS:
+            return True
+        todo += [e.__cause__, e.__context__, getattr(e, "os_error", None)]
+    return False
+
+
 Probe = Callable[[Site, Any, ProbeContext], Awaitable[ProbeResult]]
 """``async def probe(site, spec, ctx) -> ProbeResult``; spec is the module's own check model."""
 
@@ -122,7 +149,11 @@ def describe_gaierror(exc: socket.gaierror) -> str:
 
 
 def describe_oserror(exc: OSError) -> str:
-    """A connection failure in a few words: ``connection refused``, ``name does not resolve``."""
+    """A connection failure in a few words: ``connection refused``, ``name does not resolve``.
+
+    Raises :class:`MonitorFault` for EMFILE/ENFILE: that is no failure of the site."""
+    if exc.errno in FD_EXHAUSTED_ERRNOS:
+        raise MonitorFault(f"out of open files ({exc.strerror or 'too many open files'})") from exc
     if isinstance(exc, socket.gaierror):
         return describe_gaierror(exc)
     if isinstance(exc, ConnectionRefusedError):
@@ -147,10 +178,12 @@ def format_ms(seconds: float) -> str:
 
 __all__ = [
     "CheckSpec",
+    "MonitorFault",
     "Probe",
     "ProbeContext",
     "ProbeResult",
     "describe_gaierror",
     "describe_oserror",
+    "fd_exhausted",
     "format_ms",
 ]

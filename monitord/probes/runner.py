@@ -1,8 +1,11 @@
 """Runs one check: picks its probe, enforces its timeout, times it, contains its failures.
 
 ``run_check`` never raises for a site's problem nor for a probe's bug: both become a failed
-:class:`ProbeResult`. It does let ``asyncio.CancelledError`` through, so stopping the daemon
-(SIGTERM cancels in-flight probes) is immediate and clean.
+:class:`ProbeResult`. A probe the monitor could not run (no open file left: EMFILE/ENFILE)
+becomes an *inconclusive* result instead, logged loudly (``probe.monitor_error``): it says
+nothing about the site and never counts toward its failure threshold. It does let
+``asyncio.CancelledError`` through, so stopping the daemon (SIGTERM cancels in-flight probes)
+is immediate and clean.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from yarl import URL
 from monitord.config.models import CheckSpec, HttpCheck, Site
 from monitord.errors import ProbeSetupError
 from monitord.probes import dns, heartbeat, http, tcp, tls
-from monitord.probes.base import Probe, ProbeContext, ProbeResult
+from monitord.probes.base import MonitorFault, Probe, ProbeContext, ProbeResult, fd_exhausted
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +45,10 @@ resolver most lookups, yet a site that moved to a new address is followed within
 
 MAX_ERROR_TEXT = 200
 """Characters of an unexpected exception's text kept in a result: one line, not a dump."""
+
+MONITOR_ERROR_LOG_EVERY = 10.0
+"""Seconds between two ``probe.monitor_error`` log lines (the ones in between are counted):
+when the open files run out every probe fails at once, and one line per probe would flood."""
 
 
 def format_seconds(seconds: float) -> str:
@@ -86,6 +93,44 @@ def _crash_result(site: Site, spec: CheckSpec, exc: Exception) -> ProbeResult:
     return ProbeResult(ok=False, message=message, details={"error": type(exc).__name__})
 
 
+class MonitorErrors:
+    """Counts probes the monitor could not run, and logs them at most every few seconds."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._unlogged = 0
+        self._last = -MONITOR_ERROR_LOG_EVERY
+
+    def result(self, site: Site, spec: CheckSpec, exc: BaseException) -> ProbeResult:
+        self.total += 1
+        self._unlogged += 1
+        now = time.monotonic()
+        if now - self._last >= MONITOR_ERROR_LOG_EVERY:
+            log.error(
+                "probe.monitor_error",
+                site=site.id,
+                check=spec.id,
+                error="out of open files (EMFILE)",
+                probes_not_run=self._unlogged,
+                probes_not_run_total=self.total,
+                hint="monitord ran out of file descriptors: these probes were not run and no "
+                "site was marked down for it; raise LimitNOFILE= (docs/service.md) or look "
+                "for what holds the files (ls /proc/$(pidof -s monitord)/fd | wc -l)",
+            )
+            self._last = now
+            self._unlogged = 0
+        return ProbeResult(
+            ok=False,
+            inconclusive=True,
+            message="monitor error: out of open files; the site was not checked",
+            details={"error": "EMFILE", "monitor_error": str(exc)[:MAX_ERROR_TEXT]},
+        )
+
+
+monitor_errors = MonitorErrors()
+"""The process's count of probes it could not run (for logs, metrics and tests)."""
+
+
 async def run_check(site: Site, spec: CheckSpec, ctx: ProbeContext) -> ProbeResult:
     """Run one check of one site within its timeout; always returns a result (or is cancelled)."""
     probe = PROBES.get(spec.type)
@@ -111,8 +156,13 @@ async def run_check(site: Site, spec: CheckSpec, ctx: ProbeContext) -> ProbeResu
             result = _crash_result(site, spec, exc)
     except ProbeSetupError as exc:
         result = ProbeResult(ok=False, message=str(exc), details={"error": "ProbeSetupError"})
+    except MonitorFault as exc:
+        result = monitor_errors.result(site, spec, exc)
     except Exception as exc:
-        result = _crash_result(site, spec, exc)
+        if fd_exhausted(exc):
+            result = monitor_errors.result(site, spec, exc)
+        else:
+            result = _crash_result(site, spec, exc)
     return dataclasses.replace(result, duration=time.perf_counter() - start)
 
 
