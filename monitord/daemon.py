@@ -32,13 +32,14 @@ from monitord.config.models import (
     Site,
     TlsCheck,
 )
-from monitord.errors import ConfigError, MonitordError
+from monitord.errors import ConfigError, MonitordError, StoreError
 from monitord.events import Event
 from monitord.incidents import CheckRef, CheckState, evaluate
 from monitord.limits import OUTBOX_STOP_GRACE
 from monitord.logsetup import get_logger
 from monitord.notify.base import Notification, Notifier, is_mergeable
 from monitord.outbox import OutboxSender
+from monitord.pipeline import Pipeline
 from monitord.probes.base import ProbeContext, ProbeResult
 from monitord.probes.heartbeat import HeartbeatBook
 from monitord.probes.runner import open_probe_context, run_check
@@ -231,10 +232,13 @@ class Daemon:
         """Tokens and last beats of the heartbeat checks (monitord.probes.heartbeat)."""
         self.lateness_listeners: list[Callable[[float], None]] = []
         """Called with each scheduled run's lateness in seconds (metrics)."""
+        self.pipeline = Pipeline(clock)
+        """The durable path from events to stored notifications (monitord.pipeline)."""
         self.desk = RoutingDesk(
             lambda: self.config, lambda name: is_mergeable(self.notifiers.get(name)), ssl_context
         )
         """Routing state: storm groups, suppressed DOWNs, connectivity (monitord.routing.desk)."""
+        self.desk.persist = self.pipeline.persist
 
     # ------------------------------------------------------------------ life cycle
 
@@ -243,6 +247,7 @@ class Daemon:
         self.config = config
         self.store = SqliteStore(config.state_path())
         await self.store.open()
+        self.store.flush_listeners.append(self._flushed)
         await self.desk.load(self.store)
         self.states = {
             k: CheckState.from_json(v) for k, v in (await self.store.load_states()).items()
@@ -316,6 +321,14 @@ class Daemon:
         if self.store is not None:
             await self.store.close()
         self.log.info("stopped")
+
+    def _flushed(self, error: StoreError | None) -> None:
+        """The store's background flush of batched results: counted in the store's health."""
+        if error is None:
+            if self.pipeline.health.failing and not self.pipeline.pending:
+                self.pipeline.health.succeeded()
+        else:
+            self.pipeline.health.failed(error, self.clock())
 
     async def run(self) -> None:
         """Run until SIGTERM/SIGINT; SIGHUP reloads the configuration."""
@@ -461,33 +474,35 @@ class Daemon:
         return await self.apply(sc, result, now)
 
     async def apply(self, sc: ScheduledCheck, result: ProbeResult, now: datetime) -> list[Event]:
+        """Evaluate ``result`` against the check's stored state and persist the outcome (new
+        state, result, incident and notifications in one transaction, retried until stored:
+        monitord.pipeline). The in-memory state follows only once the store has it; a result
+        that arrives meanwhile waits, and is then judged on that stored state."""
         assert self.store is not None and self.config is not None
         for result_listener in self.result_listeners:
             result_listener(sc, result, now)
         # The connectivity rule first, so this result's own events are judged on it.
         if await self.desk.observe(self.store, sc.key, result.ok, now) and self.sender:
             self.sender.wake()
+        async with self.pipeline.hold(sc.key):
+            return await self._apply_held(sc, result, now)
+
+    async def _apply_held(
+        self, sc: ScheduledCheck, result: ProbeResult, now: datetime
+    ) -> list[Event]:
+        assert self.store is not None
+        store = self.store
         state = self.states.get(sc.key, CheckState())
         min_days = sc.spec.min_days_left if isinstance(sc.spec, TlsCheck) else None
         ev = evaluate(state, result, sc.site.alert, sc.ref, now, min_days_left=min_days)
-        self.states[sc.key] = ev.state
         notes: list[Notification] = []
+        told: list[tuple[Event, list[Notification]]] = []
         for event in ev.events:
-            routed = await self.desk.dispatch(self.store, sc.key, event, now)
+            routed = await self.desk.dispatch(store, sc.key, event, now)
             notes.extend(routed)
-            for listener in self.event_listeners:
-                listener(event, routed)
-            self.log.info(
-                "event",
-                kind=event.kind,
-                client=event.client,
-                site=event.site,
-                check=event.check,
-                summary=event.summary,
-                notifications=len(routed),
-            )
+            told.append((event, routed))
         # A DOWN suppressed earlier (maintenance, connectivity) whose suppression has ended.
-        notes += await self.desk.follow_up(self.store, sc.key, ev.state.status == "down", now)
+        notes += await self.desk.follow_up(store, sc.key, ev.state.status == "down", now)
         incident = None
         if ev.incident is not None:
             i = ev.incident
@@ -519,14 +534,32 @@ class Daemon:
             or (incident is not None and incident.ended is not None)
             or (ev.state.status != state.status)
         )
-        await self.store.write(
-            sc.key,
-            ev.state.to_json(),
-            row,
-            notifications=notes,
-            incident=incident if durable else None,
-            now=now,
+        state_json = ev.state.to_json()
+        await self.pipeline.persist(
+            f"state of {sc.key}",
+            lambda: store.write(
+                sc.key,
+                state_json,
+                row,
+                notifications=notes,
+                incident=incident if durable else None,
+                now=now,
+            ),
         )
+        # Stored: now the memory, the listeners and the sender may follow.
+        self.states[sc.key] = ev.state
+        for event, routed in told:
+            for listener in self.event_listeners:
+                listener(event, routed)
+            self.log.info(
+                "event",
+                kind=event.kind,
+                client=event.client,
+                site=event.site,
+                check=event.check,
+                summary=event.summary,
+                notifications=len(routed),
+            )
         if notes and self.sender is not None:
             self.sender.wake()
         return ev.events

@@ -47,3 +47,9 @@ SMTP_TIMEOUT = timedelta(seconds=30)
 STORE_BATCH_SIZE = 500
 STORE_FLUSH_INTERVAL = timedelta(milliseconds=500)
 """Probe results are written in one transaction per batch: SQLite commits are the costly part."""
+
+STORE_RETRY_FIRST = timedelta(seconds=1)
+STORE_RETRY_CAP = timedelta(seconds=30)
+"""A durable write (a state change with its notifications) that the store refused (locked by
+another program, disk full) is tried again after 1 s, doubling, at most 30 s apart, until it is
+stored: a notice is never dropped, and a store that comes back is used within half a minute."""

@@ -459,6 +459,9 @@ class SqliteStore:
         """Transactions committed since open (read it to see batching at work)."""
         self.flushed = asyncio.Event()
         """Set after each background flush; a test or benchmark may clear and await it."""
+        self.flush_listeners: list[Callable[[StoreError | None], None]] = []
+        """Told after each background flush: its error, or None when it committed (the
+        daemon's store health, monitord.pipeline)."""
 
     # -- the store thread ------------------------------------------------------------------
 
@@ -625,10 +628,18 @@ class SqliteStore:
             if not self._full.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), timeout=interval)
+            error: StoreError | None = None
             try:
                 await self.flush()
             except StoreError as exc:
-                self._log.error("store.flush_failed", error=str(exc))
+                error = exc
+                self._log.error(
+                    "store.flush_failed",
+                    error=str(exc),
+                    hint="the batched results are kept and written with the next commit",
+                )
+            for listener in self.flush_listeners:
+                listener(error)
             self.flushed.set()
 
     async def write(
