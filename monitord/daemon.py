@@ -45,6 +45,7 @@ from monitord.probes.heartbeat import HeartbeatBook
 from monitord.probes.runner import open_probe_context, run_check
 from monitord.routing.desk import RoutingDesk
 from monitord.store.base import IncidentRow, ResultRow, Store
+from monitord.store.daemon_lock import DaemonLock
 from monitord.store.sqlite import SqliteStore
 from monitord.systemd import SystemdNotifier
 
@@ -206,6 +207,7 @@ class Daemon:
         self.log = get_logger(component="daemon")
         self.config: Config | None = None
         self.store: SqliteStore | None = None
+        self.daemon_lock: DaemonLock | None = None
         self.states: dict[str, CheckState] = {}
         self.checks: dict[str, ScheduledCheck] = {}
         self.notifiers: dict[str, Notifier] = {}
@@ -245,8 +247,15 @@ class Daemon:
     async def start(self) -> None:
         config = await asyncio.to_thread(load_config, self.config_dir)
         self.config = config
+        # One daemon per store: refuse to start beside another (monitord.store.daemon_lock).
+        self.daemon_lock = DaemonLock(config.state_path())
+        self.daemon_lock.acquire(started=self.clock(), config=self.config_dir)
         self.store = SqliteStore(config.state_path())
-        await self.store.open()
+        try:
+            await self.store.open()
+        except BaseException:
+            self.daemon_lock.release()
+            raise
         self.store.flush_listeners.append(self._flushed)
         await self.desk.load(self.store)
         self.states = {
@@ -320,6 +329,8 @@ class Daemon:
         await self._stack.aclose()
         if self.store is not None:
             await self.store.close()
+        if self.daemon_lock is not None:
+            self.daemon_lock.release()
         self.log.info("stopped")
 
     def _flushed(self, error: StoreError | None) -> None:
