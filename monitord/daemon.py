@@ -44,7 +44,7 @@ from monitord.probes.base import ProbeContext, ProbeResult
 from monitord.probes.heartbeat import HeartbeatBook
 from monitord.probes.runner import open_probe_context, run_check
 from monitord.routing.desk import RoutingDesk
-from monitord.store.base import IncidentRow, ResultRow, Store
+from monitord.store.base import IncidentRow, Pruned, ResultRow, Store
 from monitord.store.daemon_lock import DaemonLock
 from monitord.store.sqlite import SqliteStore
 from monitord.systemd import SystemdNotifier
@@ -59,6 +59,12 @@ above what 10,000 sites at 60 s need (about 170 starts a second, each a few ms).
 
 LATENESS_SAMPLES = 10_000
 """Recent probe-start lateness samples kept for metrics and the benchmark."""
+
+
+PRUNE_INTERVAL = timedelta(hours=1)
+"""How often finished rows older than their retention (``state.retention``) are deleted: the
+shortest retention is a day, so an hour late is nothing; a pass at 10,000 sites takes
+milliseconds (docs/benchmarks.md)."""
 
 
 def utcnow() -> datetime:
@@ -223,6 +229,7 @@ class Daemon:
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sender_task: asyncio.Task[None] | None = None
+        self._prune_task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_PROBES)
         self.reloads_ok = 0
@@ -276,6 +283,7 @@ class Daemon:
             for sc in self.checks.values():
                 self._add_job(sc)
             self._scheduler.start()
+            self._prune_task = asyncio.create_task(self._prune_loop(), name="store-retention")
         settle_heap()
         for factory in self.service_factories:
             service = factory(self)
@@ -308,6 +316,11 @@ class Daemon:
         self.services.clear()
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        if self._prune_task is not None:
+            self._prune_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prune_task
+            self._prune_task = None
         for t in list(self._tasks):
             t.cancel()
         if self._tasks:
@@ -332,6 +345,39 @@ class Daemon:
         if self.daemon_lock is not None:
             self.daemon_lock.release()
         self.log.info("stopped")
+
+    async def prune(self, now: datetime) -> Pruned:
+        """Delete what is finished and older than its retention (``state.retention``)."""
+        assert self.store is not None and self.config is not None
+        keep = self.config.main.state.retention
+        pruned = await self.store.prune(
+            sent_before=now - keep.sent,
+            failed_before=now - keep.failed,
+            incidents_before=now - keep.incidents,
+        )
+        if pruned:
+            self.log.info(
+                "store.pruned",
+                sent=pruned.sent,
+                failed=pruned.failed,
+                incidents=pruned.incidents,
+                patch_items=pruned.patch_items,
+                ticket_records=pruned.ticket_applied,
+                tickets=pruned.tickets,
+            )
+        return pruned
+
+    async def _prune_loop(self) -> None:
+        while True:
+            try:
+                await self.prune(self.clock())
+            except StoreError as exc:
+                self.log.error(
+                    "store.prune_failed",
+                    error=str(exc),
+                    hint=f"nothing is lost; tried again in {PRUNE_INTERVAL}",
+                )
+            await asyncio.sleep(PRUNE_INTERVAL.total_seconds())
 
     def _flushed(self, error: StoreError | None) -> None:
         """The store's background flush of batched results: counted in the store's health."""
