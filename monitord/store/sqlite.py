@@ -437,10 +437,18 @@ def _ticket_row(row: sqlite3.Row) -> LocalTicketRow:
 
 
 # Retention: only finished rows, oldest first, a batch at a time.
-_PRUNE_OUTBOX = (
-    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status = ? AND updated < ? "
-    "ORDER BY id LIMIT ?) RETURNING notifier"
-)
+# The status is literal (not bound), as the partial indexes outbox_sent/failed need; named, as
+# the planner would otherwise walk every delivered row through outbox_claimed.
+_PRUNE_OUTBOX = {
+    "sent": (
+        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox INDEXED BY outbox_sent "
+        "WHERE status = 'sent' AND updated < ?1 LIMIT ?2) RETURNING notifier"
+    ),
+    "failed": (
+        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox INDEXED BY outbox_failed "
+        "WHERE status = 'failed' AND updated < ?1 LIMIT ?2) RETURNING notifier"
+    ),
+}
 _COUNT_PRUNED = (
     "INSERT INTO meta (key, value) VALUES (?1, ?2) "
     "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + CAST(?2 AS INTEGER) "
@@ -459,9 +467,7 @@ _PRUNE_APPLIED = (
     "WHERE at < ?1 LIMIT ?2)"
 )
 
-_RESOLVED_TICKETS = (
-    "SELECT id FROM ticket WHERE status = 'resolved' AND resolved_at < ? ORDER BY id LIMIT ?"
-)
+_RESOLVED_TICKETS = "SELECT id FROM ticket WHERE status = 'resolved' AND resolved_at < ? LIMIT ?"
 _PRUNE_TICKET_REFS = (
     "DELETE FROM ticket_ref WHERE rowid IN (SELECT rowid FROM ticket_ref "
     "WHERE resolved_at IS NOT NULL AND resolved_at < ?1 LIMIT ?2)"
@@ -1219,7 +1225,7 @@ class SqliteStore:
 
     def _prune_outbox_sync(self, status: str, cutoff: str) -> int:
         with self._tx() as conn:
-            rows = conn.execute(_PRUNE_OUTBOX, (status, cutoff, PRUNE_BATCH)).fetchall()
+            rows = conn.execute(_PRUNE_OUTBOX[status], (cutoff, PRUNE_BATCH)).fetchall()
             counts: dict[str, int] = {}
             for (notifier,) in rows:
                 counts[str(notifier)] = counts.get(str(notifier), 0) + 1
