@@ -26,8 +26,11 @@ from monitord.api.server import ApiService
 from monitord.daemon import Daemon
 from tests.helpers.clock import Clock
 from tests.helpers.daemon import KEY, T0, Switchable, ticks, write_config
-from tests.helpers.sites import LoopbackSite
+from tests.helpers.sites import LoopbackSite, closed_port
 from tests.helpers.smtp import SmtpServer
+from tests.routing.test_daemon_routing import Sites, connectivity, settle
+from tests.routing.test_daemon_routing import key as routing_key
+from tests.routing.test_daemon_routing import write_config as routing_config
 
 ALERT = "{failure_threshold: 2, success_threshold: 1, repeat_every: 4h}"
 
@@ -41,9 +44,14 @@ async def lock_from_another_connection(daemon: Daemon) -> Callable[[], Awaitable
     other = sqlite3.connect(daemon.config.state_path(), isolation_level=None, timeout=0)
     other.execute("BEGIN IMMEDIATE")
 
+    released = False
+
     async def release() -> None:
-        other.execute("ROLLBACK")
-        other.close()
+        nonlocal released
+        if not released:
+            released = True
+            other.execute("ROLLBACK")
+            other.close()
 
     return release
 
@@ -206,3 +214,62 @@ async def down_refused_then_recovered(
         sw.status = 200
         assert await ticks(daemon, clock, 1) == ["site-recovered"]
         await smtp_server.wait_for_async(2)
+
+
+async def test_a_connectivity_notice_refused_by_the_store_is_retried_and_sent_once(
+    tmp_path: Path,
+    sites: tuple[Sites, LoopbackSite],
+    smtp_server: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The node loses its network (12 of 20 checks fail, the canary is dead) while another
+    connection holds the store: the "isolated" notice is kept, retried and mailed once."""
+    monkeypatch.setattr(sqlite_store, "STORE_BUSY_TIMEOUT", timedelta(milliseconds=50))
+    s, loop_site = sites
+    with closed_port() as port:
+        cfg = routing_config(
+            tmp_path,
+            loop_site,
+            smtp_server,
+            n_sites=20,
+            main_extra=connectivity(f"http://127.0.0.1:{port}/"),
+            threshold=2,
+        )
+        clock = Clock(T0)
+        daemon = Daemon(cfg, clock=clock, schedule=False, services=[])
+        refused, retry = asyncio.Event(), asyncio.Event()
+
+        async def wait_for_the_test(_delay: float) -> None:
+            await retry.wait()
+
+        daemon.pipeline.sleep = wait_for_the_test
+        # A durable write refused (not the background flush of results, also refused).
+        daemon.pipeline.health.listeners.append(
+            lambda _exc: daemon.pipeline.pending > 0 and refused.set()
+        )
+        await daemon.start()
+        release = await lock_from_another_connection(daemon)
+        try:
+            for i in range(12):
+                s.status[f"s{i}"] = 503
+            # One round, all at once: the rule holds after ten failures, with the store locked.
+            ticks_ = asyncio.ensure_future(
+                asyncio.gather(*(daemon.tick(routing_key(i)) for i in range(20)))
+            )
+            async with asyncio.timeout(20):
+                await asyncio.wait(
+                    [ticks_, asyncio.ensure_future(refused.wait())],
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            assert refused.is_set(), "the refused notice was not kept to be retried"
+            assert not daemon.desk.connectivity.isolated  # not remembered before it is stored
+            await release()
+            retry.set()
+            assert [e for events in await ticks_ for e in events] == []  # below the threshold
+            assert daemon.desk.connectivity.isolated
+            await settle(daemon)
+        finally:
+            await release()
+            await daemon.stop()
+    assert [m.message["X-Monitord-Kind"] for m in smtp_server.messages] == ["connectivity"]
+    assert daemon.desk.canary_probes == 1
