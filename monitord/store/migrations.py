@@ -201,7 +201,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         "retention: find finished rows by age (outbox, tickets)",
         (
             # The hourly retention pass (SqliteStore.prune) reads only the rows it deletes:
-            # without these it scanned a month of delivered rows each time (100 ms at 10k sites).
+            # without these it walked a month of delivered rows each time (100 ms a pass at 10,000
+            # sites, 0.4 ms with them: docs/benchmarks.md §7).
             "CREATE INDEX outbox_sent ON outbox (updated) WHERE status = 'sent'",
             "CREATE INDEX outbox_failed ON outbox (updated) WHERE status = 'failed'",
             "CREATE INDEX ticket_resolved ON ticket (resolved_at) WHERE status = 'resolved'",
