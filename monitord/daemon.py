@@ -340,10 +340,13 @@ class Daemon:
             with contextlib.suppress(Exception):
                 await n.aclose()
         await self._stack.aclose()
-        if self.store is not None:
-            await self.store.close()
-        if self.daemon_lock is not None:
-            self.daemon_lock.release()
+        try:
+            if self.store is not None:
+                await self.store.close()
+        finally:
+            # Even when the last flush failed: the next daemon may start (and retry it).
+            if self.daemon_lock is not None:
+                self.daemon_lock.release()
         self.log.info("stopped")
 
     async def prune(self, now: datetime) -> Pruned:
