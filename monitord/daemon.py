@@ -562,7 +562,8 @@ class Daemon:
             notes.extend(routed)
             told.append((event, routed))
         # A DOWN suppressed earlier (maintenance, connectivity) whose suppression has ended.
-        notes += await self.desk.follow_up(store, sc.key, ev.state.status == "down", now)
+        follow_up = self.desk.follow_up(sc.key, ev.state.status == "down", now)
+        notes += follow_up or []
         incident = None
         if ev.incident is not None:
             i = ev.incident
@@ -608,6 +609,8 @@ class Daemon:
         )
         # Stored: now the memory, the listeners and the sender may follow.
         self.states[sc.key] = ev.state
+        if follow_up is not None:
+            await self.desk.drop_suppressed(store, sc.key)
         for event, routed in told:
             for listener in self.event_listeners:
                 listener(event, routed)

@@ -164,25 +164,27 @@ class RoutingDesk:
         )  # fmt: skip
         return []
 
-    async def follow_up(
-        self, store: Store, check: str, down: bool, now: datetime
-    ) -> list[Notification]:
-        """For a check just evaluated (``down``: its state now): if its DOWN was suppressed
-        and suppression has ended, the site-down notifications to send now (the caller writes
-        them with the check's state). Judged per check on its fresh result, so a site that
-        came back meanwhile is not reported down."""
+    def follow_up(self, check: str, down: bool, now: datetime) -> list[Notification] | None:
+        """For a check just evaluated (``down``: its state now): None while nothing was
+        suppressed or suppression goes on; else the site-down notifications to send now (none
+        when the site came back meanwhile). The caller writes them with the check's state, and
+        only then calls :meth:`drop_suppressed`, so a failed write keeps the record and the
+        DOWN is followed up again. Judged per check on its fresh result."""
         rec = self.suppressed.get(check)
         if rec is None:
-            return []
+            return None
         events, left = follow_ups(
             {check: rec}, lambda r: self.suppression(r.event, now) is not None, lambda _: down, now
         )
         if check in left:
-            return []
-        await self._update_suppressed(store, lambda s: _without(s, check))
+            return None
         for ev in events:
             self.log.info("routing.follow_up", client=ev.client, site=ev.site, key=ev.key)
         return [n for ev in events for n in self.route(ev, now)]
+
+    async def drop_suppressed(self, store: Store, check: str) -> None:
+        """Forget the check's suppressed DOWN: its follow-up is stored."""
+        await self._update_suppressed(store, lambda s: _without(s, check))
 
     # ------------------------------------------------------------------ connectivity
 

@@ -14,7 +14,7 @@ import contextlib
 import sqlite3
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -28,7 +28,7 @@ from tests.helpers.clock import Clock
 from tests.helpers.daemon import KEY, T0, Switchable, ticks, write_config
 from tests.helpers.sites import LoopbackSite, closed_port
 from tests.helpers.smtp import SmtpServer
-from tests.routing.test_daemon_routing import Sites, connectivity, settle
+from tests.routing.test_daemon_routing import MAINTENANCE_SITE, Sites, connectivity, settle
 from tests.routing.test_daemon_routing import key as routing_key
 from tests.routing.test_daemon_routing import write_config as routing_config
 
@@ -273,3 +273,61 @@ async def test_a_connectivity_notice_refused_by_the_store_is_retried_and_sent_on
             await daemon.stop()
     assert [m.message["X-Monitord-Kind"] for m in smtp_server.messages] == ["connectivity"]
     assert daemon.desk.canary_probes == 1
+
+
+async def test_a_follow_up_down_is_not_forgotten_when_its_write_fails_and_the_daemon_stops(
+    tmp_path: Path,
+    sites: tuple[Sites, LoopbackSite],
+    smtp_server: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A DOWN held by a maintenance window is due when the window ends; the write of that
+    follow-up is refused (a trigger another connection put on check_state makes SQLite abort
+    it), and the daemon is stopped meanwhile. The suppressed record must still be there after
+    the restart, so the DOWN goes out then."""
+    s, loop_site = sites
+    cfg = routing_config(tmp_path, loop_site, smtp_server, site_extra=MAINTENANCE_SITE)
+    clock = Clock(datetime(2026, 11, 26, 14, 10, tzinfo=UTC))
+    daemon = Daemon(cfg, clock=clock, schedule=False, services=[])
+    refused, never = asyncio.Event(), asyncio.Event()
+
+    async def wait_forever(_delay: float) -> None:
+        await never.wait()
+
+    daemon.pipeline.sleep = wait_forever
+    daemon.pipeline.health.listeners.append(lambda _exc: refused.set())
+    await daemon.start()
+    try:
+        assert daemon.config is not None
+        state_path = daemon.config.state_path()
+        s.status["s0"] = 503
+        assert [e.kind for e in await daemon.tick(routing_key(0))] == ["site-down"]  # held
+        assert await settle(daemon) == 0
+
+        other = sqlite3.connect(state_path, isolation_level=None)
+        other.execute(
+            "CREATE TRIGGER refuse BEFORE UPDATE ON check_state "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        )
+        clock.now = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)  # the window ends
+        follow = asyncio.create_task(daemon.tick(routing_key(0)))
+        async with asyncio.timeout(20):
+            await refused.wait()
+        follow.cancel()  # the daemon stops while the write is being retried
+        await asyncio.gather(follow, return_exceptions=True)
+    finally:
+        await daemon.stop()
+    other.execute("DROP TRIGGER refuse")
+    other.close()
+    assert smtp_server.messages == []
+
+    daemon = Daemon(cfg, clock=clock, schedule=False, services=[])
+    await daemon.start()
+    try:
+        clock.advance(minutes=1)
+        await daemon.tick(routing_key(0))
+        await settle(daemon)
+    finally:
+        await daemon.stop()
+    late = [(m.message["X-Monitord-Kind"], m.rcpt_tos[0]) for m in smtp_server.messages]
+    assert sorted(late) == [("site-down", "ann@acme.example"), ("site-down", "jo@acme.example")]
