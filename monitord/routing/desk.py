@@ -151,8 +151,8 @@ class RoutingDesk:
         reason = self.suppression(event, now)
         if reason is None:
             if event.kind == "site-recovered" and check in self.suppressed:
-                # Its DOWN was never told (still suppressed a moment ago): stay quiet.
-                await self._update_suppressed(store, lambda s: _without(s, check))
+                # Its DOWN was never told (still suppressed a moment ago): stay quiet. The
+                # record goes once the check's state is stored (follow_up, drop_suppressed).
                 return []
             return self.route(event, now)
         await self._update_suppressed(

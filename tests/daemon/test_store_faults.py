@@ -275,16 +275,26 @@ async def test_a_connectivity_notice_refused_by_the_store_is_retried_and_sent_on
     assert daemon.desk.canary_probes == 1
 
 
-async def test_a_follow_up_down_is_not_forgotten_when_its_write_fails_and_the_daemon_stops(
+@pytest.mark.parametrize(
+    ("back_at_the_end", "told"),
+    [
+        # Still down when the window ends: the held DOWN goes out, after the restart.
+        (False, [("site-down", "ann@acme.example"), ("site-down", "jo@acme.example")]),
+        # Back when the window ends: nobody was told of the DOWN, so nobody of the recovery.
+        (True, []),
+    ],
+)
+async def test_a_held_down_is_followed_up_right_when_its_write_fails_and_the_daemon_stops(
     tmp_path: Path,
     sites: tuple[Sites, LoopbackSite],
     smtp_server: SmtpServer,
-    monkeypatch: pytest.MonkeyPatch,
+    back_at_the_end: bool,
+    told: list[tuple[str, str]],
 ) -> None:
-    """A DOWN held by a maintenance window is due when the window ends; the write of that
-    follow-up is refused (a trigger another connection put on check_state makes SQLite abort
-    it), and the daemon is stopped meanwhile. The suppressed record must still be there after
-    the restart, so the DOWN goes out then."""
+    """A DOWN held by a maintenance window is settled by the first result after the window;
+    the write of that result is refused (a trigger another connection put on check_state makes
+    SQLite abort it), and the daemon is stopped meanwhile. The held record must still be there
+    after the restart, so the DOWN goes out then (or, the site being back, nothing does)."""
     s, loop_site = sites
     cfg = routing_config(tmp_path, loop_site, smtp_server, site_extra=MAINTENANCE_SITE)
     clock = Clock(datetime(2026, 11, 26, 14, 10, tzinfo=UTC))
@@ -310,11 +320,13 @@ async def test_a_follow_up_down_is_not_forgotten_when_its_write_fails_and_the_da
             "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
         )
         clock.now = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)  # the window ends
-        follow = asyncio.create_task(daemon.tick(routing_key(0)))
+        if back_at_the_end:
+            s.status["s0"] = 200
+        settling = asyncio.create_task(daemon.tick(routing_key(0)))
         async with asyncio.timeout(20):
             await refused.wait()
-        follow.cancel()  # the daemon stops while the write is being retried
-        await asyncio.gather(follow, return_exceptions=True)
+        settling.cancel()  # the daemon stops while the write is being retried
+        await asyncio.gather(settling, return_exceptions=True)
     finally:
         await daemon.stop()
     other.execute("DROP TRIGGER refuse")
@@ -327,7 +339,8 @@ async def test_a_follow_up_down_is_not_forgotten_when_its_write_fails_and_the_da
         clock.advance(minutes=1)
         await daemon.tick(routing_key(0))
         await settle(daemon)
+        assert daemon.desk.suppressed == {}
     finally:
         await daemon.stop()
     late = [(m.message["X-Monitord-Kind"], m.rcpt_tos[0]) for m in smtp_server.messages]
-    assert sorted(late) == [("site-down", "ann@acme.example"), ("site-down", "jo@acme.example")]
+    assert sorted(late) == told
