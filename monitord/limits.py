@@ -84,3 +84,9 @@ API_REQUEST_TIMEOUT = timedelta(seconds=30)
 """API connection deadlines: idle (no request under way) since it opened or its last response;
 a request's line and headers complete after its first byte; a request's body and answer.
 Each endpoint answers in milliseconds; only a stalled or hostile client meets them."""
+
+STORE_RETRY_FIRST = timedelta(seconds=1)
+STORE_RETRY_CAP = timedelta(seconds=30)
+"""A durable write (a state change with its notifications) that the store refused (locked by
+another program, disk full) is tried again after 1 s, doubling, at most 30 s apart, until it is
+stored: a notice is never dropped, and a store that comes back is used within half a minute."""

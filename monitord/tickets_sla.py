@@ -83,7 +83,9 @@ class TicketSlaService:
         for ticket in due:
             event = reminder_event(ticket, now, tz)
             reminders[ticket.id] = reminder_recipients(ticket, event, config, now)
-        marked = await store.remind_local_tickets(reminders, now)
+        marked: int = await self.daemon.pipeline.persist(
+            "ticket reminders", lambda: store.remind_local_tickets(reminders, now)
+        )
         notes = [n for ns in reminders.values() for n in ns]
         for ticket in due:
             self.log.warning(

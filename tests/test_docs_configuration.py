@@ -39,6 +39,7 @@ SECTION_OF: dict[type[BaseModel], str] = {
     m.OfficeHours: "`agency.office_hours`",
     m.HolidaysConfig: "`agency.holidays`",
     m.StateConfig: "`state`",
+    m.RetentionConfig: "`state.retention`",
     m.SmtpConfig: "`smtp`",
     m.SecurityConfig: "`security`",
     m.HttpConfig: "`http`",

@@ -199,6 +199,18 @@ class _DaemonCollector(Collector):
                 value=daemon.last_reload.timestamp(),
             )
 
+        store_failures = CounterMetricFamily(
+            "monitord_store_write_failures",
+            "Writes the state store refused (locked, disk full); durable ones are retried.",
+        )
+        store_failures.add_metric([], daemon.pipeline.health.failures)
+        yield store_failures
+        yield GaugeMetricFamily(
+            "monitord_store_failing",
+            "1 while the state store refuses writes (a notice is waiting to be stored).",
+            value=1.0 if daemon.pipeline.health.failing else 0.0,
+        )
+
         if scrape.incidents_open is not None:
             yield GaugeMetricFamily(
                 "monitord_incidents_open", "Incidents not yet ended.", value=scrape.incidents_open

@@ -125,8 +125,16 @@ async def readyz(request: web.Request) -> web.Response:
         problems.append("stopping")
     if not daemon.scheduler_running:
         problems.append("scheduler not running")
+    health = daemon.pipeline.health
     if daemon.store is None:
         problems.append("store not open")
+    elif health.failing_since is not None:
+        # Not tried again here: the daemon is retrying its own writes (monitord.pipeline).
+        problems.append(
+            f"store failing since {health.failing_since.isoformat()}: {health.last_error} "
+            f"({health.failures} refused writes so far, retried until stored; see "
+            "store.write_failed in the log)"
+        )
     else:
         try:
             await daemon.store.set_meta(READYZ_META_KEY, daemon.clock().isoformat())

@@ -9,11 +9,12 @@ become Store methods.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitord.store.sqlite import STORE_BUSY_TIMEOUT
+from monitord.store.sqlite import PRUNED_META_PREFIX, STORE_BUSY_TIMEOUT
 
 PATCH_QUEUE_SHOWN = 500
 """Queued patch-day items listed at most (status page, JSON): a month's queue for every site is
@@ -62,6 +63,15 @@ def read_extras(path: Path) -> StoreExtras:
                 "SELECT notifier, status, COUNT(*) FROM outbox GROUP BY notifier, status"
             ):
                 notes[(str(notifier), str(status))] = int(n)
+        if "meta" in tables:
+            # Rows a retention pass deleted still count (monitord.store.sqlite.prune).
+            prefix = PRUNED_META_PREFIX
+            for key, value in conn.execute(
+                "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
+            ):
+                status, _, notifier = str(key)[len(prefix) :].partition(".")
+                with contextlib.suppress(ValueError):
+                    notes[(notifier, status)] = notes.get((notifier, status), 0) + int(value)
         seen: int | None = None
         if "advisory" in tables:
             (seen,) = conn.execute("SELECT COUNT(DISTINCT id) FROM advisory").fetchone()

@@ -237,8 +237,37 @@ class Agency(Model):
     """Where agency-only mail goes (unknown inventories, node connectivity, reminders)."""
 
 
+RETENTION_FLOOR = timedelta(days=1)
+"""The shortest retention: an outbox row is the idempotency record of its notification (its
+key is unique), so it is kept at least as long as the event that made it can be raised again."""
+
+RETENTION_CEILING = timedelta(days=3650)
+"""The longest retention (ten years): longer is "forever", written as an absurd number."""
+
+
+class RetentionConfig(Model):
+    """How long the store keeps finished things (pruned by the daemon once an hour)."""
+
+    sent: Duration = timedelta(days=30)
+    """Outbox rows delivered: the record of what was told to whom."""
+    failed: Duration = timedelta(days=90)
+    """Outbox rows given up on: kept longer, to be looked into."""
+    incidents: Duration = timedelta(days=400)
+    """Ended incidents (and ticketed patch-day items): a year of history and a month over."""
+
+    @field_validator("sent", "failed", "incidents")
+    @classmethod
+    def _bounded(cls, v: timedelta) -> timedelta:
+        if v < RETENTION_FLOOR or v > RETENTION_CEILING:
+            raise ValueError(
+                "a retention must be from 1d to 3650d (ten years); write one such as 30d"
+            )
+        return v
+
+
 class StateConfig(Model):
     path: Path = Path("var/monitord.sqlite3")
+    retention: RetentionConfig = RetentionConfig()
 
 
 class SmtpConfig(Model):

@@ -437,7 +437,10 @@ class SecurityService:
             notifications=notes,
         )
         if changes:
-            report.notifications = await self._store().save_security(changes, now)
+            store = self._store()
+            report.notifications = await self.daemon.pipeline.persist(
+                "advisory decisions", lambda: store.save_security(changes, now)
+            )
         # Written: now the memory may follow.
         for row in rows:
             self._remember(row)

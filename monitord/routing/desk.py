@@ -29,6 +29,7 @@ from monitord.maintenance import (
     record_suppressed,
 )
 from monitord.notify.base import Notification, is_mergeable
+from monitord.pipeline import Persist, persist_once
 from monitord.redact import display_url, scrub, url_credentials
 from monitord.routing import EMAIL, grouping_window, notification_key, plan, resolve_target
 from monitord.storm import (
@@ -69,7 +70,11 @@ class RoutingDesk:
         """Keys whose latest result failed: counted in O(1) per result, not by a scan of
         ``latest_ok`` (at 50,000 checks the scan cost a fifth of a core)."""
         self._lock = asyncio.Lock()
+        self._suppressed_lock = asyncio.Lock()
         self.canary_probes = 0
+        self.persist: Persist = persist_once
+        """How a change reaches the store; the daemon sets its pipeline's (retried until
+        stored). Memory here moves only after it returned."""
 
     def forget(self, keys: Iterable[str]) -> None:
         """Checks a reload removed: they no longer count toward the connectivity share."""
@@ -95,9 +100,20 @@ class RoutingDesk:
         except (ValueError, KeyError, TypeError) as exc:
             self.log.error("routing.suppressed_unreadable", error=str(exc))
 
-    async def _save(self, store: Store) -> None:
-        data = {k: v.to_json() for k, v in self.suppressed.items()}
-        await store.set_meta(SUPPRESSED_META_KEY, json.dumps(data, sort_keys=True))
+    async def _update_suppressed(
+        self, store: Store, change: Callable[[dict[str, Suppressed]], dict[str, Suppressed]]
+    ) -> None:
+        """Store ``change(suppressed)``, then remember it (one change at a time, so two checks
+        changing it together both stay in it)."""
+        async with self._suppressed_lock:
+            new = change(self.suppressed)
+            if new == self.suppressed:
+                return
+            data = json.dumps({k: v.to_json() for k, v in new.items()}, sort_keys=True)
+            await self.persist(
+                "suppressed notifications", lambda: store.set_meta(SUPPRESSED_META_KEY, data)
+            )
+            self.suppressed = new
 
     # ------------------------------------------------------------------ routing
 
@@ -136,41 +152,40 @@ class RoutingDesk:
         reason = self.suppression(event, now)
         if reason is None:
             if event.kind == "site-recovered" and check in self.suppressed:
-                # Its DOWN was never told (still suppressed a moment ago): stay quiet.
-                self.suppressed.pop(check)
-                await self._save(store)
+                # Its DOWN was never told (still suppressed a moment ago): stay quiet. The
+                # record goes once the check's state is stored (follow_up, drop_suppressed).
                 return []
             return self.route(event, now)
-        before = dict(self.suppressed)
-        self.suppressed = record_suppressed(self.suppressed, check, event, reason, now)
-        if self.suppressed != before:
-            await self._save(store)
+        await self._update_suppressed(
+            store, lambda s: record_suppressed(s, check, event, reason, now)
+        )
         self.log.info(
             "routing.suppressed", kind=event.kind, client=event.client, site=event.site,
             reason=reason,
         )  # fmt: skip
         return []
 
-    async def follow_up(
-        self, store: Store, check: str, down: bool, now: datetime
-    ) -> list[Notification]:
-        """For a check just evaluated (``down``: its state now): if its DOWN was suppressed
-        and suppression has ended, the site-down notifications to send now (the caller writes
-        them with the check's state). Judged per check on its fresh result, so a site that
-        came back meanwhile is not reported down."""
+    def follow_up(self, check: str, down: bool, now: datetime) -> list[Notification] | None:
+        """For a check just evaluated (``down``: its state now): None while nothing was
+        suppressed or suppression goes on; else the site-down notifications to send now (none
+        when the site came back meanwhile). The caller writes them with the check's state, and
+        only then calls :meth:`drop_suppressed`, so a failed write keeps the record and the
+        DOWN is followed up again. Judged per check on its fresh result."""
         rec = self.suppressed.get(check)
         if rec is None:
-            return []
+            return None
         events, left = follow_ups(
             {check: rec}, lambda r: self.suppression(r.event, now) is not None, lambda _: down, now
         )
         if check in left:
-            return []
-        self.suppressed.pop(check)
-        await self._save(store)
+            return None
         for ev in events:
             self.log.info("routing.follow_up", client=ev.client, site=ev.site, key=ev.key)
         return [n for ev in events for n in self.route(ev, now)]
+
+    async def drop_suppressed(self, store: Store, check: str) -> None:
+        """Forget the check's suppressed DOWN: its follow-up is stored."""
+        await self._update_suppressed(store, lambda s: _without(s, check))
 
     # ------------------------------------------------------------------ connectivity
 
@@ -188,31 +203,34 @@ class RoutingDesk:
         failing = len(self._failing)
         total = len(self.latest_ok)
         step = connectivity_step(self.connectivity, failing, total, None, now, rule)
-        if step.probe_canaries:
-            async with self._lock:
-                step = connectivity_step(self.connectivity, failing, total, None, now, rule)
-                if step.probe_canaries:
-                    ok_canary = await self.probe_canaries(rule.canaries)
-                    step = connectivity_step(
-                        self.connectivity, failing, total, ok_canary, now, rule
-                    )
-        before = self.connectivity
-        self.connectivity = step.state
-        if step.announce is None:
+        if not step.probe_canaries and step.announce is None:
+            self.connectivity = step.state
             return []
-        since = before.since if step.announce == "restored" else step.state.since
-        event = self._connectivity_event(step.announce, failing, total, since, now)
-        notes = [
-            Notification(
-                key=notification_key(event, via, addr),
-                notifier=via,
-                recipient=addr,
-                recipient_name=name,
-                event=event,
-            )
-            for via, name, addr in resolve_target("agency", event, self.config, now, EMAIL)
-        ]
-        await store.enqueue(notes, now)
+        # A change to announce: decided and stored one at a time, and remembered only once
+        # its notifications are stored (a refused write is retried, never dropped).
+        async with self._lock:
+            step = connectivity_step(self.connectivity, failing, total, None, now, rule)
+            if step.probe_canaries:
+                ok_canary = await self.probe_canaries(rule.canaries)
+                step = connectivity_step(self.connectivity, failing, total, ok_canary, now, rule)
+            before = self.connectivity
+            if step.announce is None:
+                self.connectivity = step.state
+                return []
+            since = before.since if step.announce == "restored" else step.state.since
+            event = self._connectivity_event(step.announce, failing, total, since, now)
+            notes = [
+                Notification(
+                    key=notification_key(event, via, addr),
+                    notifier=via,
+                    recipient=addr,
+                    recipient_name=name,
+                    event=event,
+                )
+                for via, name, addr in resolve_target("agency", event, self.config, now, EMAIL)
+            ]
+            await self.persist("connectivity notice", lambda: store.enqueue(notes, now))
+            self.connectivity = step.state
         self.log.warning("routing.connectivity", state=step.announce, failing=failing, checks=total)
         return notes
 
@@ -285,6 +303,10 @@ class RoutingDesk:
                         error=scrub(str(exc), url_credentials(url)),
                     )
         return False
+
+
+def _without(suppressed: dict[str, Suppressed], check: str) -> dict[str, Suppressed]:
+    return {k: v for k, v in suppressed.items() if k != check}
 
 
 def mergeable_from(notifiers: dict[str, Any]) -> Callable[[str], bool]:

@@ -388,3 +388,33 @@ class TicketStore(Protocol):
     ) -> None:
         """Remember the ticket of ``thread`` (kept if already known) and, with ``key``, that
         this notification was applied; ``resolved`` marks the ticket resolved."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """Rows one retention pass deleted (SqliteStore.prune)."""
+
+    sent: int = 0
+    """Delivered outbox rows."""
+    failed: int = 0
+    """Outbox rows given up on."""
+    incidents: int = 0
+    """Ended incidents."""
+    patch_items: int = 0
+    """Ticketed patch-day queue rows."""
+    ticket_applied: int = 0
+    """Idempotency records of ticket operations (kept as long as delivered outbox rows)."""
+    tickets: int = 0
+    """Resolved local tickets (with their notes) and resolved external ticket references."""
+
+    def __bool__(self) -> bool:
+        return any(
+            (
+                self.sent,
+                self.failed,
+                self.incidents,
+                self.patch_items,
+                self.ticket_applied,
+                self.tickets,
+            )
+        )

@@ -196,6 +196,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             "WHERE status IN ('pending', 'sending')",
         ),
     ),
+    Migration(
+        6,
+        "retention: find finished rows by age (outbox, tickets)",
+        (
+            # The hourly retention pass (SqliteStore.prune) reads only the rows it deletes:
+            # without these it walked a month of delivered rows each time (100 ms a pass at 10,000
+            # sites, 0.4 ms with them: docs/benchmarks.md §7).
+            "CREATE INDEX outbox_sent ON outbox (updated) WHERE status = 'sent'",
+            "CREATE INDEX outbox_failed ON outbox (updated) WHERE status = 'failed'",
+            "CREATE INDEX ticket_resolved ON ticket (resolved_at) WHERE status = 'resolved'",
+            "CREATE INDEX ticket_ref_resolved ON ticket_ref (resolved_at) "
+            "WHERE resolved_at IS NOT NULL",
+            "CREATE INDEX ticket_applied_at ON ticket_applied (at)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,3 +1,4 @@
 from tests.helpers.daemon import site  # noqa: F401
 from tests.helpers.secrets import captured_logs  # noqa: F401
 from tests.helpers.smtp import smtp_server, smtp_server_factory, test_ca  # noqa: F401
+from tests.routing.test_daemon_routing import sites  # noqa: F401
