@@ -4,6 +4,7 @@
 ``-m "not faults"`` leaves them out); every case is one test, so ``-k store-locked`` runs one.
 The table goes to the terminal summary and to ``$MONITORD_FAULTS_REPORT``, else
 ``tests/faults/last-report.md`` (not committed; docs/reliability.md has a copy from a run).
+``$MONITORD_FAULTS_TREE=/path/to/checkout`` runs the daemons from another checkout.
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ from tests.helpers.sites import HOST, LoopbackSite, serve_app
 from tests.helpers.smtp import SmtpServer, Stage
 
 REPO = Path(__file__).resolve().parents[2]
-"""The tree under test: the daemon subprocesses import monitord from here."""
+"""The tree under test: the daemon subprocesses import monitord from here, unless
+``$MONITORD_FAULTS_TREE`` names another checkout (to try a branch without copying the suite)."""
 
 MAIL_DOMAIN = "collective.example"
 """The domain of ``smtp.from``: the right-hand side of every Message-ID."""
@@ -145,7 +146,8 @@ class DaemonProcess:
             for k, v in os.environ.items()
             if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "MONITORD_CONFIG")
         }
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+        tree = os.environ.get("MONITORD_FAULTS_TREE") or str(REPO)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (tree, env.get("PYTHONPATH")) if p)
         env["PYTHONUNBUFFERED"] = "1"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "monitord", "run", "--config", str(self.cfg)],
@@ -569,12 +571,17 @@ def write_config(
     main_extra: str = "",
     security: str = "security: {enabled: false}\n",
     smtp_timeout: str = "10s",
+    office_hours: str | None = None,
 ) -> Path:
     """monitord.yml (mail to ``smtp_port``, the API on a free loopback port, the store in
-    ``d/state.sqlite3``) and clients/acme.yml with ``contacts`` and ``sites``."""
+    ``d/state.sqlite3``, ``agency.office_hours`` when given) and clients/acme.yml with
+    ``contacts`` and ``sites``."""
     (d / "clients").mkdir(parents=True, exist_ok=True)
+    agency = agency_yaml(d)
+    if office_hours is not None:
+        agency = agency.replace("\nstate:", f"\n  office_hours: {office_hours}\nstate:", 1)
     (d / "monitord.yml").write_text(
-        agency_yaml(d)
+        agency
         + textwrap.dedent(
             f"""\
             smtp:
