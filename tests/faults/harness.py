@@ -970,9 +970,8 @@ async def _run_async(case: Case, workdir: Path) -> CaseResult:
                 )
     except Exception:
         rig.result.error = traceback.format_exc(limit=8)
-    for d in rig.daemons:
-        if d.killed and not rig.result.passed:
-            rig.result.notes.append(f"daemon log: {d.log_path}")
+    if not rig.result.passed:
+        rig.result.notes += [f"daemon log: {d.log_path}" for d in rig.daemons]
     return rig.result
 
 
