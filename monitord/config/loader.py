@@ -38,6 +38,7 @@ from monitord.config.models import (
     Config,
     MainConfig,
 )
+from monitord.contracts.config_checks import check_contracts
 from monitord.durations import format_duration
 from monitord.errors import ConfigError, ConfigIssue, MonitordError, SecretNotFoundError
 from monitord.limits import DEFAULT_PROBE_TIMEOUT, PROBE_TIMEOUT_CEILING
@@ -1217,6 +1218,7 @@ def load_config(
 
     _cross_checks(main_doc, client_docs, issues)
     _check_routing(main_doc, issues)
+    check_contracts(main_doc, client_docs, issues)
     result = issues.result()
     if result or main is None:
         raise ConfigError(result)
