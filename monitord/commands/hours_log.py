@@ -48,10 +48,12 @@ def handler(args: argparse.Namespace) -> int:
         this = Month.of(now, h.zone)
         if this >= terms.start:
             f = h.statement(args.client, this, now).figures
-            print(
-                f"{args.client}: {hc.fmt_minutes(f.remaining)} of {hc.fmt_minutes(f.available)} "
-                f"left in {this} (as of {hc.local(now, h.zone)})"
-            )
+            as_of = f"in {this} (as of {hc.local(now, h.zone)})"
+            if f.remaining >= 0:
+                left = f"{hc.fmt_minutes(f.remaining)} of {hc.fmt_minutes(f.available)} left"
+            else:
+                left = f"{hc.fmt_minutes(-f.remaining)} over the {hc.fmt_minutes(f.available)} available"
+            print(f"{args.client}: {left} {as_of}")
     return 0
 
 

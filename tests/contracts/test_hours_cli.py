@@ -230,7 +230,7 @@ def test_statement_csv_invoice_lines(
     # 10 h allowance; 18h01m used, rounded to 18h15m: 8h15m over = a day + 1h15m
     assert run(conf, "log", "acme", "9h", "--at", "2026-01-05") == 0
     assert run(conf, "log", "acme", "9h1m", "--at", "2026-01-06") == 0
-    capsys.readouterr()
+    assert "acme: 8h 15m over the 10h 00m available in 2026-01" in capsys.readouterr().out
     assert run(conf, "statement", "acme", "--month", "2026-01", "--csv") == 0
     assert capsys.readouterr().out.splitlines() == [
         "invoice_date,client,client_name,month,description,quantity,unit,unit_price,net,vat_rate,currency",
