@@ -20,9 +20,6 @@ from monitord.errors import MonitordError
 MAX_ENTRY = timedelta(hours=24)
 """The longest single time entry: a day's work. More is a typo (``90h`` for ``90m``)."""
 
-FUTURE_SLACK = timedelta(minutes=5)
-"""How far ahead of this machine's clock an entry may be dated (another machine's clock)."""
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -128,15 +125,16 @@ def parse_entry_duration(text: str) -> int:
 
 
 def check_when(at: datetime, terms: Terms, zone: ZoneInfo, now: datetime) -> None:
-    """An entry is dated within the contract and not in the future."""
+    """An entry is dated within the contract and not after today (a date alone is read as
+    noon, so today's date is accepted in the morning too)."""
     if Month.of(at, zone) < terms.start:
         raise MonitordError(
             f"{at.astimezone(zone):%Y-%m-%d} is before the contract starts ({terms.start}); "
             "check the date, or contract.start in the client's file"
         )
-    if at > now + FUTURE_SLACK:
+    if at.astimezone(zone).date() > now.astimezone(zone).date():
         raise MonitordError(
-            f"{at.astimezone(zone):%Y-%m-%d %H:%M} is in the future; log time once it is spent"
+            f"{at.astimezone(zone):%Y-%m-%d} is in the future; log time once it is spent"
         )
 
 

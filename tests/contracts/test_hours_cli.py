@@ -248,6 +248,16 @@ def test_statement_csv_invoice_lines(
     )
 
 
+def test_a_date_alone_is_accepted_for_today_before_noon(
+    setup: tuple[Path, Clock], capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf, clock = setup
+    clock.now = datetime(2026, 2, 10, 8, 0, tzinfo=UTC)
+    assert run(conf, "log", "acme", "1h", "--at", "2026-02-10") == 0
+    assert run(conf, "log", "acme", "1h", "--at", "2026-02-11") == 1
+    assert "2026-02-11 is in the future" in capsys.readouterr().err
+
+
 def test_balance(setup: tuple[Path, Clock], capsys: pytest.CaptureFixture[str]) -> None:
     conf, _clock = setup
     assert run(conf, "log", "acme", "2h30m", "--at", "2026-02-09") == 0
