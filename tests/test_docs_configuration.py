@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from monitord import cli
 from monitord.config import models as m
 from monitord.config.loader import load_config
+from monitord.contracts.models import BillingConfig, ContractChange, ContractConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "configuration.md"
@@ -52,6 +53,7 @@ SECTION_OF: dict[type[BaseModel], str] = {
     m.OncallOverride: "`oncall.overrides[]`",
     m.GroupingConfig: "`grouping`",
     m.ConnectivityConfig: "`connectivity`",
+    BillingConfig: "`billing`",
     m.ClientConfig: "clients/&lt;client&gt;.yml",
     m.Contact: "`contacts[]`",
     m.Site: "`sites[]`",
@@ -59,6 +61,8 @@ SECTION_OF: dict[type[BaseModel], str] = {
     m.DrupalSite: "`sites[].drupal`",
     m.MaintenanceWindow: "`maintenance[]`",
     m.HttpExpect: "`expect`",
+    ContractConfig: "`contract`",
+    ContractChange: "`contract.changes[]`",
 }
 """The heading (its text, exactly) under which each model's keys are documented. Check types
 are not listed: each has the heading ``type: TAG`` (see :func:`section_label`)."""

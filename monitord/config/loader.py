@@ -42,6 +42,7 @@ from monitord.config.models import (
     MainConfig,
     TlsCheck,
 )
+from monitord.contracts.config_checks import check_contracts
 from monitord.durations import format_duration
 from monitord.errors import ConfigError, ConfigIssue, MonitordError, SecretNotFoundError
 from monitord.limits import DEFAULT_PROBE_TIMEOUT, PROBE_TIMEOUT_CEILING
@@ -1379,6 +1380,7 @@ def _load(directory: Path, issues: _Issues, environ: typing.Mapping[str, str] | 
     issues.current = str(directory)
     _cross_checks(main_doc, client_docs, issues)
     _check_routing(main_doc, issues)
+    check_contracts(main_doc, client_docs, issues)
     result = issues.result()
     if result or main is None:
         raise ConfigError(result)

@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from monitord.contracts.models import BillingConfig, ContractConfig
 from monitord.durations import DurationTooLong, format_duration, parse_duration
 from monitord.events import Severity
 from monitord.limits import (
@@ -195,6 +196,8 @@ NotifyKind = Literal[
     "certificate",  # a TLS certificate close to expiry
     "security",  # a Drupal security advisory that affects the client's site, acted on now
     "maintenance",  # the patch-day maintenance notice
+    "hours",  # the support hours: use passing a threshold, an estimate over the balance
+    "report",  # the monthly client report
 ]
 NOTIFY_KINDS: tuple[str, ...] = (
     "site-down",
@@ -202,6 +205,8 @@ NOTIFY_KINDS: tuple[str, ...] = (
     "certificate",
     "security",
     "maintenance",
+    "hours",
+    "report",
 )
 
 
@@ -682,6 +687,8 @@ class MainConfig(Model):
     grouping: GroupingConfig | None = None
     """Absent: 30s when ``routes:`` are configured, off otherwise (part-1 behaviour)."""
     connectivity: ConnectivityConfig = ConnectivityConfig()
+    billing: BillingConfig | None = None
+    """The agency's rates for support contracts (monitord.contracts; docs/contracts.md)."""
 
 
 # ---------------------------------------------------------------- clients/*.yml
@@ -946,6 +953,8 @@ class ClientConfig(Model):
     cover: Cover = "office_hours"
     """``out_of_hours``: the client bought out-of-hours cover (routes match ``client_cover``)."""
     maintenance: tuple[MaintenanceWindow, ...] = ()
+    contract: ContractConfig | None = None
+    """The client's support hours contract (docs/contracts.md)."""
 
 
 class Config(Model):

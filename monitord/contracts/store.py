@@ -1,0 +1,304 @@
+"""Time entries and issued statements, in the daemon's SQLite file (``state.path``).
+
+The tables are this module's own, created by its own versioned migrations (recorded in
+``contracts_schema_version``), so they never collide with the daemon's schema. Entries are
+keyed by (source, source id): a re-import or a re-pull of the same id updates the entry, and
+one deleted at its source is kept, marked deleted, so a closed month that billed it can be
+corrected in the open month. An issued statement is written once and never changed.
+
+The store is synchronous (sqlite3, write-ahead log, short transactions): commands call it
+directly; the daemon will call it on a worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from monitord.contracts.ledger import Statement, TimeEntry, statement_from_json, statement_json
+from monitord.contracts.models import Month
+from monitord.errors import StoreError
+
+BUSY_TIMEOUT = timedelta(seconds=5)
+"""How long a statement waits for the daemon's write lock: its transactions last
+milliseconds, so this is only ever reached when something is wrong."""
+
+Outcome = Literal["added", "updated", "unchanged"]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "time entries and issued hours statements",
+        (
+            """CREATE TABLE hours_entry (
+                source TEXT NOT NULL,
+                source_id TEXT NOT NULL,
+                client TEXT NOT NULL,
+                at TEXT NOT NULL,
+                seconds INTEGER NOT NULL CHECK (seconds >= 0),
+                ticket TEXT,
+                note TEXT NOT NULL,
+                person TEXT,
+                billable INTEGER NOT NULL,
+                deleted_at TEXT,
+                created TEXT NOT NULL,
+                updated TEXT NOT NULL,
+                PRIMARY KEY (source, source_id)
+            )""",
+            "CREATE INDEX hours_entry_client ON hours_entry (client, at)",
+            """CREATE TABLE hours_statement (
+                client TEXT NOT NULL,
+                month TEXT NOT NULL,
+                closed_at TEXT NOT NULL,
+                statement TEXT NOT NULL,
+                PRIMARY KEY (client, month)
+            )""",
+        ),
+    ),
+)
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+class TimeEntryStore(Protocol):
+    """What the ledger's callers need; the helpdesk pulls write through the same methods."""
+
+    def upsert(self, entry: TimeEntry, now: datetime) -> Outcome: ...
+
+    def delete(self, source: str, source_id: str, now: datetime) -> bool: ...
+
+    def entries(self, client: str) -> list[TimeEntry]: ...
+
+    def closed(self, client: str) -> dict[Month, Statement]: ...
+
+    def save_closed(self, st: Statement, zone: ZoneInfo) -> None: ...
+
+
+def _iso(dt: datetime) -> str:
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"{dt!r} has no time zone; pass an aware datetime")
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _row(entry: TimeEntry) -> tuple[object, ...]:
+    """The columns that make an entry what it is (compared to tell an update from a repeat)."""
+    return (
+        entry.client,
+        _iso(entry.at),
+        entry.seconds,
+        entry.ticket,
+        entry.note,
+        entry.person,
+        int(entry.billable),
+    )
+
+
+class SqliteTimeEntryStore:
+    """:class:`TimeEntryStore` on the state store's SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._conn = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT.total_seconds(), isolation_level=None
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot open the state store {path}: {exc}; check state.path in monitord.yml "
+                "and that its directory exists and is writable"
+            ) from exc
+        try:
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT.total_seconds() * 1000)}")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise StoreError(
+                f"{path} is not a monitord state store ({exc}); check state.path in monitord.yml"
+            ) from exc
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> SqliteTimeEntryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE): all of it is stored, or none."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                """CREATE TABLE IF NOT EXISTS contracts_schema_version (
+                    version INTEGER PRIMARY KEY,
+                    description TEXT NOT NULL,
+                    applied_at TEXT NOT NULL
+                )"""
+            )
+            (version,) = conn.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM contracts_schema_version"
+            ).fetchone()
+            if version > LATEST_VERSION:
+                raise StoreError(
+                    f"the hours tables in {self.path} have schema version {version}, but this "
+                    f"monitord only knows versions up to {LATEST_VERSION}: upgrade monitord"
+                )
+            applied = _iso(datetime.now(UTC))
+            for m in MIGRATIONS:
+                if m.version <= version:
+                    continue
+                for stmt in m.statements:
+                    conn.execute(stmt)
+                conn.execute(
+                    "INSERT INTO contracts_schema_version (version, description, applied_at) "
+                    "VALUES (?, ?, ?)",
+                    (m.version, m.description, applied),
+                )
+
+    def schema_version(self) -> int:
+        (v,) = self._conn.execute(
+            "SELECT COALESCE(MAX(version), 0) FROM contracts_schema_version"
+        ).fetchone()
+        return int(v)
+
+    # ------------------------------------------------------------ entries
+
+    def upsert(self, entry: TimeEntry, now: datetime) -> Outcome:
+        with self.transaction():
+            return self._upsert(entry, now)
+
+    def upsert_many(self, entries: Iterable[TimeEntry], now: datetime) -> dict[Outcome, int]:
+        """All of them in one transaction; how many were added, updated and unchanged."""
+        counts: dict[Outcome, int] = {"added": 0, "updated": 0, "unchanged": 0}
+        with self.transaction():
+            for e in entries:
+                counts[self._upsert(e, now)] += 1
+        return counts
+
+    def _upsert(self, entry: TimeEntry, now: datetime) -> Outcome:
+        old = self._conn.execute(
+            "SELECT client, at, seconds, ticket, note, person, billable, deleted_at "
+            "FROM hours_entry WHERE source = ? AND source_id = ?",
+            entry.key,
+        ).fetchone()
+        new = _row(entry)
+        deleted = _iso(now) if entry.deleted else None
+        if old is None:
+            self._conn.execute(
+                "INSERT INTO hours_entry (source, source_id, client, at, seconds, ticket, note, "
+                "person, billable, deleted_at, created, updated) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*entry.key, *new, deleted, _iso(now), _iso(now)),
+            )
+            return "added"
+        if tuple(old)[:7] == new and (old["deleted_at"] is not None) == entry.deleted:
+            return "unchanged"
+        if entry.deleted:
+            deleted = old["deleted_at"] or _iso(now)
+        self._conn.execute(
+            "UPDATE hours_entry SET client = ?, at = ?, seconds = ?, ticket = ?, note = ?, "
+            "person = ?, billable = ?, deleted_at = ?, updated = ? "
+            "WHERE source = ? AND source_id = ?",
+            (*new, deleted, _iso(now), *entry.key),
+        )
+        return "updated"
+
+    def delete(self, source: str, source_id: str, now: datetime) -> bool:
+        """Mark an entry deleted (kept for the ledger); False when there is none to delete."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE hours_entry SET deleted_at = ?, updated = ? "
+                "WHERE source = ? AND source_id = ? AND deleted_at IS NULL",
+                (_iso(now), _iso(now), source, source_id),
+            )
+            return cur.rowcount == 1
+
+    def entry(self, source: str, source_id: str) -> TimeEntry | None:
+        row = self._conn.execute(
+            "SELECT * FROM hours_entry WHERE source = ? AND source_id = ?", (source, source_id)
+        ).fetchone()
+        return None if row is None else _entry(row)
+
+    def entries(self, client: str) -> list[TimeEntry]:
+        """Every entry of the client, deleted ones included, in time order."""
+        rows = self._conn.execute(
+            "SELECT * FROM hours_entry WHERE client = ? ORDER BY at, source, source_id",
+            (client,),
+        ).fetchall()
+        return [_entry(r) for r in rows]
+
+    # ------------------------------------------------------------ statements
+
+    def closed(self, client: str) -> dict[Month, Statement]:
+        rows = self._conn.execute(
+            "SELECT month, statement FROM hours_statement WHERE client = ? ORDER BY month",
+            (client,),
+        ).fetchall()
+        return {
+            Month.parse(r["month"]): statement_from_json(json.loads(r["statement"])) for r in rows
+        }
+
+    def save_closed(self, st: Statement, zone: ZoneInfo) -> None:
+        """Keep an issued statement; one already issued for that month is never replaced."""
+        if not st.closed:
+            raise ValueError("only a closed statement is kept")
+        try:
+            with self.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO hours_statement (client, month, closed_at, statement) "
+                    "VALUES (?, ?, ?, ?)",
+                    (
+                        st.client,
+                        str(st.month),
+                        _iso(st.as_of),
+                        json.dumps(statement_json(st, zone), sort_keys=True),
+                    ),
+                )
+        except sqlite3.IntegrityError:
+            raise StoreError(
+                f"{st.month} of {st.client} was already closed; an issued statement never changes"
+            ) from None
+
+
+def _entry(row: sqlite3.Row) -> TimeEntry:
+    return TimeEntry(
+        source=row["source"],
+        source_id=row["source_id"],
+        client=row["client"],
+        at=datetime.fromisoformat(row["at"]),
+        seconds=row["seconds"],
+        ticket=row["ticket"],
+        note=row["note"],
+        person=row["person"],
+        billable=bool(row["billable"]),
+        deleted=row["deleted_at"] is not None,
+    )
