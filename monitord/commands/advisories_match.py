@@ -28,7 +28,7 @@ from monitord.config.models import Config
 from monitord.drupal import decide as dc
 from monitord.drupal.advisory import Advisory
 from monitord.drupal.feeds import parse_feed
-from monitord.drupal.inventory import Inventory, load_inventory
+from monitord.drupal.inventory import Inventory, load_inventory_contained
 from monitord.drupal.service import drupal_sites
 
 GROUP = "advisories"
@@ -88,7 +88,11 @@ def read_feed(source: str) -> tuple[bytes | None, str | None]:
 async def _inventories(config: Config) -> list[tuple[dc.SiteRef, Inventory]]:
     sites = drupal_sites(config)
     loaded = await asyncio.gather(
-        *(load_inventory(site.drupal, Path(config.directory)) for _, site in sites if site.drupal)
+        *(
+            load_inventory_contained(site.drupal, Path(config.directory))
+            for _, site in sites
+            if site.drupal
+        )
     )
     return [(ref, inv) for (ref, _), inv in zip(sites, loaded, strict=True)]
 

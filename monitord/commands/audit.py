@@ -27,7 +27,7 @@ from typing import Any
 from monitord.cli import add_config_argument
 from monitord.config import load_config, resolve_config_dir
 from monitord.config.models import Config
-from monitord.drupal.inventory import Inventory, load_inventory
+from monitord.drupal.inventory import Inventory, load_inventory_contained
 from monitord.drupal.osv import OsvRecord, fixed_versions, load_osv_directory
 from monitord.drupal.service import drupal_sites
 from monitord.drupal.versions import parse_version
@@ -148,7 +148,7 @@ def format_text(result: AuditResult) -> str:
 async def _inventories(config: Config, client: str | None) -> list[tuple[str, str, Inventory]]:
     chosen = [(ref, s) for ref, s in drupal_sites(config) if client is None or ref.client == client]
     loaded = await asyncio.gather(
-        *(load_inventory(s.drupal, Path(config.directory)) for _, s in chosen if s.drupal)
+        *(load_inventory_contained(s.drupal, Path(config.directory)) for _, s in chosen if s.drupal)
     )
     return [(ref.client, ref.site, inv) for (ref, _), inv in zip(chosen, loaded, strict=True)]
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -36,7 +37,7 @@ from monitord.drupal import decide as dc
 from monitord.drupal.advisory import Advisory
 from monitord.drupal.feeds import FeedParseResult, detect_revision, parse_feed
 from monitord.drupal.fetch import FeedFetcher, FetchResult, display_url, poll_interval
-from monitord.drupal.inventory import Inventory, load_inventory
+from monitord.drupal.inventory import Inventory, load_inventory_contained
 from monitord.events import Event
 from monitord.logsetup import get_logger
 from monitord.notify.base import Notification
@@ -53,6 +54,10 @@ deploys."""
 INVENTORY_CONCURRENCY = 8
 """Inventory commands run at once: enough to load a few hundred sites in a round, few enough
 not to fork-bomb the monitoring host."""
+
+INVENTORY_META_PREFIX = "inventory:"
+"""Store meta key prefix of each Drupal site's last inventory reading (JSON: known, source,
+errors, checked), which ``monitord status`` shows."""
 
 RETRY_AFTER_CRASH = timedelta(minutes=2)
 """After a round fails unexpectedly (a bug, the store unwritable), the next one is this soon."""
@@ -90,6 +95,28 @@ def source_key(advisory: Advisory) -> str:
     return "rss" if advisory.source == "rss" else f"psa-json:{advisory.package or ''}"
 
 
+def read_inventory_states(state_path: Path) -> dict[str, dict[str, Any]]:
+    """Per Drupal site id, its last inventory reading as the watcher stored it (blocking; the
+    store opened read-only). Empty when the store is absent or cannot be read by this user."""
+    import sqlite3
+
+    from monitord.api.storeview import read_meta
+
+    try:
+        meta = read_meta(state_path, INVENTORY_META_PREFIX)
+    except (sqlite3.Error, OSError):
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for key, raw in meta.items():
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            out[key.removeprefix(INVENTORY_META_PREFIX)] = record
+    return out
+
+
 def drupal_sites(config: Config) -> list[tuple[dc.SiteRef, Site]]:
     """Every site with a ``drupal:`` section, in config order."""
     out = []
@@ -119,6 +146,7 @@ class SecurityService:
         self._decisions: dict[tuple[str, str], DecisionRow] = {}
         self._queue: dict[tuple[str, str], PatchItemRow] = {}
         self._inventories: dict[str, _CachedInventory] = {}
+        self._inventory_shown: dict[str, str] = {}
         self._calendar: BusinessCalendar | None = None
         self.last_report: PollReport | None = None
 
@@ -208,11 +236,34 @@ class SecurityService:
         ):
             return cached.inventory
         async with sem:
-            inv = await load_inventory(site.drupal, Path(config.directory))
+            inv = await load_inventory_contained(site.drupal, Path(config.directory))
         if inv.errors:
-            self.log.warning("inventory problems", site=site.id, problems=inv.errors)
+            self.log.warning(
+                "inventory problems; advisories for this site are checked by hand"
+                if not inv.known
+                else "inventory problems",
+                site=site.id,
+                problems=inv.errors,
+            )
         self._inventories[site.id] = _CachedInventory(key, now, inv)
+        await self._show_inventory(site.id, inv, now)
         return inv
+
+    async def _show_inventory(self, site_id: str, inv: Inventory, now: datetime) -> None:
+        """Keep the site's inventory state in the store for ``monitord status`` (when changed)."""
+        shown = json.dumps({"known": inv.known, "source": inv.source, "errors": inv.errors})
+        if self._inventory_shown.get(site_id) == shown:
+            return
+        record = {"known": inv.known, "source": inv.source, "errors": inv.errors}
+        try:
+            await self._store().set_meta(
+                INVENTORY_META_PREFIX + site_id,
+                json.dumps({**record, "checked": now.isoformat()}),
+            )
+        except Exception:  # diagnostics only: the round goes on, the next one writes it again
+            self.log.warning("inventory state not stored for status", site=site_id)
+            return
+        self._inventory_shown[site_id] = shown
 
     # ------------------------------------------------------------------ one round
 

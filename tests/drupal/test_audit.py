@@ -174,3 +174,21 @@ def test_audit_over_the_drupal_security_teams_database() -> None:
             assert all(rng.fixed not in f.fixed for f in again.findings), (r.id, rng)
             checked += 1
     assert checked > 50
+
+
+def test_a_hostile_composer_lock_is_unchecked_with_its_reason_and_the_rest_audited(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """200,000 ``[`` in one site's composer.lock once ended the audit with a traceback."""
+    lock = config / "sites" / "acme-shop.composer.lock"
+    lock.write_bytes(b"[" * 200_000)
+    code = main(["audit", "--config", str(config), "--osv", str(OSV)])
+    cap = capsys.readouterr()
+    assert code == 1  # the healthy sites' findings still count
+    assert "Traceback" not in cap.err
+    assert "acme/acme-www: drupal/webform 6.2.3 is vulnerable" in cap.out
+    assert (
+        f"acme/acme-shop: inventory unknown — check by hand (composer.lock: {lock} nests JSON "
+        "deeper than"
+    ) in cap.out
+    assert "3 findings on 2 sites, 2 sites to check by hand" in cap.err
