@@ -105,7 +105,9 @@ def rows_for(
 ) -> list[dict[str, Any]]:
     """One row per (advisory, site), plus one per PSA heads-up. Pure."""
     rows: list[dict[str, Any]] = []
-    for adv_id, recs in dc.effective_records(advisories).items():
+    effective = dc.effective_records(advisories)
+    known = [a for recs in effective.values() for a in recs if a.kind != "psa"]
+    for adv_id, recs in effective.items():
         matchable = [a for a in recs if a.kind != "psa"]
         for a in recs:
             hu = dc.heads_up(a, now) if a.kind == "psa" else None
@@ -125,7 +127,7 @@ def rows_for(
         if not matchable:
             continue
         for ref, inv in sites:
-            d = dc.decide(matchable, ref, inv, calendar, now)
+            d = dc.decide(matchable, ref, inv, calendar, now, known)
             m = d.match
             chosen = next((a for a in matchable if a.package == m.package), matchable[0])
             rows.append(

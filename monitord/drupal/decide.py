@@ -119,41 +119,63 @@ _VERSION_WORD = re.compile(
 )
 
 
-def fixed_version(advisory: Advisory, installed: str) -> str | None:
-    """The lowest release the advisory's solution names that is above ``installed`` and outside
-    the affected versions, preferring one on the same major version; None when none is named."""
-    text = " ".join(p for p in (advisory.solution, advisory.solution_link) if p)
-    if not text:
-        return None
+def _affects_release(advisory: Advisory, raw: str, v: Any) -> bool:
+    """Whether ``advisory`` affects the release ``raw`` (parsed: ``v``); an unreadable
+    constraint counts as not saying so (the advisory is then matched by hand anyway)."""
+    if advisory.affected:
+        try:
+            if parse_constraint(advisory.affected).matches(v):
+                return True
+        except VersionError:
+            pass
+    return any(_same_version(raw, i) for i in advisory.insecure_versions)
+
+
+def fixed_version(
+    advisory: Advisory, installed: str, others: Iterable[Advisory] = ()
+) -> str | None:
+    """The lowest release above ``installed`` that the advisories name and that NONE of them
+    affects; None when none is named.
+
+    ``others`` are the other known advisories for the same package: a release this one's
+    solution names may be affected by another (a later advisory, or another range), and a
+    notice must never send a site to a release that is known to be vulnerable. Their solutions
+    name candidates too. The lowest safe release is on the installed major line when there is
+    one, as releases order that way.
+    """
+    package = advisory.package
+    pool = [advisory, *(o for o in others if o.package == package and o is not advisory)]
     try:
         have = parse_version(installed)
-        constraint = parse_constraint(advisory.affected) if advisory.affected else None
+        if advisory.affected:
+            parse_constraint(advisory.affected)
     except VersionError:
         return None
     candidates: dict[str, Any] = {}
-    for raw in [*_RELEASE_LINK.findall(text), *_VERSION_WORD.findall(text)]:
-        try:
-            v = parse_version(raw)
-        except VersionError:
-            continue
-        if v.is_branch or not v > have:
-            continue
-        if constraint is not None and constraint.matches(v):
-            continue
-        if advisory.insecure_versions and any(
-            _same_version(raw, i) for i in advisory.insecure_versions
-        ):
-            continue
-        candidates.setdefault(raw, v)
-    if not candidates:
+    for adv in pool:
+        text = " ".join(p for p in (adv.solution, adv.solution_link) if p)
+        for raw in [*_RELEASE_LINK.findall(text), *_VERSION_WORD.findall(text)]:
+            try:
+                v = parse_version(raw)
+            except VersionError:
+                continue
+            if v.is_branch or not v > have:
+                continue
+            candidates.setdefault(raw, v)
+    safe = {k: v for k, v in candidates.items() if not any(_affects_release(a, k, v) for a in pool)}
+    if not safe:
         return None
-    same_major = {k: v for k, v in candidates.items() if v.release[0] == have.release[0]}
-    pool = same_major or candidates
-    return min(pool, key=lambda k: pool[k])
+    same_major = {k: v for k, v in safe.items() if v.release[0] == have.release[0]}
+    chosen = same_major or safe
+    return min(chosen, key=lambda k: chosen[k])
 
 
-def match(advisory: Advisory, inventory: Inventory | None) -> Match:
-    """Whether the site with ``inventory`` (None: none configured) is affected, and why."""
+def match(
+    advisory: Advisory, inventory: Inventory | None, others: Iterable[Advisory] = ()
+) -> Match:
+    """Whether the site with ``inventory`` (None: none configured) is affected, and why.
+
+    ``others``: every other known advisory, so the release to move to is one none affects."""
     if advisory.kind == "psa":
         return Match(False, "a PSA is an announcement, not matched against versions")
     package = advisory.package
@@ -193,7 +215,7 @@ def match(advisory: Advisory, inventory: Inventory | None) -> Match:
             package=package,
             installed=installed,
             constraint=advisory.affected,
-            fixed=fixed_version(advisory, installed) if hit else None,
+            fixed=fixed_version(advisory, installed, others) if hit else None,
         )
     if advisory.insecure_versions:
         listed = ", ".join(advisory.insecure_versions)
@@ -229,15 +251,19 @@ def decide(
     inventory: Inventory | None,
     calendar: BusinessCalendar,
     now: datetime,
+    others: Sequence[Advisory] = (),
 ) -> Decision:
-    """The action for one advisory (or all records of one advisory id) and one Drupal site."""
+    """The action for one advisory (or all records of one advisory id) and one Drupal site.
+
+    ``others``: every known advisory record (any id), so the release a notice names is one that
+    none of them affects (:func:`fixed_version`)."""
     records: Sequence[Advisory] = [advisory] if isinstance(advisory, Advisory) else advisory
     if not records:
         raise ValueError("decide() needs at least one advisory record")
     fingerprint = decision_fingerprint(records)
     best: Decision | None = None
     for adv in records:
-        m = match(adv, inventory)
+        m = match(adv, inventory, others)
         if m.affected is None:
             action: Action = "unknown"
         elif not m.affected:

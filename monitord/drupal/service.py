@@ -365,6 +365,8 @@ class SecurityService:
             sem = asyncio.Semaphore(INVENTORY_CONCURRENCY)
             inventories = await asyncio.gather(*(self._inventory(s, now, sem) for _, s in sites))
             cal = self.calendar()
+            # Every known record: the release a notice names must be one none of them affects.
+            known = [a for recs in matchable.values() for a in recs if a.kind != "psa"]
             for adv_id, recs in matchable.items():
                 recs = [a for a in recs if a.kind != "psa"]
                 fingerprint = dc.decision_fingerprint(recs)
@@ -389,7 +391,7 @@ class SecurityService:
                     )
                     if not dc.needs_decision(prior, fingerprint, installed):
                         continue
-                    d = dc.decide(recs, ref, inv, cal, now)
+                    d = dc.decide(recs, ref, inv, cal, now, known)
                     t = dc.transition(prior, d)
                     adv = next((a for a in recs if a.package == d.match.package), recs[0])
                     report.decisions[d.action] += 1
