@@ -15,6 +15,7 @@ import hashlib
 import html
 import sys
 import textwrap
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -32,7 +33,12 @@ from monitord.store.sqlite import SqliteStore
 from tests.helpers import smtp as smtp_helpers
 from tests.helpers.clock import Clock
 from tests.helpers.daemon import agency_yaml, smtp_yaml
-from tests.helpers.hostile_drupal import composer_lock_of_brackets
+from tests.helpers.hostile_drupal import (
+    composer_lock_of_brackets,
+    json_deep,
+    project_of_lt,
+    unclosed_labels,
+)
 from tests.helpers.sites import serve_app
 from tests.helpers.smtp import ReceivedMail, SmtpServer
 from tests.helpers.tls import test_ca as _test_ca
@@ -469,6 +475,31 @@ async def test_hostile_and_failing_feeds_are_survived_and_nothing_known_is_lost(
         assert sum("HTTP 500" in e for e in report.errors) == 2
         assert len(service.queued()) == 1
         assert [a.id for a in service.advisories()] == ["SA-CONTRIB-2026-300"]
+
+
+async def test_hostile_5_mib_feeds_cost_a_round_little_cpu_and_the_good_feed_still_acts(
+    cfg_dir: Path, feeds: FeedServer, mailer: SmtpServer
+) -> None:
+    """A feed item whose ``Project:`` field was 400,000 ``<`` froze the daemon for ~48 s."""
+    feeds.bodies["lt.xml"] = project_of_lt()
+    feeds.bodies["labels.xml"] = unclosed_labels()
+    feeds.bodies["deep.json"] = json_deep()
+    feeds.bodies["all.xml"] = rss(CORE_HC)
+    names = ("lt.xml", "labels.xml", "deep.json", "all.xml")
+    cfg = write_config(cfg_dir, mailer, [feeds.url(n) for n in names])
+    clock = Clock(T0)
+    async with running(cfg, clock) as (_daemon, service):
+        start = time.process_time()
+        report = await service.run_once(clock.now)
+        spent = time.process_time() - start
+        # Three 5 MiB bodies served, fetched and parsed in this process (~0.12 s; the quadratic
+        # parse needed minutes for one).
+        assert spent < 1.0, f"{spent:.2f} s of CPU"
+        assert [e.kind for e in report.events] == ["security-now"]
+        problems = "\n".join(report.errors)
+        assert "skipped: its <description> is " in problems  # the hostile item, named
+        assert "nests deeper than any feed" in problems  # the fetcher's sniff survives it
+        await mailer.wait_for_async(2)
 
 
 async def test_a_hostile_composer_lock_fails_its_own_site_only(
