@@ -55,9 +55,10 @@ INVENTORY_CONCURRENCY = 8
 """Inventory commands run at once: enough to load a few hundred sites in a round, few enough
 not to fork-bomb the monitoring host."""
 
-INVENTORY_META_PREFIX = "inventory:"
-"""Store meta key prefix of each Drupal site's last inventory reading (JSON: known, source,
-errors, checked), which ``monitord status`` shows."""
+INVENTORY_PROBLEMS_META = "inventory-problems"
+"""Store meta key holding, per Drupal site whose inventory is unknown, why (JSON ``{site:
+{source, errors, checked}}``), which ``monitord status`` shows. One key written only when it
+changes, so 10,000 healthy sites cost no writes."""
 
 RETRY_AFTER_CRASH = timedelta(minutes=2)
 """After a round fails unexpectedly (a bug, the store unwritable), the next one is this soon."""
@@ -95,26 +96,21 @@ def source_key(advisory: Advisory) -> str:
     return "rss" if advisory.source == "rss" else f"psa-json:{advisory.package or ''}"
 
 
-def read_inventory_states(state_path: Path) -> dict[str, dict[str, Any]]:
-    """Per Drupal site id, its last inventory reading as the watcher stored it (blocking; the
-    store opened read-only). Empty when the store is absent or cannot be read by this user."""
+def read_inventory_problems(state_path: Path) -> dict[str, dict[str, Any]]:
+    """Per Drupal site id whose inventory is unknown: why, as the watcher stored it (blocking;
+    the store opened read-only). Empty when the store is absent or this user cannot read it."""
     import sqlite3
 
     from monitord.api.storeview import read_meta
 
     try:
-        meta = read_meta(state_path, INVENTORY_META_PREFIX)
-    except (sqlite3.Error, OSError):
+        raw = read_meta(state_path, INVENTORY_PROBLEMS_META).get(INVENTORY_PROBLEMS_META)
+        data = json.loads(raw) if raw else {}
+    except (sqlite3.Error, OSError, ValueError):
         return {}
-    out: dict[str, dict[str, Any]] = {}
-    for key, raw in meta.items():
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            out[key.removeprefix(INVENTORY_META_PREFIX)] = record
-    return out
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, dict)}
 
 
 def drupal_sites(config: Config) -> list[tuple[dc.SiteRef, Site]]:
@@ -146,7 +142,7 @@ class SecurityService:
         self._decisions: dict[tuple[str, str], DecisionRow] = {}
         self._queue: dict[tuple[str, str], PatchItemRow] = {}
         self._inventories: dict[str, _CachedInventory] = {}
-        self._inventory_shown: dict[str, str] = {}
+        self._inventory_problems: str | None = None
         self._calendar: BusinessCalendar | None = None
         self.last_report: PollReport | None = None
 
@@ -246,24 +242,28 @@ class SecurityService:
                 problems=inv.errors,
             )
         self._inventories[site.id] = _CachedInventory(key, now, inv)
-        await self._show_inventory(site.id, inv, now)
         return inv
 
-    async def _show_inventory(self, site_id: str, inv: Inventory, now: datetime) -> None:
-        """Keep the site's inventory state in the store for ``monitord status`` (when changed)."""
-        shown = json.dumps({"known": inv.known, "source": inv.source, "errors": inv.errors})
-        if self._inventory_shown.get(site_id) == shown:
+    async def _show_inventory_problems(self, site_ids: list[str]) -> None:
+        """Store why each unknown inventory is unknown, for ``monitord status`` (when changed)."""
+        problems = {
+            site_id: {
+                "source": cached.inventory.source,
+                "errors": cached.inventory.errors,
+                "checked": cached.loaded.isoformat(),
+            }
+            for site_id in site_ids
+            if (cached := self._inventories.get(site_id)) is not None and not cached.inventory.known
+        }
+        text = json.dumps(problems, sort_keys=True)
+        if text == self._inventory_problems:
             return
-        record = {"known": inv.known, "source": inv.source, "errors": inv.errors}
         try:
-            await self._store().set_meta(
-                INVENTORY_META_PREFIX + site_id,
-                json.dumps({**record, "checked": now.isoformat()}),
-            )
+            await self._store().set_meta(INVENTORY_PROBLEMS_META, text)
         except Exception:  # diagnostics only: the round goes on, the next one writes it again
-            self.log.warning("inventory state not stored for status", site=site_id)
+            self.log.warning("inventory problems not stored for status", exc_info=True)
             return
-        self._inventory_shown[site_id] = shown
+        self._inventory_problems = text
 
     # ------------------------------------------------------------------ one round
 
@@ -364,6 +364,7 @@ class SecurityService:
         if matchable and sites:
             sem = asyncio.Semaphore(INVENTORY_CONCURRENCY)
             inventories = await asyncio.gather(*(self._inventory(s, now, sem) for _, s in sites))
+            await self._show_inventory_problems([site.id for _, site in sites])
             cal = self.calendar()
             # Every known record: the release a notice names must be one none of them affects.
             known = [a for recs in matchable.values() for a in recs if a.kind != "psa"]

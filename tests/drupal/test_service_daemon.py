@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import html
+import os
 import sys
 import textwrap
 import time
@@ -26,6 +27,7 @@ import pytest
 from aiohttp import web
 
 from monitord.cli import main
+from monitord.commands.status import collect
 from monitord.daemon import Daemon
 from monitord.drupal.service import SecurityService, security_service
 from monitord.store.base import SENT, LocalTicketRow
@@ -525,7 +527,7 @@ async def test_a_hostile_composer_lock_fails_its_own_site_only(
         )
     )
     clock = Clock(T0)
-    async with running(cfg, clock) as (daemon, service):
+    async with running(cfg, clock) as (_daemon, service):
         report = await service.run_once(clock.now)
         by_site = {e.site: e.kind for e in report.events}
         assert by_site == {"acme-www": "security-now", "beta-www": "security-unknown"}
@@ -540,20 +542,34 @@ async def test_a_hostile_composer_lock_fails_its_own_site_only(
         # The next round is not stopped either, and changes nothing.
         clock.now += timedelta(minutes=15)
         assert (await service.run_once(clock.now)).events == []
-        assert daemon.store is not None
 
-    capsys.readouterr()
-    # The CLI runs its own event loop: give it a thread of its own.
-    assert await asyncio.to_thread(main, ["status", "--config", str(cfg), "--store"]) == 0
-    out = capsys.readouterr().out
-    beta = out[out.index("beta/beta-www") :]
-    assert beta.splitlines()[1] == (
-        "  inventory unknown — advisories for this site are checked by hand: composer.lock: "
-        f"{lock} nests JSON deeper than Python's reader allows "
-        f"({sys.getrecursionlimit()} levels; a real one is 4 deep), so it is broken or hostile; "
-        "regenerate it with `composer update --lock`"
-    )
-    assert "inventory unknown" not in out[: out.index("beta/beta-www")]  # acme's is fine
+        async def status() -> str:
+            capsys.readouterr()
+            # The CLI runs its own event loop: give it a thread of its own.
+            args = ["status", "--config", str(cfg), "--store"]
+            assert await asyncio.to_thread(main, args) == 0
+            return capsys.readouterr().out
+
+        out = await status()
+        beta = out[out.index("beta/beta-www") :]
+        assert beta.splitlines()[1] == (
+            "  inventory unknown — advisories for this site are checked by hand: composer.lock: "
+            f"{lock} nests JSON deeper than Python's reader allows "
+            f"({sys.getrecursionlimit()} levels; a real one is 4 deep), so it is broken or "
+            "hostile; regenerate it with `composer update --lock`"
+        )
+        assert "inventory unknown" not in out[: out.index("beta/beta-www")]  # acme's is fine
+        as_json = await asyncio.to_thread(collect, str(cfg), prefer_store=True)
+        by_id = {site["site"]: site for site in as_json["sites"]}
+        assert "inventory_unknown" not in by_id["acme-www"]
+        assert by_id["beta-www"]["inventory_unknown"]["source"] == f"composer.lock {lock}"
+
+        # The lock is repaired: the next round reads it, and status no longer complains.
+        lock.write_text('{"packages": [{"name": "drupal/core", "version": "10.3.9"}]}')
+        os.utime(lock, (1, 1))  # a new mtime, whatever the file system's resolution
+        clock.now += timedelta(minutes=15)
+        assert (await service.run_once(clock.now)).events == []
+        assert "inventory unknown" not in await status()
 
 
 async def test_unknown_inventory_tells_the_agency_only_and_psa_gives_a_heads_up(
