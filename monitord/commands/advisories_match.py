@@ -106,7 +106,7 @@ def rows_for(
     """One row per (advisory, site), plus one per PSA heads-up. Pure."""
     rows: list[dict[str, Any]] = []
     effective = dc.effective_records(advisories)
-    known = [a for recs in effective.values() for a in recs if a.kind != "psa"]
+    targets = dc.ReleaseTargets.of(a for recs in effective.values() for a in recs)
     for adv_id, recs in effective.items():
         matchable = [a for a in recs if a.kind != "psa"]
         for a in recs:
@@ -127,7 +127,7 @@ def rows_for(
         if not matchable:
             continue
         for ref, inv in sites:
-            d = dc.decide(matchable, ref, inv, calendar, now, known)
+            d = dc.decide(matchable, ref, inv, calendar, now, targets)
             m = d.match
             chosen = next((a for a in matchable if a.package == m.package), matchable[0])
             rows.append(

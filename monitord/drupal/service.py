@@ -367,7 +367,7 @@ class SecurityService:
             await self._show_inventory_problems([site.id for _, site in sites])
             cal = self.calendar()
             # Every known record: the release a notice names must be one none of them affects.
-            known = [a for recs in matchable.values() for a in recs if a.kind != "psa"]
+            targets = dc.ReleaseTargets.of(a for recs in matchable.values() for a in recs)
             for adv_id, recs in matchable.items():
                 recs = [a for a in recs if a.kind != "psa"]
                 fingerprint = dc.decision_fingerprint(recs)
@@ -392,7 +392,7 @@ class SecurityService:
                     )
                     if not dc.needs_decision(prior, fingerprint, installed):
                         continue
-                    d = dc.decide(recs, ref, inv, cal, now, known)
+                    d = dc.decide(recs, ref, inv, cal, now, targets)
                     t = dc.transition(prior, d)
                     adv = next((a for a in recs if a.package == d.match.package), recs[0])
                     report.decisions[d.action] += 1

@@ -519,11 +519,12 @@ TARGETS = [
 def test_fixed_version_is_one_no_known_advisory_affects(
     advisory: Advisory, others: list[Advisory], installed: str, expected: str | None
 ) -> None:
-    assert dc.fixed_version(advisory, installed, others) == expected
+    targets = dc.ReleaseTargets.of([advisory, *others])
+    assert dc.fixed_version(advisory, installed, targets) == expected
 
 
 def test_decide_names_a_release_no_known_advisory_affects() -> None:
-    known = [SA_005, SA_010, SA_013]
+    known = dc.ReleaseTargets.of([SA_005, SA_010, SA_013])
     d = dc.decide(SA_005, SITE, inv(core="11.2.5"), CAL, NOW, known)
     assert d.match.fixed == "11.3.16"
     assert dc.decide(SA_005, SITE, inv(core="11.2.5"), CAL, NOW).match.fixed == "11.2.14"
