@@ -7,16 +7,17 @@
 
 Pure functions over bytes. XML goes through ``defusedxml`` (entity declarations and external
 references are refused and reported, never expanded); the escaped HTML of each item's
-description is read by a small scanner built on ``str.find`` instead of an HTML parser or
-feedparser (feedparser costs ~0.3 s of CPU for a 50-item feed; this costs a few milliseconds,
-see bench/bench_feed_parse.py). Nothing here raises for bad input: a broken document gives a
+description is read with ``str.find`` scans and tag patterns that cannot backtrack, instead of
+an HTML parser or feedparser (feedparser costs ~0.3 s of CPU for a 50-item feed; this costs a
+few milliseconds, see bench/bench_feed_parse.py). Nothing here raises for bad input: a broken document gives a
 result with an error and no advisories, and one broken item gives an error while every other
 item still parses.
 
 A feed is untrusted input, and a parse runs in a thread that holds the GIL while it works, so a
 slow parse stalls the whole daemon. Every step is therefore linear in the input: no regular
 expression here can backtrack over an unbounded span (``<[^>]*>`` over a run of ``<`` is
-quadratic: 400,000 of them took 48 s), and documents, items and fields have named size limits
+quadratic: a field of 400,000 froze the daemon for ~48 s; Python 3.11's ``html.parser`` has
+quadratic cases of its own), and documents, items and fields have named size limits
 (:data:`FEED_MAX_TAGS`, :data:`FEED_MAX_ITEMS`, :data:`DESCRIPTION_MAX_CHARS`,
 :data:`FIELD_MAX_CHARS`, :data:`SHORT_FIELD_MAX_CHARS`). bench/bench_hostile_feed.py times the
 hostile shapes of tests/helpers/hostile_drupal.py.
