@@ -28,7 +28,7 @@ from monitord.config.models import Config
 from monitord.drupal import decide as dc
 from monitord.drupal.advisory import Advisory
 from monitord.drupal.feeds import parse_feed
-from monitord.drupal.inventory import Inventory, load_inventory
+from monitord.drupal.inventory import Inventory, load_inventory_contained
 from monitord.drupal.service import drupal_sites
 
 GROUP = "advisories"
@@ -88,7 +88,11 @@ def read_feed(source: str) -> tuple[bytes | None, str | None]:
 async def _inventories(config: Config) -> list[tuple[dc.SiteRef, Inventory]]:
     sites = drupal_sites(config)
     loaded = await asyncio.gather(
-        *(load_inventory(site.drupal, Path(config.directory)) for _, site in sites if site.drupal)
+        *(
+            load_inventory_contained(site.drupal, Path(config.directory))
+            for _, site in sites
+            if site.drupal
+        )
     )
     return [(ref, inv) for (ref, _), inv in zip(sites, loaded, strict=True)]
 
@@ -101,7 +105,9 @@ def rows_for(
 ) -> list[dict[str, Any]]:
     """One row per (advisory, site), plus one per PSA heads-up. Pure."""
     rows: list[dict[str, Any]] = []
-    for adv_id, recs in dc.effective_records(advisories).items():
+    effective = dc.effective_records(advisories)
+    targets = dc.ReleaseTargets.of(a for recs in effective.values() for a in recs)
+    for adv_id, recs in effective.items():
         matchable = [a for a in recs if a.kind != "psa"]
         for a in recs:
             hu = dc.heads_up(a, now) if a.kind == "psa" else None
@@ -121,7 +127,7 @@ def rows_for(
         if not matchable:
             continue
         for ref, inv in sites:
-            d = dc.decide(matchable, ref, inv, calendar, now)
+            d = dc.decide(matchable, ref, inv, calendar, now, targets)
             m = d.match
             chosen = next((a for a in matchable if a.package == m.package), matchable[0])
             rows.append(

@@ -4,7 +4,10 @@ Checks every Drupal site's inventory (or one client's) against every advisory in
 directory — such as a clone of the Drupal Security Team's drupal-advisory-database — for
 onboarding a new client. Prints each vulnerable package with the advisory, and the fixed
 version to move to on its branch (or that there is none: change branch or remove it). Sites
-whose inventory is unknown are listed as "check by hand".
+whose inventory is unknown are listed as "check by hand". The release to update to is the lowest
+one above the installed version that NO advisory for the package affects (every range of every
+advisory is checked, not only those that affect the installed version), so it is never one the
+same audit would call vulnerable.
 
 Exit status:
 
@@ -27,10 +30,9 @@ from typing import Any
 from monitord.cli import add_config_argument
 from monitord.config import load_config, resolve_config_dir
 from monitord.config.models import Config
-from monitord.drupal.inventory import Inventory, load_inventory
-from monitord.drupal.osv import OsvRecord, fixed_versions, load_osv_directory
+from monitord.drupal.inventory import Inventory, load_inventory_contained
+from monitord.drupal.osv import OsvRecord, fixed_versions, load_osv_directory, safe_target
 from monitord.drupal.service import drupal_sites
-from monitord.drupal.versions import parse_version
 from monitord.errors import MonitordError, VersionError
 
 OSV_ENV = "MONITORD_OSV_DIR"
@@ -72,7 +74,10 @@ class Finding:
     advisory: str
     link: str | None
     fixed: list[str]
-    """Fixed releases on the installed branch; empty: none on this branch."""
+    """The release that clears this advisory alone; empty: it names none."""
+    target: str | None = None
+    """The release that clears every advisory for the package (:func:`safe_target`); None:
+    no release it names is safe."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +88,7 @@ class Finding:
             "advisory": self.advisory,
             "link": self.link,
             "fixed": self.fixed,
+            "target": self.target,
         }
 
 
@@ -106,7 +112,9 @@ def audit(sites: list[tuple[str, str, Inventory]], records: list[OsvRecord]) -> 
             why = "; ".join(inv.errors) or "inventory unknown"
             result.unchecked.append((client, site, f"inventory unknown — check by hand ({why})"))
         for package, installed in sorted(inv.packages.items()):
-            for record in by_package.get(package.lower(), []):
+            records = by_package.get(package.lower(), [])
+            hits: list[Finding] = []
+            for record in records:
                 try:
                     hit = record.affects(installed)
                     fixed = fixed_versions(record, installed) if hit else []
@@ -116,18 +124,23 @@ def audit(sites: list[tuple[str, str, Inventory]], records: list[OsvRecord]) -> 
                     )
                     continue
                 if hit:
-                    result.findings.append(
+                    hits.append(
                         Finding(client, site, package, installed, record.sa_id, record.link, fixed)
                     )
+            if hits:
+                target = safe_target(records, installed)  # installed parsed above: no error
+                for f in hits:
+                    f.target = target
+                result.findings.extend(hits)
     return result
 
 
 def move_to(findings: list[Finding]) -> str:
-    """The version one package must reach to clear all its findings, or what to do instead."""
-    if any(not f.fixed for f in findings):
-        return "no fixed release on this branch: move to a supported branch or remove it"
-    target = max((v for f in findings for v in f.fixed), key=parse_version)
-    return f"update to {target} or later"
+    """The release one package must reach to clear all its advisories, or what to do instead."""
+    target = findings[0].target if findings else None
+    if target is None:
+        return "no release free of its advisories is known: move to a supported branch or remove it"
+    return f"update to {target}"
 
 
 def format_text(result: AuditResult) -> str:
@@ -148,7 +161,7 @@ def format_text(result: AuditResult) -> str:
 async def _inventories(config: Config, client: str | None) -> list[tuple[str, str, Inventory]]:
     chosen = [(ref, s) for ref, s in drupal_sites(config) if client is None or ref.client == client]
     loaded = await asyncio.gather(
-        *(load_inventory(s.drupal, Path(config.directory)) for _, s in chosen if s.drupal)
+        *(load_inventory_contained(s.drupal, Path(config.directory)) for _, s in chosen if s.drupal)
     )
     return [(ref.client, ref.site, inv) for (ref, _), inv in zip(chosen, loaded, strict=True)]
 

@@ -164,7 +164,12 @@ def collect(config_dir: str | None, *, prefer_store: bool = False) -> dict[str, 
 
     data = asyncio.run(read())
     beats = _heartbeats(config)
+    from monitord.drupal.service import read_inventory_problems
+
+    inventory_problems = read_inventory_problems(config.state_path())
     for site in data.get("sites", []):
+        if site["site"] in inventory_problems:
+            site["inventory_unknown"] = inventory_problems[site["site"]]
         for check in site.get("checks", []):
             key = f"{site['client']}/{site['site']}/{check['check']}"
             if key in beats:
@@ -181,6 +186,9 @@ def handle(args: argparse.Namespace) -> int:
     order = {"down": 0, "unknown": 1, "up": 2}
     for site in sorted(data["sites"], key=lambda s: (order[s["state"]], s["client"], s["site"])):
         print(f"{site['state'].upper():8} {site['client']}/{site['site']}  {site['url']}")
+        if unknown := site.get("inventory_unknown"):
+            why = "; ".join(unknown.get("errors") or []) or "no reason recorded"
+            print(f"  inventory unknown — advisories for this site are checked by hand: {why}")
         for c in site["checks"]:
             last = c["last_result"]
             msg = "no result yet" if last is None else last["message"]

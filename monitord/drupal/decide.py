@@ -119,41 +119,102 @@ _VERSION_WORD = re.compile(
 )
 
 
-def fixed_version(advisory: Advisory, installed: str) -> str | None:
-    """The lowest release the advisory's solution names that is above ``installed`` and outside
-    the affected versions, preferring one on the same major version; None when none is named."""
+def _affects_release(advisory: Advisory, raw: str, v: Any) -> bool:
+    """Whether ``advisory`` affects the release ``raw`` (parsed: ``v``); an unreadable
+    constraint counts as not saying so (the advisory is then matched by hand anyway)."""
+    if advisory.affected:
+        try:
+            if parse_constraint(advisory.affected).matches(v):
+                return True
+        except VersionError:
+            pass
+    return any(_same_version(raw, i) for i in advisory.insecure_versions)
+
+
+def _named_releases(advisory: Advisory) -> dict[str, Any]:
+    """The releases ``advisory``'s solution names (text and link): raw -> parsed, no branches."""
     text = " ".join(p for p in (advisory.solution, advisory.solution_link) if p)
-    if not text:
-        return None
-    try:
-        have = parse_version(installed)
-        constraint = parse_constraint(advisory.affected) if advisory.affected else None
-    except VersionError:
-        return None
-    candidates: dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for raw in [*_RELEASE_LINK.findall(text), *_VERSION_WORD.findall(text)]:
         try:
             v = parse_version(raw)
         except VersionError:
             continue
-        if v.is_branch or not v > have:
-            continue
-        if constraint is not None and constraint.matches(v):
-            continue
-        if advisory.insecure_versions and any(
-            _same_version(raw, i) for i in advisory.insecure_versions
-        ):
-            continue
-        candidates.setdefault(raw, v)
-    if not candidates:
+        if not v.is_branch:
+            out.setdefault(raw, v)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseTargets:
+    """Per package, the releases the advisories' solutions name that NONE of the advisories
+    for that package affects, lowest first. Built once per round (:meth:`of`), so matching
+    many sites costs a short scan each, not a pass over every advisory."""
+
+    safe: Mapping[str, tuple[tuple[Any, str], ...]]
+
+    @classmethod
+    def of(cls, advisories: Iterable[Advisory]) -> ReleaseTargets:
+        pools: dict[str, list[Advisory]] = {}
+        for a in advisories:
+            if a.package is not None and a.kind != "psa":
+                pools.setdefault(a.package, []).append(a)
+        safe: dict[str, tuple[tuple[Any, str], ...]] = {}
+        for package, pool in pools.items():
+            named: dict[str, Any] = {}
+            for a in pool:
+                for raw, v in _named_releases(a).items():
+                    named.setdefault(raw, v)
+            ok = [
+                (v, raw)
+                for raw, v in named.items()
+                if not any(_affects_release(a, raw, v) for a in pool)
+            ]
+            safe[package] = tuple(sorted(ok, key=lambda pair: pair[0]))
+        return cls(safe)
+
+    def lowest_above(self, advisory: Advisory, have: Any) -> str | None:
+        """The lowest safe release above ``have`` for ``advisory``'s package (on the installed
+        major line when it has one), never one ``advisory`` itself affects."""
+        first_any: str | None = None
+        for v, raw in self.safe.get(advisory.package or "", ()):
+            if not v > have or _affects_release(advisory, raw, v):
+                continue
+            if v.release[0] == have.release[0]:
+                return raw
+            if first_any is None:
+                first_any = raw
+        return first_any
+
+
+def fixed_version(
+    advisory: Advisory, installed: str, targets: ReleaseTargets | None = None
+) -> str | None:
+    """The lowest release above ``installed`` that the advisories name and that NONE of them
+    affects, preferring the installed major line; None when none is named.
+
+    ``targets`` is built from every known advisory (:meth:`ReleaseTargets.of`): a release this
+    advisory's solution names may be affected by another advisory for the package (a later
+    one, or an overlapping range), and a notice must never send a site to a release known to
+    be vulnerable. Their solutions name candidates too. Without it, only this advisory counts.
+    """
+    try:
+        have = parse_version(installed)
+        if advisory.affected:
+            parse_constraint(advisory.affected)
+    except VersionError:
         return None
-    same_major = {k: v for k, v in candidates.items() if v.release[0] == have.release[0]}
-    pool = same_major or candidates
-    return min(pool, key=lambda k: pool[k])
+    if targets is None or advisory.package not in targets.safe:
+        targets = ReleaseTargets.of([advisory])
+    return targets.lowest_above(advisory, have)
 
 
-def match(advisory: Advisory, inventory: Inventory | None) -> Match:
-    """Whether the site with ``inventory`` (None: none configured) is affected, and why."""
+def match(
+    advisory: Advisory, inventory: Inventory | None, targets: ReleaseTargets | None = None
+) -> Match:
+    """Whether the site with ``inventory`` (None: none configured) is affected, and why.
+
+    ``targets``: from every known advisory, so the release to move to is one none affects."""
     if advisory.kind == "psa":
         return Match(False, "a PSA is an announcement, not matched against versions")
     package = advisory.package
@@ -193,7 +254,7 @@ def match(advisory: Advisory, inventory: Inventory | None) -> Match:
             package=package,
             installed=installed,
             constraint=advisory.affected,
-            fixed=fixed_version(advisory, installed) if hit else None,
+            fixed=fixed_version(advisory, installed, targets) if hit else None,
         )
     if advisory.insecure_versions:
         listed = ", ".join(advisory.insecure_versions)
@@ -229,15 +290,19 @@ def decide(
     inventory: Inventory | None,
     calendar: BusinessCalendar,
     now: datetime,
+    targets: ReleaseTargets | None = None,
 ) -> Decision:
-    """The action for one advisory (or all records of one advisory id) and one Drupal site."""
+    """The action for one advisory (or all records of one advisory id) and one Drupal site.
+
+    ``targets``: built from every known advisory record (any id), so the release a notice names
+    is one that none of them affects (:func:`fixed_version`)."""
     records: Sequence[Advisory] = [advisory] if isinstance(advisory, Advisory) else advisory
     if not records:
         raise ValueError("decide() needs at least one advisory record")
     fingerprint = decision_fingerprint(records)
     best: Decision | None = None
     for adv in records:
-        m = match(adv, inventory)
+        m = match(adv, inventory, targets)
         if m.affected is None:
             action: Action = "unknown"
         elif not m.affected:

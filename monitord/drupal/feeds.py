@@ -7,11 +7,20 @@
 
 Pure functions over bytes. XML goes through ``defusedxml`` (entity declarations and external
 references are refused and reported, never expanded); the escaped HTML of each item's
-description is read with a few regular expressions instead of an HTML parser or feedparser
-(feedparser costs ~0.3 s of CPU for a 50-item feed; this costs a few milliseconds, see
-bench/bench_feed_parse.py), so it can run on the event loop. Nothing here raises for bad
-input: a broken document gives a result with an error and no advisories, and one broken item
-gives an error while every other item still parses.
+description is read with ``str.find`` scans and tag patterns that cannot backtrack, instead of
+an HTML parser or feedparser (feedparser costs ~0.3 s of CPU for a 50-item feed; this costs a
+few milliseconds, see bench/bench_feed_parse.py). Nothing here raises for bad input: a broken document gives a
+result with an error and no advisories, and one broken item gives an error while every other
+item still parses.
+
+A feed is untrusted input, and a parse runs in a thread that holds the GIL while it works, so a
+slow parse stalls the whole daemon. Every step is therefore linear in the input: no regular
+expression here can backtrack over an unbounded span (``<[^>]*>`` over a run of ``<`` is
+quadratic: a field of 400,000 froze the daemon for ~48 s; Python 3.11's ``html.parser`` has
+quadratic cases of its own), and documents, items and fields have named size limits
+(:data:`FEED_MAX_TAGS`, :data:`FEED_MAX_ITEMS`, :data:`DESCRIPTION_MAX_CHARS`,
+:data:`FIELD_MAX_CHARS`, :data:`SHORT_FIELD_MAX_CHARS`). bench/bench_hostile_feed.py times the
+hostile shapes of tests/helpers/hostile_drupal.py.
 """
 
 from __future__ import annotations
@@ -43,6 +52,36 @@ bounded so one odd item cannot bloat the store or a ticket."""
 
 TITLE_PREVIEW_CHARS = 80
 """How much of an item's title an error message quotes, to say which item is broken."""
+
+FEED_MAX_ITEMS = 500
+"""Items read per feed. drupal.org's feeds list 10–50 items and psa.json a few dozen; the rest
+of a longer one is reported and skipped, so a hostile feed cannot make every round decide (and
+store, and log) tens of thousands of advisories."""
+
+FEED_MAX_TAGS = 50_000
+"""XML tags (``<``) a feed may hold before it is refused unparsed. A drupal.org item has about
+20 (its HTML is escaped text, not tags), so this is 2,500 items' worth; it bounds the element
+tree (and its build time) a 5 MiB body of nested or repeated elements would cost."""
+
+DESCRIPTION_MAX_CHARS = 256 * 1024
+"""An item's description (escaped HTML of all its fields). drupal.org's longest are ~10 KB; an
+item with a longer one is skipped and reported."""
+
+FIELD_MAX_CHARS = 64 * 1024
+"""One labelled field of a description (Description, Solution, …), HTML included."""
+
+SHORT_FIELD_MAX_CHARS = 1000
+"""Title, link, guid, date, project, machine name, risk, vulnerability, affected versions and
+CVE ids, as text. Real ones are under 200 characters (the longest OSV constraint is 132); an
+item with a longer one is skipped and reported rather than stored, mailed and ticketed."""
+
+ERRORS_MAX = 20
+"""Problems reported per feed parse; more are counted in one last message, so a feed of
+thousands of broken items costs one log line per round, not thousands."""
+
+WINDOW_MAX_DATES = 20
+"""Dates in a PSA's text tried as its release window (each looks 200 characters ahead for the
+times). A PSA names one or two; the limit keeps a text of thousands of dates linear."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +129,7 @@ def _one_line(text: str) -> str:
 
 
 def _preview(title: str | None) -> str:
-    t = _one_line(title or "")
+    t = _one_line((title or "")[: TITLE_PREVIEW_CHARS * 4])
     return t if len(t) <= TITLE_PREVIEW_CHARS else t[: TITLE_PREVIEW_CHARS - 1] + "…"
 
 
@@ -167,11 +206,14 @@ def _parse_field_date(text: str | None) -> datetime | None:
 
 # ----------------------------------------------------------------- description HTML
 
-_LABEL = re.compile(r'<div class="field-label[^"]*">(.*?)</div>', re.DOTALL)
-_BLOCK_TAG = re.compile(r"</?(?:p|li|ul|ol|br|div|h[1-6]|tr)\b[^>]*>", re.IGNORECASE)
-_ANY_TAG = re.compile(r"<[^>]*>")
-_STRONG = re.compile(r"<strong[^>]*>(.*?)</strong>", re.DOTALL | re.IGNORECASE)
-_HREF = re.compile(r'<a\s[^>]*?href="([^"]*)"', re.IGNORECASE)
+_BLOCK_TAG = re.compile(r"</?(?:p|li|ul|ol|br|div|h[1-6]|tr)\b[^<>]*>", re.IGNORECASE)
+"""Tags that end a line of text. ``[^<>]`` (not ``[^>]``) keeps every tag pattern linear."""
+_ANY_TAG = re.compile(r"<[^<>]*>")
+_LABEL_OPEN = '<div class="field-label'
+_STRONG_OPEN = re.compile(r"<strong", re.IGNORECASE)
+_STRONG_CLOSE = re.compile(r"</strong>", re.IGNORECASE)
+_A_OPEN = re.compile(r"<a\s", re.IGNORECASE)
+_HREF_ATTR = re.compile(r'href="', re.IGNORECASE)
 _RISK = re.compile(
     r"^(?P<label>(?:not|less|moderately|highly)?\s*critical)?\s*"
     r"(?:(?P<score>\d{1,2})\s*[∕/]\s*(?P<max>\d{1,2}))?\s*(?P<vector>\S.*)?$",
@@ -179,11 +221,49 @@ _RISK = re.compile(
 )
 
 
+def _strip_tags(fragment: str, block: str = "") -> str:
+    """``fragment`` without its tags; each block tag becomes ``block``. Linear time.
+
+    A tag is ``<`` up to the next ``>`` with no ``<`` in between: the match from one ``<``
+    ends at the next ``<`` at the latest, so the spans scanned from different starts never
+    overlap (``<[^>]*>`` rescans to the end from every ``<`` of a run: quadratic).
+    """
+    if block:
+        fragment = _BLOCK_TAG.sub(block, fragment)
+    return _ANY_TAG.sub("", fragment)
+
+
 def _text(fragment: str) -> str:
     """Escaped-HTML fragment -> plain text: one line per block, spaces collapsed."""
-    s = _ANY_TAG.sub("", _BLOCK_TAG.sub("\n", fragment))
+    s = _strip_tags(fragment, "\n")
     lines = (_one_line(line) for line in html.unescape(s).split("\n"))
     return "\n".join(line for line in lines if line)
+
+
+def _labels(description: str) -> list[tuple[int, int, str]]:
+    """``(start, end, label HTML)`` of each ``<div class="field-label…">…</div>``, in order.
+
+    One left-to-right pass: each search starts where the previous one stopped, and a missing
+    ``"`` or ``</div>`` ends the scan (no later label could be closed either).
+    """
+    found: list[tuple[int, int, str]] = []
+    pos = 0
+    while True:
+        start = description.find(_LABEL_OPEN, pos)
+        if start < 0:
+            break
+        quote = description.find('"', start + len(_LABEL_OPEN))
+        if quote < 0:
+            break
+        if not description.startswith('">', quote):
+            pos = start + len(_LABEL_OPEN)
+            continue
+        close = description.find("</div>", quote + 2)
+        if close < 0:
+            break
+        found.append((start, close + len("</div>"), description[quote + 2 : close]))
+        pos = close + len("</div>")
+    return found
 
 
 def description_fields(description: str) -> dict[str, str]:
@@ -192,12 +272,44 @@ def description_fields(description: str) -> dict[str, str]:
     Keys are the labels lower-cased without the colon; values are the raw HTML of each field.
     """
     fields: dict[str, str] = {}
-    matches = list(_LABEL.finditer(description))
-    for i, m in enumerate(matches):
-        label = _one_line(html.unescape(_ANY_TAG.sub("", m.group(1)))).rstrip(":").strip()
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(description)
-        fields.setdefault(label.casefold(), description[m.end() : end])
+    labels = _labels(description)
+    for i, (_start, end, label_html) in enumerate(labels):
+        label = _one_line(html.unescape(_strip_tags(label_html))).rstrip(":").strip()
+        stop = labels[i + 1][0] if i + 1 < len(labels) else len(description)
+        fields.setdefault(label.casefold(), description[end:stop])
     return fields
+
+
+def _strong(fragment: str) -> str | None:
+    """The inner HTML of the first ``<strong …>…</strong>``, or None."""
+    m = _STRONG_OPEN.search(fragment)
+    if m is None:
+        return None
+    gt = fragment.find(">", m.end())
+    if gt < 0:
+        return None
+    close = _STRONG_CLOSE.search(fragment, gt + 1)
+    return None if close is None else fragment[gt + 1 : close.start()]
+
+
+def _first_href(fragment: str) -> str | None:
+    """The raw ``href="…"`` value of the first ``<a …>`` that has one, or None.
+
+    Each tag's window (to its ``>``) is searched once: the next ``<a`` is looked for after the
+    window, so overlapping unclosed tags stay linear.
+    """
+    pos = 0
+    while (m := _A_OPEN.search(fragment, pos)) is not None:
+        gt = fragment.find(">", m.end())
+        end = len(fragment) if gt < 0 else gt
+        h = _HREF_ATTR.search(fragment, m.end(), end)
+        if h is not None:
+            close = fragment.find('"', h.end())
+            return None if close < 0 else fragment[h.end() : close]
+        if gt < 0:
+            return None
+        pos = gt
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,12 +325,12 @@ def parse_risk(fragment: str) -> Risk:
     The slash is U+2215 or ``/``; the spaces around it thin, plain or absent. A score outside
     0–25 or a label that is not drupal.org's raises ValueError naming the text.
     """
-    strong = _STRONG.search(fragment)
+    strong = _strong(fragment)
     text = _one_line(_text(fragment))
     m = _RISK.match(text)
     if not m or not text:
         raise ValueError(f"security risk {text!r} is not '<label> <score>/25 <vector>'")
-    raw_label = _text(strong.group(1)) if strong else (m.group("label") or "")
+    raw_label = _text(strong) if strong is not None else (m.group("label") or "")
     label = canonical_risk_label(raw_label) if raw_label else None
     if raw_label and label is None:
         raise ValueError(f"security risk label {raw_label!r} is not one of drupal.org's")
@@ -253,7 +365,9 @@ def psa_window(text: str) -> tuple[datetime, datetime] | None:
     ``February 20th 2019 between 1PM to 5PM America/New York (1800 to 2200 UTC)``.
     """
     flat = _one_line(text)
-    for d in _WINDOW_DATE.finditer(flat):
+    for n, d in enumerate(_WINDOW_DATE.finditer(flat)):
+        if n == WINDOW_MAX_DATES:
+            break
         t = _WINDOW_TIMES.search(flat, d.end(), d.end() + WINDOW_SEARCH_CHARS)
         if t is None:
             continue
@@ -279,14 +393,43 @@ def _child_text(item: ET.Element, tag: str) -> str | None:
     return None if el is None or el.text is None else el.text
 
 
+_SHORT_FIELDS = frozenset(
+    {
+        "project",
+        "project machine name",
+        "date",
+        "security risk",
+        "vulnerability",
+        "affected versions",
+        "cve ids",
+    }
+)
+"""Description fields whose text must fit in :data:`SHORT_FIELD_MAX_CHARS`."""
+
+
+def _check_size(what: str, value: str | None, limit: int) -> None:
+    """ValueError when ``value`` is longer than ``limit`` characters (the item is skipped)."""
+    if value is not None and len(value) > limit:
+        raise ValueError(
+            f"its {what} is {len(value)} characters long, more than a drupal.org advisory's "
+            f"ever is (limit {limit}); the item was skipped as broken or hostile"
+        )
+
+
+def _child(item: ET.Element, tag: str, limit: int = SHORT_FIELD_MAX_CHARS) -> str | None:
+    text = _child_text(item, tag)
+    _check_size(f"<{tag}>", text, limit)
+    return text
+
+
 def _parse_item(item: ET.Element) -> tuple[Advisory, list[str]]:
     """One <item>. Raises ValueError (with what is wrong) when it cannot become an Advisory."""
     notes: list[str] = []
-    title = _one_line(_child_text(item, "title") or "")
+    title = _one_line(_child(item, "title") or "")
     if not title:
         raise ValueError("the item has no <title>")
     t = parse_title(title)
-    link = (_child_text(item, "link") or "").strip()
+    link = (_child(item, "link") or "").strip()
     sa_id = t.id
     if sa_id is None:
         m = re.search(r"/(p?sa-[a-z]+-\d{4}-\d+|psa-\d{4}-\d{2}-\d{2})/?$", link, re.IGNORECASE)
@@ -296,11 +439,15 @@ def _parse_item(item: ET.Element) -> tuple[Advisory, list[str]]:
                 "is this a drupal.org security feed?"
             )
         sa_id = m.group(1).upper()
-    fields = description_fields(_child_text(item, "description") or "")
+    fields = description_fields(_child(item, "description", DESCRIPTION_MAX_CHARS) or "")
+    for label, raw_html in fields.items():
+        _check_size(f"{label!r} field", raw_html, FIELD_MAX_CHARS)
 
     def text_of(label: str) -> str | None:
         frag = fields.get(label)
         value = None if frag is None else _text(frag)
+        if label in _SHORT_FIELDS:
+            _check_size(f"{label!r} field", value, SHORT_FIELD_MAX_CHARS)
         return value or None
 
     # Project: display name and machine name (from its field, else the /project/<x> link).
@@ -318,7 +465,7 @@ def _parse_item(item: ET.Element) -> tuple[Advisory, list[str]]:
         project = None  # a PSA's title is a sentence, not a project
 
     risk = Risk(t.risk_label, None, None)
-    if (frag := fields.get("security risk")) is not None and _text(frag):
+    if (frag := fields.get("security risk")) is not None and text_of("security risk"):
         risk = parse_risk(frag)
         if risk.label is None:
             risk = Risk(t.risk_label, risk.score, risk.vector)
@@ -329,7 +476,7 @@ def _parse_item(item: ET.Element) -> tuple[Advisory, list[str]]:
     vulnerability = text_of("vulnerability")
     vulnerability = _one_line(vulnerability) if vulnerability else t.vulnerability
 
-    published = _parse_pubdate(_child_text(item, "pubDate")) or _parse_field_date(text_of("date"))
+    published = _parse_pubdate(_child(item, "pubDate")) or _parse_field_date(text_of("date"))
     if published is None:
         raise ValueError("neither <pubDate> nor the Date field is a date")
 
@@ -337,8 +484,8 @@ def _parse_item(item: ET.Element) -> tuple[Advisory, list[str]]:
     if solution and len(solution) > SOLUTION_MAX_CHARS:
         solution = solution[: SOLUTION_MAX_CHARS - 1] + "…"
     solution_link = None
-    if (frag := fields.get("solution")) is not None and (h := _HREF.search(frag)):
-        solution_link = html.unescape(h.group(1))
+    if (frag := fields.get("solution")) is not None and (href := _first_href(frag)) is not None:
+        solution_link = html.unescape(href)
         if solution_link.startswith("/"):
             solution_link = "https://www.drupal.org" + solution_link
 
@@ -352,7 +499,7 @@ def _parse_item(item: ET.Element) -> tuple[Advisory, list[str]]:
             f"{sa_id}: no project machine name in the item, so it cannot be matched to sites; "
             "check it by hand"
         )
-    guid = (_child_text(item, "guid") or "").strip() or link or sa_id
+    guid = (_child(item, "guid") or "").strip() or link or sa_id
     adv = Advisory(
         id=sa_id,
         kind=kind,
@@ -378,8 +525,34 @@ def _parse_item(item: ET.Element) -> tuple[Advisory, list[str]]:
     return adv, notes
 
 
+def _capped_errors(errors: list[str]) -> tuple[str, ...]:
+    """At most :data:`ERRORS_MAX` messages; the rest counted in the last one."""
+    if len(errors) <= ERRORS_MAX:
+        return tuple(errors)
+    more = len(errors) - (ERRORS_MAX - 1)
+    return (*errors[: ERRORS_MAX - 1], f"… and {more} more problems like these")
+
+
+def _too_many_items(count: int) -> str:
+    return (
+        f"the feed lists {count} items, more than drupal.org's ever do (limit "
+        f"{FEED_MAX_ITEMS}, FEED_MAX_ITEMS); only the first {FEED_MAX_ITEMS} were read — check "
+        "the feed URL and who serves it"
+    )
+
+
 def parse_rss(data: bytes) -> FeedParseResult:
     """Parse a drupal.org security RSS feed. Never raises for bad input."""
+    tags = data.count(b"<")
+    if tags > FEED_MAX_TAGS:
+        return FeedParseResult(
+            (),
+            (
+                f"refused: the feed holds {tags} XML tags, more than any drupal.org feed (limit "
+                f"{FEED_MAX_TAGS}, FEED_MAX_TAGS); nothing was parsed — check the feed URL and "
+                "who serves it",
+            ),
+        )
     try:
         root = DefusedET.fromstring(
             data, forbid_dtd=False, forbid_entities=True, forbid_external=True
@@ -412,7 +585,8 @@ def parse_rss(data: bytes) -> FeedParseResult:
         )
     advisories: list[Advisory] = []
     errors: list[str] = []
-    for n, item in enumerate(root.iterfind("channel/item"), start=1):
+    items = root.findall("channel/item")
+    for n, item in enumerate(items[:FEED_MAX_ITEMS], start=1):
         try:
             adv, notes = _parse_item(item)
         except ValueError as exc:
@@ -421,22 +595,44 @@ def parse_rss(data: bytes) -> FeedParseResult:
             continue
         advisories.append(adv)
         errors.extend(notes)
-    return FeedParseResult(tuple(advisories), tuple(errors))
+    if len(items) > FEED_MAX_ITEMS:
+        errors.insert(0, _too_many_items(len(items)))
+    return FeedParseResult(tuple(advisories), _capped_errors(errors))
 
 
 # ----------------------------------------------------------------- psa.json
 
 
+PSA_INSECURE_MAX = 2000
+"""Versions one psa.json item may list as insecure. Core's full list of insecure releases is a
+few hundred; a longer one is refused with its item."""
+
+
+def _json_text(raw: Mapping[str, Any], key: str) -> str:
+    """A psa.json string field (numbers too); "" when absent; ValueError for anything else or
+    anything longer than :data:`SHORT_FIELD_MAX_CHARS`."""
+    value = raw.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if not isinstance(value, str | int | float):
+        raise ValueError(f"{key!r} is a JSON {type(value).__name__}, not a string")
+    text = str(value)
+    _check_size(repr(key), text, SHORT_FIELD_MAX_CHARS)
+    return text
+
+
 def _psa_json_item(raw: Mapping[str, Any]) -> Advisory:
-    title = _one_line(str(raw.get("title") or ""))
+    title = _one_line(_json_text(raw, "title"))
     if not title:
         raise ValueError("the item has no title")
     t = parse_title(title)
     if t.id is None:
         raise ValueError("no advisory id (SA-…/PSA-…) at the end of the title")
-    machine = str(raw.get("project") or "").strip() or None
-    is_psa = str(raw.get("is_psa", "0")).strip().lower() in ("1", "true")
-    typ = str(raw.get("type") or "").strip().lower()
+    machine = _json_text(raw, "project").strip() or None
+    is_psa = _json_text(raw, "is_psa").strip().lower() in ("1", "true")
+    typ = _json_text(raw, "type").strip().lower()
     kind: AdvisoryKind
     if is_psa:
         kind = "psa"
@@ -446,14 +642,24 @@ def _psa_json_item(raw: Mapping[str, Any]) -> Advisory:
         kind = "contrib"
     else:
         kind = _kind_for(t.id, machine)
-    published = _parse_pubdate(raw.get("pubDate"))
+    pub = _json_text(raw, "pubDate")
+    published = _parse_pubdate(pub)
     if published is None:
-        raise ValueError(f"pubDate {raw.get('pubDate')!r} is not an RFC 2822 date")
+        raise ValueError(f"pubDate {pub!r} is not an RFC 2822 date")
     insecure_raw = raw.get("insecure") or []
     if not isinstance(insecure_raw, list):
         raise ValueError("'insecure' is not a list of versions")
-    insecure = tuple(str(v).strip() for v in insecure_raw if str(v).strip())
-    link = str(raw.get("link") or "").strip()
+    if len(insecure_raw) > PSA_INSECURE_MAX:
+        raise ValueError(
+            f"'insecure' lists {len(insecure_raw)} versions, more than any real advisory "
+            f"(limit {PSA_INSECURE_MAX}); the item was skipped as broken or hostile"
+        )
+    insecure = tuple(
+        v.strip()
+        for v in insecure_raw
+        if isinstance(v, str) and v.strip() and len(v) <= SHORT_FIELD_MAX_CHARS
+    )
+    link = _json_text(raw, "link").strip()
     project = t.project if t.risk_label else None
     if project is None and kind == "core":
         project = "Drupal core"
@@ -488,7 +694,15 @@ def parse_psa_json(data: bytes) -> FeedParseResult:
     """
     try:
         doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        return FeedParseResult(
+            (),
+            (
+                "refused: psa.json nests deeper than Python's JSON reader allows (a real one "
+                "is two levels deep); nothing was parsed — check the URL and who serves it",
+            ),
+        )
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return FeedParseResult((), (f"psa.json is not valid JSON ({exc}); check the URL",))
     if not isinstance(doc, list):
         return FeedParseResult(
@@ -496,15 +710,19 @@ def parse_psa_json(data: bytes) -> FeedParseResult:
         )
     advisories: list[Advisory] = []
     errors: list[str] = []
-    for n, raw in enumerate(doc, start=1):
+    for n, raw in enumerate(doc[:FEED_MAX_ITEMS], start=1):
         if not isinstance(raw, dict):
             errors.append(f"item {n} skipped: not a JSON object")
             continue
         try:
             advisories.append(_psa_json_item(raw))
         except ValueError as exc:
-            errors.append(f"item {n} ({_preview(str(raw.get('title') or ''))!r}) skipped: {exc}")
-    return FeedParseResult(tuple(advisories), tuple(errors))
+            title = raw.get("title")
+            shown = _preview(title if isinstance(title, str) else "")
+            errors.append(f"item {n} ({shown!r}) skipped: {exc}")
+    if len(doc) > FEED_MAX_ITEMS:
+        errors.insert(0, _too_many_items(len(doc)))
+    return FeedParseResult(tuple(advisories), _capped_errors(errors))
 
 
 def parse_feed(data: bytes) -> FeedParseResult:

@@ -80,7 +80,9 @@ def content_problem(body: bytes) -> str | None:
     if first in (b"[", b"{"):
         try:
             json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except RecursionError:
+            return "it starts like JSON but nests deeper than any feed (a hostile document?)"
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             return f"it starts like JSON but is not valid JSON ({exc})"
         return None
     return "it is neither XML nor JSON"

@@ -4,9 +4,11 @@ A site's ``drupal:`` config may give any of a ``composer_lock`` path, hand-decla
 or a ``command`` whose stdout is the JSON of ``drush pm:list --format=json`` or
 ``composer show --format=json``. :func:`load_inventory` reads every one given and merges them
 (lock, then command, then hand-declared entries, which win). It never raises for a bad source:
-a missing or broken lock, a failing or slow command, or JSON of the wrong shape gives
-``known=False`` with an error that says what to fix, and the site is then treated as
-"inventory unknown — check by hand".
+a missing, huge, hostile or broken lock, a failing or slow command, garbage output, or JSON of
+the wrong shape or depth gives ``known=False`` with an error that names the file or command,
+says what is wrong and what to do, and the site is then treated as "inventory unknown — check
+by hand". Any other exception while reading one source is contained the same way, so one
+site's inventory can never stop the advisories of another.
 
 Versions are kept as written (``10.3.1``, ``8.x-1.5``, ``dev-1.x``); ``normalized`` holds the
 Composer form from :func:`monitord.drupal.versions.normalize_drupal_version` when that module
@@ -22,6 +24,7 @@ import json
 import os
 import shlex
 import signal
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,15 +42,20 @@ CORE_TOOLING = frozenset(
     {"drupal/core-composer-scaffold", "drupal/core-project-message", "drupal/core-dev"}
 )
 
-INVENTORY_OUTPUT_MAX_BYTES = 16 * 1024 * 1024
+INVENTORY_OUTPUT_MAX_BYTES = 8 * 1024 * 1024
 """Bytes of a command's stdout read at most: drush pm:list for a site with 500 modules is about
-200 KB, so this only stops a runaway command from exhausting memory."""
+200 KB, so this only stops a runaway command from exhausting memory (parsed JSON can take ~20×
+its size)."""
 
 STDERR_SHOWN_CHARS = 300
 """How much of a failing command's stderr an error quotes: enough to see why, no more."""
 
-LOCK_MAX_BYTES = 64 * 1024 * 1024
-"""A composer.lock larger than this is refused (real ones are 0.2–2 MB)."""
+LOCK_MAX_BYTES = 8 * 1024 * 1024
+"""A composer.lock larger than this is refused unread: real ones are 0.2–2 MB, and parsed JSON
+can take ~20× its size in memory, so a huge one could exhaust the monitoring host's memory."""
+
+ERROR_DETAIL_CHARS = 200
+"""How much of an unexpected exception's text an inventory error quotes."""
 
 KILL_GRACE_SECONDS = 5.0
 """After killing a timed-out command, how long to wait for it to be reaped."""
@@ -203,7 +211,9 @@ def packages_from_command_output(stdout: bytes) -> tuple[dict[str, str], str, li
     """Tell drush from composer JSON and read it: (packages, "drush"|"composer show", notes)."""
     try:
         data = json.loads(stdout)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise ValueError(_json_depth_error("its output")) from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ValueError(f"its output is not JSON ({exc})") from exc
     if isinstance(data, dict) and "installed" in data:
         return packages_from_composer_show(data), "composer show", []
@@ -228,17 +238,34 @@ def packages_from_command_output(stdout: bytes) -> tuple[dict[str, str], str, li
 # ------------------------------------------------------------------ sources (I/O)
 
 
+def _json_depth_error(what: str) -> str:
+    return (
+        f"{what} nests JSON deeper than Python's reader allows ({sys.getrecursionlimit()} "
+        "levels; a real one is 4 deep), so it is broken or hostile"
+    )
+
+
 def _read_lock(path: Path) -> dict[str, str]:
     if not path.is_file():
         raise ValueError(f"{path} does not exist; fix drupal.composer_lock or deploy the file")
-    if path.stat().st_size > LOCK_MAX_BYTES:
-        raise ValueError(f"{path} is larger than {LOCK_MAX_BYTES} bytes; is it a composer.lock?")
     try:
-        data = json.loads(path.read_bytes())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); regenerate it with composer") from exc
+        with path.open("rb") as f:
+            raw = f.read(LOCK_MAX_BYTES + 1)
     except OSError as exc:
         raise ValueError(f"{path} cannot be read ({exc.strerror}); check its permissions") from exc
+    if len(raw) > LOCK_MAX_BYTES:
+        raise ValueError(
+            f"{path} is larger than {LOCK_MAX_BYTES} bytes (LOCK_MAX_BYTES), far beyond a real "
+            "composer.lock; point drupal.composer_lock at the site's composer.lock"
+        )
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise ValueError(
+            _json_depth_error(str(path)) + "; regenerate it with `composer update --lock`"
+        ) from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ValueError(f"{path} is not valid JSON ({exc}); regenerate it with composer") from exc
     try:
         return packages_from_lock(data)
     except ValueError as exc:
@@ -342,6 +369,18 @@ def _normalizer() -> Callable[[str], object] | None:
     return fn if callable(fn) else None
 
 
+def _unexpected(exc: BaseException) -> str:
+    """An unexpected exception as an inventory error: what it was, and what to do."""
+    if isinstance(exc, MemoryError):
+        what = "it needs more memory than the host has"
+    elif isinstance(exc, RecursionError):
+        what = "it nests too deeply to read"
+    else:
+        text = " ".join(str(exc).split())[:ERROR_DETAIL_CHARS]
+        what = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return f"{what}; check the file or command by hand, and report it if it looks right"
+
+
 async def load_inventory(site: DrupalSite, config_dir: Path) -> Inventory:
     """Read every inventory source the site declares and merge them. Never raises for bad input.
 
@@ -364,6 +403,9 @@ async def load_inventory(site: DrupalSite, config_dir: Path) -> Inventory:
         except ValueError as exc:
             errors.append(f"composer.lock: {exc}")
             failed = True
+        except Exception as exc:  # one site's file must not stop the others
+            errors.append(f"composer.lock: {path} could not be read: {_unexpected(exc)}")
+            failed = True
         else:
             if not lock_packages:
                 errors.append(
@@ -380,6 +422,10 @@ async def load_inventory(site: DrupalSite, config_dir: Path) -> Inventory:
         except ValueError as exc:
             sources.append("command")
             errors.append(str(exc))
+            failed = True
+        except Exception as exc:  # one site's command must not stop the others
+            sources.append("command")
+            errors.append(f"drupal.command could not be read: {_unexpected(exc)}")
             failed = True
         else:
             sources.append(f"command ({kind})")
@@ -422,3 +468,18 @@ async def load_inventory(site: DrupalSite, config_dir: Path) -> Inventory:
         errors=errors,
         normalized=normalized,
     )
+
+
+async def load_inventory_contained(site: DrupalSite, config_dir: Path) -> Inventory:
+    """:func:`load_inventory`, with any exception that still escapes it (a bug) turned into an
+    unknown inventory that says so: callers that read many sites at once (the watcher, ``advisories
+    match``, ``audit``) use this, so one site can never stop the others."""
+    try:
+        return await load_inventory(site, config_dir)
+    except Exception as exc:  # one site's inventory must not stop every other site's
+        return Inventory(
+            packages={},
+            source="error",
+            known=False,
+            errors=[f"reading the inventory failed: {_unexpected(exc)}"],
+        )

@@ -11,12 +11,13 @@ it. OSV ``aliases`` carry CVE ids; the SA id is derived from the record id
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from monitord.drupal.versions import Constraint, parse_constraint, parse_version
+from monitord.drupal.versions import ComposerVersion, Constraint, parse_constraint, parse_version
 from monitord.errors import MonitordError, VersionError
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "load_osv_directory",
     "load_osv_record",
     "parse_osv_record",
+    "safe_target",
 ]
 
 OSV_RECORD_MAX_BYTES = 1024 * 1024
@@ -109,6 +111,16 @@ def _sa_id(record_id: str) -> str:
 
 def parse_osv_record(doc: Any, *, source: str = "OSV record") -> OsvRecord:
     """Build a record from a decoded OSV JSON object; :class:`OsvError` when unusable."""
+    try:
+        return _parse_osv_record(doc, source)
+    except (AttributeError, TypeError) as exc:  # a field of the wrong JSON type
+        raise OsvError(
+            f"{source}: not in the OSV format ({type(exc).__name__}: {exc}); "
+            "remove it or fetch the database again"
+        ) from None
+
+
+def _parse_osv_record(doc: Any, source: str) -> OsvRecord:
     if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
         raise OsvError(f"{source}: not an OSV record (no id); expected the OSV JSON format")
     affected = doc.get("affected")
@@ -166,7 +178,11 @@ def load_osv_record(path: Path) -> OsvRecord:
         if size > OSV_RECORD_MAX_BYTES:
             raise OsvError(f"{path}: {size} bytes is too large for an OSV record")
         doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise OsvError(
+            f"{path}: nests JSON deeper than any OSV record; remove it or fetch the database again"
+        ) from None
+    except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError: ValueErrors
         raise OsvError(f"{path}: cannot read it as OSV JSON ({exc})") from None
     return parse_osv_record(doc, source=str(path))
 
@@ -182,21 +198,78 @@ def load_osv_directory(root: Path) -> list[OsvRecord]:
     return sorted(records, key=lambda r: r.id)
 
 
-def fixed_versions(record: OsvRecord, installed: str) -> list[str]:
-    """The fixed version(s) to move to from ``installed`` on its own branch.
+def _affected_by(record: OsvRecord, version: str) -> bool:
+    """Whether ``version`` is affected by ``record``: its constraint, or ANY of its ranges (a
+    range the constraint lost must not make a release look safe)."""
+    try:
+        if record.affects(version):
+            return True
+    except VersionError:
+        pass
+    for r in record.ranges:
+        try:
+            if r.contains(version):
+                return True
+        except VersionError:
+            continue  # a malformed range in the database must not hide the others
+    return False
 
-    Empty when ``installed`` is not affected, or when it is but no fix exists on its branch
-    (the range has no ``fixed`` event: upgrade to another branch or remove the project).
-    Raises :class:`VersionError` for an unparseable version.
+
+def _named_releases(records: Iterable[OsvRecord]) -> set[str]:
+    """Every release the records name as a range boundary (``introduced`` and ``fixed``)."""
+    out: set[str] = set()
+    for record in records:
+        for r in record.ranges:
+            for v in (r.introduced, r.fixed):
+                if v and v != "0":
+                    out.add(v)
+    return out
+
+
+_STABILITY = {"dev": 0, "alpha": 1, "beta": 2, "RC": 3, "stable": 4}
+"""Composer's stability order: a target is at least as stable as what is installed."""
+
+
+def safe_target(records: Sequence[OsvRecord], installed: str) -> str | None:
+    """The lowest release above ``installed`` that NO record in ``records`` affects, or None.
+
+        ``records`` are every advisory for the package (not only those that affect ``installed``):
+        a release one advisory fixes may be affected by another (11.3.0 ends SA-CORE-2026-010's
+        ``11.2.*`` range but is affected by its ``>=11.3.0 <11.3.14``). Candidates are the releases
+        the records name (range boundaries), no less stable than ``installed`` (a stable site is
+    sent to a stable release; a beta may go to a later beta); each is checked against every range
+        and constraint of every record. The lowest safe one is on the installed minor line when
+        that line has one, else on its major line, else the next line up — releases order that
+        way. None when no named release is safe: move to another branch or remove the project.
+        Raises :class:`VersionError` when ``installed`` cannot be read.
+    """
+    have = parse_version(installed)
+    best: tuple[ComposerVersion, str] | None = None
+    for raw in _named_releases(records):
+        try:
+            v = parse_version(raw)
+        except VersionError:
+            continue
+        if v.is_branch or _STABILITY[v.stability] < _STABILITY[have.stability] or not v > have:
+            continue
+        if best is not None and not v < best[0]:
+            continue
+        if any(_affected_by(record, raw) for record in records):
+            continue
+        best = (v, raw)
+    return None if best is None else best[1]
+
+
+def fixed_versions(record: OsvRecord, installed: str) -> list[str]:
+    """The release to move to from ``installed`` to be clear of ``record`` alone: the lowest
+    release it names above ``installed`` that it does not affect (see :func:`safe_target`).
+
+    Empty when ``installed`` is not affected, or when it is but the record names no release
+    that escapes it (no ``fixed`` on the branch: upgrade to another branch or remove the
+    project). A list, so a record may one day give more than one. Raises
+    :class:`VersionError` for an unparseable version.
     """
     if not record.affects(installed):
         return []
-    found: set[str] = set()
-    for r in record.ranges:
-        try:
-            inside = r.contains(installed)
-        except VersionError:
-            continue  # a malformed range in the database must not hide the others
-        if inside and r.fixed is not None:
-            found.add(r.fixed)
-    return sorted(found, key=parse_version)
+    target = safe_target([record], installed)
+    return [] if target is None else [target]

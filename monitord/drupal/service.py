@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -36,7 +37,7 @@ from monitord.drupal import decide as dc
 from monitord.drupal.advisory import Advisory
 from monitord.drupal.feeds import FeedParseResult, detect_revision, parse_feed
 from monitord.drupal.fetch import FeedFetcher, FetchResult, display_url, poll_interval
-from monitord.drupal.inventory import Inventory, load_inventory
+from monitord.drupal.inventory import Inventory, load_inventory_contained
 from monitord.events import Event
 from monitord.logsetup import get_logger
 from monitord.notify.base import Notification
@@ -53,6 +54,11 @@ deploys."""
 INVENTORY_CONCURRENCY = 8
 """Inventory commands run at once: enough to load a few hundred sites in a round, few enough
 not to fork-bomb the monitoring host."""
+
+INVENTORY_PROBLEMS_META = "inventory-problems"
+"""Store meta key holding, per Drupal site whose inventory is unknown, why (JSON ``{site:
+{source, errors, checked}}``), which ``monitord status`` shows. One key written only when it
+changes, so 10,000 healthy sites cost no writes."""
 
 RETRY_AFTER_CRASH = timedelta(minutes=2)
 """After a round fails unexpectedly (a bug, the store unwritable), the next one is this soon."""
@@ -90,6 +96,23 @@ def source_key(advisory: Advisory) -> str:
     return "rss" if advisory.source == "rss" else f"psa-json:{advisory.package or ''}"
 
 
+def read_inventory_problems(state_path: Path) -> dict[str, dict[str, Any]]:
+    """Per Drupal site id whose inventory is unknown: why, as the watcher stored it (blocking;
+    the store opened read-only). Empty when the store is absent or this user cannot read it."""
+    import sqlite3
+
+    from monitord.api.storeview import read_meta
+
+    try:
+        raw = read_meta(state_path, INVENTORY_PROBLEMS_META).get(INVENTORY_PROBLEMS_META)
+        data = json.loads(raw) if raw else {}
+    except (sqlite3.Error, OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, dict)}
+
+
 def drupal_sites(config: Config) -> list[tuple[dc.SiteRef, Site]]:
     """Every site with a ``drupal:`` section, in config order."""
     out = []
@@ -119,6 +142,7 @@ class SecurityService:
         self._decisions: dict[tuple[str, str], DecisionRow] = {}
         self._queue: dict[tuple[str, str], PatchItemRow] = {}
         self._inventories: dict[str, _CachedInventory] = {}
+        self._inventory_problems: str | None = None
         self._calendar: BusinessCalendar | None = None
         self.last_report: PollReport | None = None
 
@@ -208,11 +232,38 @@ class SecurityService:
         ):
             return cached.inventory
         async with sem:
-            inv = await load_inventory(site.drupal, Path(config.directory))
+            inv = await load_inventory_contained(site.drupal, Path(config.directory))
         if inv.errors:
-            self.log.warning("inventory problems", site=site.id, problems=inv.errors)
+            self.log.warning(
+                "inventory problems; advisories for this site are checked by hand"
+                if not inv.known
+                else "inventory problems",
+                site=site.id,
+                problems=inv.errors,
+            )
         self._inventories[site.id] = _CachedInventory(key, now, inv)
         return inv
+
+    async def _show_inventory_problems(self, site_ids: list[str]) -> None:
+        """Store why each unknown inventory is unknown, for ``monitord status`` (when changed)."""
+        problems = {
+            site_id: {
+                "source": cached.inventory.source,
+                "errors": cached.inventory.errors,
+                "checked": cached.loaded.isoformat(),
+            }
+            for site_id in site_ids
+            if (cached := self._inventories.get(site_id)) is not None and not cached.inventory.known
+        }
+        text = json.dumps(problems, sort_keys=True)
+        if text == self._inventory_problems:
+            return
+        try:
+            await self._store().set_meta(INVENTORY_PROBLEMS_META, text)
+        except Exception:  # diagnostics only: the round goes on, the next one writes it again
+            self.log.warning("inventory problems not stored for status", exc_info=True)
+            return
+        self._inventory_problems = text
 
     # ------------------------------------------------------------------ one round
 
@@ -313,7 +364,10 @@ class SecurityService:
         if matchable and sites:
             sem = asyncio.Semaphore(INVENTORY_CONCURRENCY)
             inventories = await asyncio.gather(*(self._inventory(s, now, sem) for _, s in sites))
+            await self._show_inventory_problems([site.id for _, site in sites])
             cal = self.calendar()
+            # Every known record: the release a notice names must be one none of them affects.
+            targets = dc.ReleaseTargets.of(a for recs in matchable.values() for a in recs)
             for adv_id, recs in matchable.items():
                 recs = [a for a in recs if a.kind != "psa"]
                 fingerprint = dc.decision_fingerprint(recs)
@@ -338,7 +392,7 @@ class SecurityService:
                     )
                     if not dc.needs_decision(prior, fingerprint, installed):
                         continue
-                    d = dc.decide(recs, ref, inv, cal, now)
+                    d = dc.decide(recs, ref, inv, cal, now, targets)
                     t = dc.transition(prior, d)
                     adv = next((a for a in recs if a.package == d.match.package), recs[0])
                     report.decisions[d.action] += 1

@@ -481,6 +481,55 @@ def test_fixed_version(solution: str, installed: str, expected: str | None) -> N
     assert dc.fixed_version(a, installed) == expected
 
 
+def _core_sa(sa_id: str, affected: str, solution: str) -> Advisory:
+    return adv(sa_id, kind="core", package="drupal/core", affected=affected, solution=solution)
+
+
+SA_010 = _core_sa(
+    "SA-CORE-2026-010",
+    "<10.6.13 || >=11.3.0 <11.3.14 || >=11.4.0 <11.4.4 || 11.0.* || 11.1.* || 11.2.*",
+    "Sites on 11.2.x: update to 11.3.0 or later; install Drupal 11.3.14, 11.4.4 or 10.6.13.",
+)
+SA_013 = _core_sa(
+    "SA-CORE-2026-013",
+    ">=11.3.0 <11.3.16 || >=11.4.0 <11.4.6",
+    "Install 11.3.16 or 11.4.6.",
+)
+SA_005 = _core_sa(
+    "SA-CORE-2026-005",
+    "<10.5.12 || >=10.6.0 <10.6.11 || >=11.2.0 <11.2.14 || >=11.3.0 <11.3.12 || 11.0.* || 11.1.*",
+    "Update to 11.2.14, 11.3.12, 10.6.11 or 10.5.12.",
+)
+
+# (advisory, the other known advisories, installed, the release a notice may name)
+TARGETS = [
+    (SA_010, [], "11.2.5", "11.3.14"),  # its own >=11.3.0 <11.3.14 rules out 11.3.0
+    (SA_005, [], "11.2.5", "11.2.14"),
+    (SA_005, [SA_010], "11.2.5", "11.3.14"),  # 11.2.14 is affected by SA-CORE-2026-010
+    (SA_010, [SA_013], "11.2.5", "11.3.16"),  # 11.3.14 by a later advisory; its fix named
+    (SA_010, [SA_013], "11.4.1", "11.4.6"),
+    (SA_005, [SA_010, SA_013], "10.5.3", "10.6.13"),
+    (SA_005, [SA_010, SA_013, adv("SA-CONTRIB-2026-1", affected="*")], "11.2.5", "11.3.16"),
+    (SA_013, [SA_010], "11.4.5", "11.4.6"),
+    (_core_sa("SA-CORE-2026-014", ">=11.0.0", "Update to 11.3.14."), [], "11.2.5", None),
+]
+
+
+@pytest.mark.parametrize(("advisory", "others", "installed", "expected"), TARGETS)
+def test_fixed_version_is_one_no_known_advisory_affects(
+    advisory: Advisory, others: list[Advisory], installed: str, expected: str | None
+) -> None:
+    targets = dc.ReleaseTargets.of([advisory, *others])
+    assert dc.fixed_version(advisory, installed, targets) == expected
+
+
+def test_decide_names_a_release_no_known_advisory_affects() -> None:
+    known = dc.ReleaseTargets.of([SA_005, SA_010, SA_013])
+    d = dc.decide(SA_005, SITE, inv(core="11.2.5"), CAL, NOW, known)
+    assert d.match.fixed == "11.3.16"
+    assert dc.decide(SA_005, SITE, inv(core="11.2.5"), CAL, NOW).match.fixed == "11.2.14"
+
+
 # ---------------------------------------------------------------- PSA windows and heads-ups
 
 PUBLISHED = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)
@@ -685,3 +734,13 @@ def test_patch_day_event_lists_every_item_once_per_site() -> None:
     # A daemon down for a month: both months' items in one notice, keyed by the later day.
     late = dc.group_due(items, DEC_PATCH)
     assert [len(q.items) for q in late] == [1, 3] and late[1].patch_day == DEC_PATCH
+
+
+def test_advisories_match_rows_name_a_release_no_advisory_in_the_feed_affects() -> None:
+    from monitord.commands.advisories_match import rows_for
+
+    rows = rows_for([SA_005, SA_010], [(SITE, inv(core="11.2.5"))], CAL, NOW)
+    assert {r["advisory"]: r["fixed"] for r in rows} == {
+        "SA-CORE-2026-005": "11.3.14",  # not 11.2.14: SA-CORE-2026-010 affects it
+        "SA-CORE-2026-010": "11.3.14",
+    }

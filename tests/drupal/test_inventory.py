@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 
 from monitord.config.models import DrupalSite
+from monitord.drupal import inventory as inventory_module
 from monitord.drupal.inventory import (
+    LOCK_MAX_BYTES,
     composer_name,
     load_inventory,
+    load_inventory_contained,
     packages_from_command_output,
     packages_from_drush,
     packages_from_lock,
@@ -171,6 +174,100 @@ async def test_lock_of_the_wrong_shape(tmp_path: Path, text: str, expected: str)
     assert len(inv.errors) == 1
     assert inv.errors[0].startswith(f"composer.lock: {path}: ")
     assert expected in inv.errors[0]
+
+
+# ---------------------------------------------------------------- hostile sources fail alone
+
+DEPTH_ERROR = (
+    f"nests JSON deeper than Python's reader allows ({sys.getrecursionlimit()} levels; "
+    "a real one is 4 deep), so it is broken or hostile"
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"[" * 200_000, DEPTH_ERROR + "; regenerate it with `composer update --lock`"),
+        (b'{"packages": ' + b"[" * 5000 + b"]" * 5000 + b"}", DEPTH_ERROR),
+        (b'{"packages": [{"name": "drupal/core", "version": "10.3.\xff"}]}', "not valid JSON"),
+        (b"\xff\xfe{}", "is not valid JSON"),
+        (b'{"packages": 12}', "'packages' is not a list"),
+    ],
+)
+async def test_a_hostile_lock_gives_unknown_naming_the_file(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    path = tmp_path / "composer.lock"
+    path.write_bytes(content)
+    inv = await load_inventory(site(composer_lock=path), tmp_path)
+    assert not inv.known
+    (error,) = inv.errors
+    assert error.startswith(f"composer.lock: {path}")
+    assert expected in error
+
+
+async def test_a_lock_past_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "composer.lock"
+    with path.open("wb") as f:
+        f.truncate(LOCK_MAX_BYTES + 1)  # sparse: costs no disk
+    inv = await load_inventory(site(composer_lock=path), tmp_path)
+    assert not inv.known
+    assert inv.errors == [
+        f"composer.lock: {path} is larger than {LOCK_MAX_BYTES} bytes (LOCK_MAX_BYTES), far "
+        "beyond a real composer.lock; point drupal.composer_lock at the site's composer.lock"
+    ]
+
+
+async def test_deep_command_output_gives_unknown(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(b"[" * 200_000)
+    inv = await load_inventory(site(command=command("print", deep)), tmp_path)
+    assert not inv.known
+    (error,) = inv.errors
+    assert error.startswith("drupal.command 'python")
+    assert "its output " + DEPTH_ERROR in error
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (MemoryError(), "it needs more memory than the host has"),
+        (RecursionError("maximum recursion depth exceeded"), "it nests too deeply to read"),
+        (KeyError("packages"), "KeyError: 'packages'"),
+    ],
+)
+async def test_any_exception_reading_a_source_is_contained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exc: Exception, expected: str
+) -> None:
+    """The class, not the instance: whatever a source raises becomes that site's error."""
+
+    def boom(data: object) -> dict[str, str]:
+        raise exc
+
+    monkeypatch.setattr(inventory_module, "packages_from_lock", boom)
+    path = FIXTURES / "composer.lock"
+    inv = await load_inventory(site(composer_lock=path, modules={"drupal/x": "1.0.0"}), FIXTURES)
+    assert not inv.known
+    assert inv.packages == {"drupal/x": "1.0.0"}  # the other source still counts
+    assert inv.errors == [
+        f"composer.lock: {path} could not be read: {expected}; check the file or command by "
+        "hand, and report it if it looks right"
+    ]
+
+
+async def test_contained_load_turns_a_bug_into_an_unknown_inventory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def boom(version: str) -> str:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(inventory_module, "_normalizer", lambda: boom)
+    inv = await load_inventory_contained(site(modules={"drupal/core": "10.3.1"}), FIXTURES)
+    assert not inv.known
+    assert inv.errors == [
+        "reading the inventory failed: RuntimeError: a bug; check the file or command by hand, "
+        "and report it if it looks right"
+    ]
 
 
 async def test_a_failing_source_keeps_what_the_others_found() -> None:

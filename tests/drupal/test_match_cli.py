@@ -183,3 +183,23 @@ def test_hostile_feed_is_refused_and_nothing_matched(
     cap = capsys.readouterr()
     assert code == 0 and cap.out == ""
     assert "entit" in cap.err
+
+
+def test_a_hostile_composer_lock_is_reported_for_its_site_and_the_rest_still_match(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """200,000 ``[`` in one site's composer.lock once ended the dry run with a traceback."""
+    lock = config / "sites" / "acme-shop.composer.lock"
+    lock.write_bytes(b"[" * 200_000)
+    code = main(["advisories", "match", "--feed", str(FEED), "--config", str(config), "--at", AT])
+    cap = capsys.readouterr()
+    assert code == 0
+    assert "Traceback" not in cap.err
+    assert f"monitord: acme-shop: composer.lock: {lock} nests JSON deeper than" in cap.err
+    rows = {
+        (line.split()[0], line.split()[1]): line
+        for line in cap.out.splitlines()[1:]
+        if line.strip()
+    }
+    assert " now " in rows[("SA-CORE-2026-030", "acme-www")]  # the healthy site still decides
+    assert "check by hand" in rows[("SA-CORE-2026-030", "acme-shop")]

@@ -146,8 +146,10 @@ FIXED = [
     (TWO_BRANCHES, "dev-main", False, []),
     (WILDCARDS, "10.5.11", True, ["10.5.12"]),
     (WILDCARDS, "10.5.12", False, []),
-    (WILDCARDS, "11.0.4", True, ["11.1.0"]),  # the database's range end; 11.1 is affected too
-    (WILDCARDS, "11.1.3", True, ["11.2.0"]),
+    # 11.1.0 and 11.2.0 end the database's "11.0.*" and "11.1.*" ranges, but the same record
+    # affects them (11.1.*, >=11.2.0 <11.2.14): the first release it does not affect is 11.2.14.
+    (WILDCARDS, "11.0.4", True, ["11.2.14"]),
+    (WILDCARDS, "11.1.3", True, ["11.2.14"]),
     (WILDCARDS, "11.2.13", True, ["11.2.14"]),
     (WILDCARDS, "11.2.14", False, []),
     (WILDCARDS, "11.3.0", False, []),
@@ -219,3 +221,24 @@ def test_unusable_files(tmp_path: Path, content: str, message: str) -> None:
 def test_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(OsvError, match="expected advisories/<project>/DRUPAL"):
         load_osv_directory(tmp_path / "nope")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"[" * 200_000, "nests JSON deeper than any OSV record"),
+        (b'{"id": "DRUPAL-X", "affected": [{"package": ["drupal/x"]}]}', "not in the OSV format"),
+        (
+            b'{"id": "DRUPAL-X", "affected": [{"package": {"name": "drupal/x"}, "ranges": [1]}]}',
+            "not in the OSV format",
+        ),
+        (b"\xff\xfe", "cannot read it as OSV JSON"),
+    ],
+)
+def test_a_broken_or_hostile_record_is_an_osv_error(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    path = tmp_path / "DRUPAL-X.json"
+    path.write_bytes(content)
+    with pytest.raises(OsvError, match=expected):
+        load_osv_record(path)

@@ -10,9 +10,13 @@ Each of those notices also opens ONE ticket in the built-in tickets-local notifi
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import html
+import os
+import sys
 import textwrap
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,6 +26,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from monitord.cli import main
+from monitord.commands.status import collect
 from monitord.daemon import Daemon
 from monitord.drupal.service import SecurityService, security_service
 from monitord.store.base import SENT, LocalTicketRow
@@ -29,6 +35,12 @@ from monitord.store.sqlite import SqliteStore
 from tests.helpers import smtp as smtp_helpers
 from tests.helpers.clock import Clock
 from tests.helpers.daemon import agency_yaml, smtp_yaml
+from tests.helpers.hostile_drupal import (
+    composer_lock_of_brackets,
+    json_deep,
+    project_of_lt,
+    unclosed_labels,
+)
 from tests.helpers.sites import serve_app
 from tests.helpers.smtp import ReceivedMail, SmtpServer
 from tests.helpers.tls import test_ca as _test_ca
@@ -465,6 +477,99 @@ async def test_hostile_and_failing_feeds_are_survived_and_nothing_known_is_lost(
         assert sum("HTTP 500" in e for e in report.errors) == 2
         assert len(service.queued()) == 1
         assert [a.id for a in service.advisories()] == ["SA-CONTRIB-2026-300"]
+
+
+async def test_hostile_5_mib_feeds_cost_a_round_little_cpu_and_the_good_feed_still_acts(
+    cfg_dir: Path, feeds: FeedServer, mailer: SmtpServer
+) -> None:
+    """A feed item whose ``Project:`` field was 400,000 ``<`` froze the daemon for ~48 s."""
+    feeds.bodies["lt.xml"] = project_of_lt()
+    feeds.bodies["labels.xml"] = unclosed_labels()
+    feeds.bodies["deep.json"] = json_deep()
+    feeds.bodies["all.xml"] = rss(CORE_HC)
+    names = ("lt.xml", "labels.xml", "deep.json", "all.xml")
+    cfg = write_config(cfg_dir, mailer, [feeds.url(n) for n in names])
+    clock = Clock(T0)
+    async with running(cfg, clock) as (_daemon, service):
+        start = time.process_time()
+        report = await service.run_once(clock.now)
+        spent = time.process_time() - start
+        # Three 5 MiB bodies served, fetched and parsed in this process (~0.12 s; the quadratic
+        # parse needed minutes for one).
+        assert spent < 1.0, f"{spent:.2f} s of CPU"
+        assert [e.kind for e in report.events] == ["security-now"]
+        problems = "\n".join(report.errors)
+        assert "skipped: its <description> is " in problems  # the hostile item, named
+        assert "nests deeper than any feed" in problems  # the fetcher's sniff survives it
+        await mailer.wait_for_async(2)
+
+
+async def test_a_hostile_composer_lock_fails_its_own_site_only(
+    cfg_dir: Path, feeds: FeedServer, mailer: SmtpServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """200,000 ``[`` in one site's composer.lock (RecursionError in json.loads) once failed every
+    round: the Highly critical notice for another, healthy site was never sent."""
+    feeds.bodies["all.xml"] = rss(CORE_HC)
+    cfg = write_config(cfg_dir, mailer, [feeds.url("all.xml")])
+    lock = cfg / "hostile.lock"
+    lock.write_bytes(composer_lock_of_brackets(200_000))
+    (cfg / "clients" / "beta.yml").write_text(
+        textwrap.dedent(
+            f"""            client: beta
+            name: Beta Trust
+            contacts:
+              - {{name: Beta Sec, email: sec@beta.example, notify: [security]}}
+            sites:
+              - id: beta-www
+                url: https://www.beta.example/
+                drupal: {{composer_lock: {lock}}}
+            """
+        )
+    )
+    clock = Clock(T0)
+    async with running(cfg, clock) as (_daemon, service):
+        report = await service.run_once(clock.now)
+        by_site = {e.site: e.kind for e in report.events}
+        assert by_site == {"acme-www": "security-now", "beta-www": "security-unknown"}
+        mails = await mailer.wait_for_async(3)
+        assert recipients(mails) == [
+            "sec@acme.example",  # the healthy site's client is told now
+            "support@collective.example",
+            "support@collective.example",  # the agency: act now (acme), check by hand (beta)
+        ]
+        unknown = next(e for e in report.events if e.kind == "security-unknown")
+        assert "inventory unknown" in unknown.summary
+        # The next round is not stopped either, and changes nothing.
+        clock.now += timedelta(minutes=15)
+        assert (await service.run_once(clock.now)).events == []
+
+        async def status() -> str:
+            capsys.readouterr()
+            # The CLI runs its own event loop: give it a thread of its own.
+            args = ["status", "--config", str(cfg), "--store"]
+            assert await asyncio.to_thread(main, args) == 0
+            return capsys.readouterr().out
+
+        out = await status()
+        beta = out[out.index("beta/beta-www") :]
+        assert beta.splitlines()[1] == (
+            "  inventory unknown — advisories for this site are checked by hand: composer.lock: "
+            f"{lock} nests JSON deeper than Python's reader allows "
+            f"({sys.getrecursionlimit()} levels; a real one is 4 deep), so it is broken or "
+            "hostile; regenerate it with `composer update --lock`"
+        )
+        assert "inventory unknown" not in out[: out.index("beta/beta-www")]  # acme's is fine
+        as_json = await asyncio.to_thread(collect, str(cfg), prefer_store=True)
+        by_id = {site["site"]: site for site in as_json["sites"]}
+        assert "inventory_unknown" not in by_id["acme-www"]
+        assert by_id["beta-www"]["inventory_unknown"]["source"] == f"composer.lock {lock}"
+
+        # The lock is repaired: the next round reads it, and status no longer complains.
+        lock.write_text('{"packages": [{"name": "drupal/core", "version": "10.3.9"}]}')
+        os.utime(lock, (1, 1))  # a new mtime, whatever the file system's resolution
+        clock.now += timedelta(minutes=15)
+        assert (await service.run_once(clock.now)).events == []
+        assert "inventory unknown" not in await status()
 
 
 async def test_unknown_inventory_tells_the_agency_only_and_psa_gives_a_heads_up(
