@@ -87,7 +87,9 @@ def test_a_second_daemon_on_one_store_is_refused_naming_the_first(
         )
         assert refused.returncode == 1, refused
         err = refused.stderr.decode()
-        assert err.startswith("monitord: error: another monitord is already running on the store "), err
+        assert err.startswith(
+            "monitord: error: another monitord is already running on the store "
+        ), err
         assert f"pid {first.pid} on host {socket.gethostname()!r}, started 20" in err
         assert "Stop that one first" in err
 
