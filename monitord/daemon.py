@@ -41,6 +41,7 @@ from monitord.incidents import CheckRef, CheckState, close_removed, evaluate
 from monitord.limits import OUTBOX_STOP_GRACE
 from monitord.logsetup import get_logger
 from monitord.notify.base import Notification, Notifier, is_mergeable
+from monitord.notify.plugins import NOTIFIER_TYPES
 from monitord.outbox import OutboxSender
 from monitord.pipeline import Pipeline
 from monitord.probes.base import ProbeContext, ProbeResult
@@ -278,7 +279,9 @@ class Daemon:
     # ------------------------------------------------------------------ life cycle
 
     async def start(self) -> None:
-        config = await asyncio.to_thread(load_config, self.config_dir)
+        config = await asyncio.to_thread(
+            load_config, self.config_dir, notifier_types=NOTIFIER_TYPES
+        )
         self.config = config
         # One daemon per store: refuse to start beside another (monitord.store.daemon_lock).
         self.daemon_lock = DaemonLock(config.state_path())
@@ -501,7 +504,9 @@ class Daemon:
         before anything is swapped, so a refused reload leaves the running configuration whole.
         """
         try:
-            new = await asyncio.to_thread(load_config, self.config_dir)
+            new = await asyncio.to_thread(
+                load_config, self.config_dir, notifier_types=NOTIFIER_TYPES
+            )
             new_checks = scheduled_checks(new)
             new_notifiers = self.notifier_factory(new, self.ssl_context, self.store)
         except ConfigError as exc:

@@ -34,6 +34,15 @@ class ConfigError(MonitordError):
         super().__init__("\n".join(str(i) for i in issues) or "invalid configuration")
 
 
+class NotifierTypeError(MonitordError):
+    """A notifier type cannot be used: ``problem`` and ``fix`` as in a config message."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{problem} — {fix}")
+
+
 class SecretNotFoundError(MonitordError):
     """A ``${NAME}`` reference names neither an environment variable nor a credential file."""
 

@@ -30,6 +30,7 @@ from monitord.drupal.advisory import Advisory
 from monitord.drupal.feeds import parse_feed
 from monitord.drupal.inventory import Inventory, load_inventory_contained
 from monitord.drupal.service import drupal_sites
+from monitord.notify.plugins import NOTIFIER_TYPES
 
 GROUP = "advisories"
 
@@ -185,7 +186,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def handler(args: argparse.Namespace) -> int:
-    config = load_config(resolve_config_dir(args.config))
+    config = load_config(resolve_config_dir(args.config), notifier_types=NOTIFIER_TYPES)
     data, problem = read_feed(args.feed)
     if data is None:
         print(f"monitord: {problem}", file=sys.stderr)

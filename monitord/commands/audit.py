@@ -34,6 +34,7 @@ from monitord.drupal.inventory import Inventory, load_inventory_contained
 from monitord.drupal.osv import OsvRecord, fixed_versions, load_osv_directory, safe_target
 from monitord.drupal.service import drupal_sites
 from monitord.errors import MonitordError, VersionError
+from monitord.notify.plugins import NOTIFIER_TYPES
 
 OSV_ENV = "MONITORD_OSV_DIR"
 """Where the OSV directory is when ``--osv`` is not given."""
@@ -175,7 +176,7 @@ def handler(args: argparse.Namespace) -> int:
         )
         return EXIT_CANNOT_RUN
     try:
-        config = load_config(resolve_config_dir(args.config))
+        config = load_config(resolve_config_dir(args.config), notifier_types=NOTIFIER_TYPES)
         if args.client and not any(c.client == args.client for c in config.clients):
             known = ", ".join(c.client for c in config.clients) or "none"
             print(

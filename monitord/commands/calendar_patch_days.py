@@ -30,8 +30,9 @@ def agency_calendar(args: argparse.Namespace) -> BusinessCalendar:
         return default_calendar()
     # Imported here: the config loader (YAML, validation) is only needed with a config.
     from monitord.config import load_config
+    from monitord.notify.plugins import NOTIFIER_TYPES
 
-    agency = load_config(Path(args.config)).main.agency
+    agency = load_config(Path(args.config), notifier_types=NOTIFIER_TYPES).main.agency
     if implicit:
         extra = len(agency.holidays.extra)
         hol = agency.holidays

@@ -10,6 +10,7 @@ from monitord.cli import add_config_argument
 from monitord.config.loader import load_config, resolve_config_dir, summary
 from monitord.config.models import Config
 from monitord.errors import ConfigError
+from monitord.notify.plugins import NOTIFIER_TYPES
 from monitord.routing import paging_warnings
 
 
@@ -20,7 +21,7 @@ def _plural(n: int, word: str) -> str:
 def handler(args: argparse.Namespace) -> int:
     directory = resolve_config_dir(args.config)
     try:
-        config = load_config(directory)
+        config = load_config(directory, notifier_types=NOTIFIER_TYPES)
     except ConfigError as exc:
         for issue in exc.issues:
             print(issue, file=sys.stderr)

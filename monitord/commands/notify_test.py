@@ -24,7 +24,12 @@ from monitord.config.models import Config
 from monitord.errors import NotifierError, PermanentError, RetryableError
 from monitord.events import Event
 from monitord.notify.base import Notification
-from monitord.notify.plugins import EMAIL, build_notifiers, configured_types
+from monitord.notify.plugins import (
+    EMAIL,
+    NOTIFIER_TYPES,
+    build_notifiers,
+    configured_types,
+)
 from monitord.redact import scrub
 
 GROUP = "notify"
@@ -105,7 +110,7 @@ async def _send(config: Config, name: str, to: str | None) -> str | None:
 
 
 def handler(args: argparse.Namespace) -> int:
-    config = load_config(resolve_config_dir(args.config))
+    config = load_config(resolve_config_dir(args.config), notifier_types=NOTIFIER_TYPES)
     types = configured_types(config)
     name = args.notifier
     if name not in types:

@@ -20,9 +20,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from monitord.config import load_config, resolve_config_dir
+    from monitord.notify.plugins import NOTIFIER_TYPES
     from monitord.probes.runner import open_probe_context, run_check
 
-    config = load_config(resolve_config_dir(args.config))
+    config = load_config(resolve_config_dir(args.config), notifier_types=NOTIFIER_TYPES)
     found = config.find_site(args.site_id)
     if found is None:
         known = ", ".join(s.id for c in config.clients for s in c.sites) or "none"

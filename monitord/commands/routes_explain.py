@@ -19,6 +19,7 @@ from monitord.config.models import ROUTE_KINDS, Config
 from monitord.errors import MonitordError
 from monitord.events import Event
 from monitord.maintenance import SUPPRESSIBLE_KINDS, in_maintenance
+from monitord.notify.plugins import NOTIFIER_TYPES
 from monitord.routing import (
     RouteTrace,
     agency_calendar,
@@ -136,7 +137,7 @@ def _trace_lines(t: RouteTrace, zone: ZoneInfo) -> list[str]:
 
 
 def handler(args: argparse.Namespace) -> int:
-    config = load_config(resolve_config_dir(args.config))
+    config = load_config(resolve_config_dir(args.config), notifier_types=NOTIFIER_TYPES)
     zone = ZoneInfo(config.main.agency.timezone)
     at = _at(args.at, zone)
     for line in explain(config, args.kind, args.client or "", args.site, at, args.severity):

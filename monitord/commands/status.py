@@ -155,8 +155,9 @@ def _heartbeats(config: Config) -> dict[str, dict[str, Any]]:
 
 def collect(config_dir: str | None, *, prefer_store: bool = False) -> dict[str, Any]:
     from monitord.config import load_config, resolve_config_dir
+    from monitord.notify.plugins import NOTIFIER_TYPES
 
-    config = load_config(resolve_config_dir(config_dir))
+    config = load_config(resolve_config_dir(config_dir), notifier_types=NOTIFIER_TYPES)
 
     async def read() -> dict[str, Any]:
         data = None if prefer_store else await _from_api(config)

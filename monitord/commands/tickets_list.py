@@ -39,8 +39,9 @@ def with_store(
 ) -> _T:
     """Run ``work`` on the configuration's store (opened and closed here)."""
     from monitord.config import load_config, resolve_config_dir
+    from monitord.notify.plugins import NOTIFIER_TYPES
 
-    config = load_config(resolve_config_dir(config_arg))
+    config = load_config(resolve_config_dir(config_arg), notifier_types=NOTIFIER_TYPES)
     path = config.state_path()
     if not path.exists():
         raise MonitordError(

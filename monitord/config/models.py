@@ -493,6 +493,10 @@ Cover = Literal["office_hours", "out_of_hours"]
 ROUTE_WHEN_BUILTIN: tuple[str, ...] = ("always", "office_hours", "out_of_hours")
 ROUTE_PSEUDO_TARGETS: tuple[str, ...] = ("client-contacts", "agency", "oncall-pager", "tickets")
 
+EMAIL_NOTIFIER = "email"
+"""The notifier every configuration with ``smtp:`` has: e-mail to each notification's recipient.
+Its name and its ``type:``; no other notifier may take the name."""
+
 
 def _one_or_many(v: Any) -> Any:
     """``kind: site-down`` and ``kind: [site-down, site-recovered]`` both mean a tuple."""

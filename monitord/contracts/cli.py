@@ -66,8 +66,9 @@ class Hours:
 def open_hours(config_arg: str | None) -> Iterator[Hours]:
     """Load the configuration and open the hours tables in its state store (created if new)."""
     from monitord.config import load_config, resolve_config_dir
+    from monitord.notify.plugins import NOTIFIER_TYPES
 
-    config = load_config(resolve_config_dir(config_arg))
+    config = load_config(resolve_config_dir(config_arg), notifier_types=NOTIFIER_TYPES)
     path = config.state_path()
     if not path.parent.is_dir():
         raise MonitordError(

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from monitord.durations import parse_duration
 
 if TYPE_CHECKING:
-    from monitord.config.loader import Doc, _Issues
+    from monitord.config.issues import Issues
+    from monitord.config.nodes import Doc
 
 DEFAULT_MINIMUM = timedelta(hours=2)
 
@@ -21,7 +22,7 @@ def _duration(value: Any) -> timedelta | None:
         return None  # reported by the model
 
 
-def check_contracts(main_doc: Doc | None, client_docs: list[Doc], issues: _Issues) -> None:
+def check_contracts(main_doc: Doc | None, client_docs: list[Doc], issues: Issues) -> None:
     """A contract needs ``billing:``; no allowance below ``billing.minimum_monthly``; no two
     clients share a page token."""
     main = main_doc.data if main_doc is not None and isinstance(main_doc.data, dict) else None

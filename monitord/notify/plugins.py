@@ -34,8 +34,8 @@ import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from structlog.typing import FilteringBoundLogger
 
-from monitord.config.models import Agency, Config, SmtpConfig
-from monitord.errors import ConfigError, ConfigIssue, MonitordError
+from monitord.config.models import EMAIL_NOTIFIER, Agency, Config, SmtpConfig
+from monitord.errors import ConfigError, ConfigIssue, NotifierTypeError
 from monitord.notify.base import NOTIFIER_API_VERSION, Notifier
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "monitord.notifiers"
 
-EMAIL = "email"
+EMAIL = EMAIL_NOTIFIER
 """The notifier every configuration with ``smtp:`` has: e-mail to each notification's recipient."""
 
 TICKETS = "tickets"
@@ -78,13 +78,8 @@ class NotifierContext:
     ``check-config`` and when a notifier is built outside a daemon."""
 
 
-class PluginError(MonitordError):
+class PluginError(NotifierTypeError):
     """A notifier type cannot be used: ``problem`` and ``fix`` as in a config message."""
-
-    def __init__(self, problem: str, fix: str) -> None:
-        self.problem = problem
-        self.fix = fix
-        super().__init__(f"{problem} — {fix}")
 
 
 # ---------------------------------------------------------------- the built-in e-mail adapter
@@ -217,6 +212,19 @@ def options_section_model(cls: type[Any]) -> type[BaseModel]:
     return create_model(
         f"{cls.__name__}Notifiers", __config__=ConfigDict(extra="allow"), notifiers=(entries, ...)
     )
+
+
+class _Registry:
+    """The installed notifier types, as the configuration loader asks about them
+    (:class:`monitord.config.crossref.NotifierTypes`)."""
+
+    def options_model(self, type_name: str) -> type[BaseModel]:
+        return options_model(load_plugin_class(type_name))
+
+
+NOTIFIER_TYPES = _Registry()
+"""Pass to :func:`monitord.config.load_config` so that each ``notifiers:`` entry's type is
+loaded and its options checked, located like every configuration error."""
 
 
 def validate_options(cls: type[Any], options: Mapping[str, Any]) -> BaseModel:

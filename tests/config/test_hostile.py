@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitord.config import load_config, loader
+from monitord.config import load_config, loader, reader
 from monitord.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,13 +65,13 @@ def test_deep_nesting_is_a_located_error(
     assert where.startswith(f"{tmp_path}/clients/acme.yml:")
     line = int(where.split(":")[1])
     assert line >= 3  # where the nesting is, not 1:1
-    assert text.startswith(f"lists and mappings nested more than {loader.MAX_CONFIG_DEPTH} ")
+    assert text.startswith(f"lists and mappings nested more than {reader.MAX_CONFIG_DEPTH} ")
 
 
 def test_nesting_at_the_limit_is_read(tmp_path: Path) -> None:
     """The cap is on depth, not on real configurations: maintenance windows, checks with an
     expect block and so on are a few levels deep."""
-    depth = loader.MAX_CONFIG_DEPTH - 2  # sites: [ … ] under the top-level mapping
+    depth = reader.MAX_CONFIG_DEPTH - 2  # sites: [ … ] under the top-level mapping
     client = "client: acme\nname: ACME\nextra: " + "[" * depth + "]" * depth + "\n"
     write(tmp_path, {"monitord.yml": MAIN, "clients/acme.yml": client})
     found = problems(tmp_path)
@@ -81,7 +81,7 @@ def test_nesting_at_the_limit_is_read(tmp_path: Path) -> None:
 def test_huge_file_is_refused_before_reading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(loader, "MAX_CONFIG_FILE_BYTES", 1000)
+    monkeypatch.setattr(reader, "MAX_CONFIG_FILE_BYTES", 1000)
     client = "client: acme\nname: ACME\n" + "# padding\n" * 200
     write(tmp_path, {"monitord.yml": MAIN, "clients/acme.yml": client})
     assert problems(tmp_path) == [
@@ -125,7 +125,7 @@ def test_unexpected_exception_is_a_located_error(
     def boom(*_a: object) -> None:
         raise KeyError("surprise")
 
-    monkeypatch.setattr(loader, "_check_holidays", boom)
+    monkeypatch.setattr(loader, "check_holidays", boom)
     write(tmp_path, {"monitord.yml": MAIN})
     assert problems(tmp_path) == [
         f"{tmp_path}/monitord.yml:1:1: (top level): could not be read (KeyError: 'surprise') — "

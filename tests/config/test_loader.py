@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from datetime import date, time, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
 from monitord.cli import main
-from monitord.config import load_config, loader, resolve_config_dir
+from monitord.config import load_config, reader, resolve_config_dir
 from monitord.config.models import DnsCheck, HttpCheck, TcpCheck, TlsCheck
-from monitord.errors import ConfigError, MonitordError
+from monitord.errors import ConfigError, MonitordError, NotifierTypeError
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED = REPO / "config"
@@ -289,7 +292,7 @@ def test_regex_error_does_not_echo_a_secret(tmp_path: Path) -> None:
 
 
 def test_alias_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loader, "MAX_CONFIG_NODES", 5000)
+    monkeypatch.setattr(reader, "MAX_CONFIG_NODES", 5000)
     levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 8)]
     write(tmp_path, {"monitord.yml": "\n".join(levels) + "\n"})
@@ -369,3 +372,75 @@ def test_route_kinds_follow_the_event_kinds() -> None:
     from monitord.events import EventKind
 
     assert set(ROUTE_KINDS) == set(get_args(EventKind)) - {"digest"}
+
+
+# ---------------------------------------------------------------- notifier types, passed in
+
+
+class _Pager(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    key: str
+
+
+class _Types:
+    """Stands in for the plugin registry: knows `pager`, refuses anything else."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def options_model(self, type_name: str) -> type[BaseModel]:
+        self.asked.append(type_name)
+        if type_name == "pager":
+            return _Pager
+        raise NotifierTypeError(f"unknown notifier type {type_name!r}", "use pager")
+
+
+NOTIFIERS = (
+    MAIN
+    + """\
+notifiers:
+  ops: {type: pager, key: k, colour: red}
+  chat: {type: slack}
+  email: {type: pager, key: k}
+"""
+)
+
+
+def test_notifier_types_are_asked_and_their_answers_located(tmp_path: Path) -> None:
+    write(tmp_path, {"monitord.yml": NOTIFIERS})
+    types = _Types()
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={}, notifier_types=types)
+    assert [str(i) for i in info.value.issues] == [
+        f"{tmp_path}/monitord.yml:4:30: notifiers.ops.colour: unknown key `colour` — "
+        "allowed keys: key",
+        f"{tmp_path}/monitord.yml:5:16: notifiers.chat.type: unknown notifier type 'slack' — "
+        "use pager",
+        f"{tmp_path}/monitord.yml:6:3: notifiers.email: the name `email` is the built-in e-mail "
+        "notifier — give this notifier another name, such as `oncall-pager`",
+    ]
+    assert types.asked == ["pager", "slack"]  # never for an entry refused before its type
+
+
+def test_without_notifier_types_only_the_configuration_is_checked(tmp_path: Path) -> None:
+    """No notifier is imported: the loader does not depend on the notifiers."""
+    write(tmp_path, {"monitord.yml": NOTIFIERS})
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from monitord.config import load_config\n"
+        "from monitord.errors import ConfigError\n"
+        "try:\n"
+        f"    load_config(Path({str(tmp_path)!r}), environ={{}})\n"
+        "except ConfigError as exc:\n"
+        "    print(*exc.issues, sep='\\n')\n"
+        "print('notify loaded:', any(m.startswith('monitord.notify') for m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines() == [
+        f"{tmp_path}/monitord.yml:6:3: notifiers.email: the name `email` is the built-in e-mail "
+        "notifier — give this notifier another name, such as `oncall-pager`",
+        "notify loaded: False",
+    ]

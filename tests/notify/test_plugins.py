@@ -8,13 +8,15 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from monitord.config import load_config
+from monitord.config import loader
+from monitord.config.models import Config
 from monitord.errors import ConfigError
 from monitord.notify.base import NOTIFIER_API_VERSION, Notification
 from monitord.notify.email import EmailNotifier
 from monitord.notify.opsgenie import OpsgenieNotifier
 from monitord.notify.pagerduty import PagerDutyNotifier
 from monitord.notify.plugins import (
+    NOTIFIER_TYPES,
     TICKETS,
     TICKETS_LOCAL,
     available_types,
@@ -25,6 +27,11 @@ from monitord.notify.plugins import (
 )
 from monitord.notify.tickets_local import LocalTicketsNotifier
 from monitord.notify.webhook import SlackNotifier, TeamsNotifier, WebhookNotifier
+
+
+def load_config(directory: Path, **kwargs: Any) -> Config:
+    """As the daemon and every command load it: each notifier's type loaded, its options checked."""
+    return loader.load_config(directory, notifier_types=NOTIFIER_TYPES, **kwargs)
 
 
 class _Opts(BaseModel):

@@ -16,15 +16,23 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from monitord.config import load_config
+from monitord.config import loader
+from monitord.config.models import Config
 from monitord.errors import ConfigError
-from monitord.notify.plugins import available_types, build_notifiers
+from monitord.notify.plugins import NOTIFIER_TYPES, available_types, build_notifiers
 from monitord.outbox import OutboxSender
 from monitord.store.sqlite import SqliteStore
 from tests.notify.standins.kit import note
+
+
+def load_config(directory: Path, **kwargs: Any) -> Config:
+    """As the daemon and every command load it: each notifier's type loaded, its options checked."""
+    return loader.load_config(directory, notifier_types=NOTIFIER_TYPES, **kwargs)
+
 
 SOURCE = Path(__file__).resolve().parents[1] / "plugins" / "monitord-example-notifier"
 PACKAGE = "monitord_example_notifier"
