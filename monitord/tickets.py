@@ -46,6 +46,7 @@ PRIORITIES: dict[str, Priority] = {
     "site-down": "high",
     "site-reminder": "high",
     "site-flapping": "high",
+    "site-update": "high",
     "connectivity": "high",
     "ticket-overdue": "high",
     "certificate": "normal",
