@@ -158,6 +158,8 @@ def _event(
         "client_name": ref.client_name,
         "site_name": ref.site_name,
     }
+    if ref.target:
+        base["target"] = ref.target
     base.update(details)
     return Event(
         kind=kind,
@@ -226,7 +228,7 @@ def evaluate(
                         f"recovered/{inc_id}" if s.thread else "recovered",
                         f"{ref.site} is back up after {_short(down_for)}",
                         "info",
-                        message=s.last_error,
+                        message=_named(ref, s.last_error),
                         started=_iso(started),
                         ended=_iso(now),
                         down_for_seconds=int(down_for.total_seconds()),
@@ -347,19 +349,26 @@ def _down_event(
 ) -> Event:
     assert s.incident_id is not None and s.incident_started is not None
     what = "still down" if kind == "site-reminder" else "down"
+    message = _named(ref, result.message)
     return _event(
         ref,
         kind,
         now,
         s.thread or s.incident_id,
         suffix,
-        f"{ref.site} is {what}: {result.message}",
+        f"{ref.site} is {what}: {message}",
         "critical",
-        message=result.message,
+        message=message,
         started=_iso(s.incident_started),
         failures=s.failures,
         **extra,
     )
+
+
+def _named(ref: CheckRef, message: str) -> str:
+    """``tcp solr.acme.example:8983: connection refused``: a check's problem with its target
+    (as it was when the ref has none, e.g. one built by hand)."""
+    return f"{ref.label}: {message}" if ref.target else message
 
 
 def _flapping(

@@ -256,8 +256,9 @@ def _incident_facts(event: Event, ctx: Context) -> list[tuple[str, str]]:
     if check:
         ctype = d.get("check_type")
         label = one_line(check)
-        if ctype and one_line(ctype) != label:
-            label = f"{label} ({one_line(ctype)})"
+        what = " ".join(one_line(x) for x in (ctype, d.get("target")) if x)
+        if what and what != label:
+            label = f"{label} ({what})"
         facts.append(("Check", label))
     return facts
 

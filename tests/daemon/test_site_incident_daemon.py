@@ -102,6 +102,7 @@ async def test_http_and_tcp_failing_on_one_site_are_one_incident(
         assert found is not None
         assert [n.kind for n in found[1]] == ["opened", "comment"]
         assert tcp_failing in found[1][0].text
+        assert ticket.title.endswith(f"— {tcp_failing}")
         assert http_failing in found[1][1].text and tcp_failing in found[1][1].text
         # One incident row for the site, listing both checks and what they say.
         (incident,) = await daemon.store.open_incidents()
