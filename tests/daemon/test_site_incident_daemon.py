@@ -62,13 +62,24 @@ def text_of(mail: ReceivedMail) -> str:
     return str(body.get_content())
 
 
+async def all_sent(daemon: Daemon) -> None:
+    """Until the outbox has nothing left to send (the daemon's own sender may hold an item)."""
+    assert daemon.store is not None and daemon.sender is not None
+    async with asyncio.timeout(10):
+        while True:
+            await daemon.sender.run_once()
+            items = await daemon.store.outbox_items(limit=100)
+            if all(i.status == "sent" for i in items):
+                return
+            await asyncio.sleep(0.01)
+
+
 async def step(daemon: Daemon, clock: Clock, *keys: str) -> list[str]:
     clock.advance(seconds=60)
     kinds: list[str] = []
     for key in keys:
         kinds += [e.kind for e in await daemon.tick(key)]
-    assert daemon.sender is not None
-    await daemon.sender.run_once()
+    await all_sent(daemon)
     return kinds
 
 
@@ -146,7 +157,9 @@ async def test_per_check_incidents_stay_available(
     port = closed_port()
     cfg = config(tmp_path, loop_site, smtp_server, port)
     f = cfg / "clients" / "acme.yml"
-    f.write_text(f.read_text().replace("repeat_every: 4h}", "repeat_every: 4h, incident: per-check}"))
+    f.write_text(
+        f.read_text().replace("repeat_every: 4h}", "repeat_every: 4h, incident: per-check}")
+    )
     clock = Clock(T0)
     daemon = Daemon(cfg, clock=clock, schedule=False, services=[])
     await daemon.start()
@@ -184,5 +197,64 @@ async def test_the_site_state_is_stored_with_the_check_state(
         assert [f["check"] for f in site_state["failing"]] == ["http"]
         assert site_state["notified"] is True
         assert states[KEY]["status"] == "down"
+    finally:
+        await daemon.stop()
+
+
+async def test_removed_checks_leave_the_site_incident_and_the_last_one_closes_it(
+    tmp_path: Path, site: tuple[Switchable, LoopbackSite], smtp_server: SmtpServer
+) -> None:
+    sw, loop_site = site
+    port = closed_port()
+    cfg = config(tmp_path, loop_site, smtp_server, port)
+    clock = Clock(T0)
+    daemon = Daemon(cfg, clock=clock, schedule=False, services=[])
+    await daemon.start()
+    try:
+        assert daemon.store is not None
+        store = daemon.store
+        sw.status = 503
+        assert await step(daemon, clock, KEY, TCP_KEY) == ["site-down", "site-update"]
+
+        # The status names the site's open incident and its failing checks with targets.
+        from monitord.api.status import collect
+
+        snap = await collect(daemon)
+        www = next(s for s in snap["sites"] if s["site"] == "acme-www")
+        assert www["incident"]["failing"] == (
+            f"http {loop_site.url}: HTTP 503 Service Unavailable (expected 200); "
+            f"tcp 127.0.0.1:{port}: connection refused"
+        )
+        tcp = next(c for c in www["checks"] if c["check"] == "tcp")
+        assert tcp["target"] == f"127.0.0.1:{port}"
+        assert tcp["incident"]["id"] == www["incident"]["id"]
+
+        # The tcp check removed: it leaves the incident (a comment); http still fails.
+        f = cfg / "clients" / "acme.yml"
+        f.write_text(
+            "\n".join(line for line in f.read_text().splitlines() if "type: tcp" not in line) + "\n"
+        )
+        clock.advance(seconds=30)
+        assert await daemon.reload() is True
+        await all_sent(daemon)
+        (incident,) = await store.open_incidents()
+        assert incident.check == "http"
+        (ticket,) = await store.local_tickets()
+        found = await store.local_ticket(ticket.id)
+        assert found is not None and found[0].status == "open"
+        assert "check removed from the configuration" in found[1][-1].text
+
+        # The whole site removed: the incident closes, the ticket is resolved.
+        text = f.read_text()
+        f.write_text(text[: text.index("sites:")] + "sites: []\n")
+        clock.advance(seconds=30)
+        assert await daemon.reload() is True
+        await all_sent(daemon)
+        assert await store.open_incidents() == []
+        found = await store.local_ticket(ticket.id)
+        assert found is not None and found[0].status == "resolved"
+        assert "site removed from the configuration" in found[1][-1].text
+        mails = await smtp_server.wait_for_async(2)
+        assert [m.message["X-Monitord-Kind"] for m in mails] == ["site-down", "site-recovered"]
     finally:
         await daemon.stop()
