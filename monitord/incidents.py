@@ -20,6 +20,10 @@ Rules (per check):
   just closed by the fourth change), so it is a comment on that incident's ticket and threads
   with its mail; the settled state goes on that thread too, and so does everything about an
   incident open when it settles (reminders, its recovery): one ticket, resolved once;
+* per site (``alert.incident: per-site``, the default), :func:`site_step` then folds each
+  check's transitions into the site's one incident: the first check DOWN opens it, others join
+  it (``site-update``), the last one back closes it; every message names the failing checks
+  with their targets (``tcp solr.acme.example:8983: connection refused``);
 * a passing TLS check with a warning (certificate close to expiry) makes a ``certificate`` event
   when the warning first appears, and again when the days left cross 7, 3 and 1.
 """
@@ -625,10 +629,15 @@ def site_step(
     if is_down and not was_in:
         start = after.incident_started or now
         if not s.open:
-            iid = f"{sref.key}@{_iso(start)}"
             # A check already down before this step (its state predates site incidents, or
-            # the site was per-check) brings its incident's thread and notice along.
+            # the site was per-check) brings its incident along: its id (so its stored row
+            # becomes the site's, not a ghost left open), thread and notice.
             adopted = before.status == "down" and before.incident_id is not None
+            iid = (
+                before.incident_id
+                if adopted and before.incident_id
+                else f"{sref.key}@{_iso(start)}"
+            )
             s = replace(
                 s,
                 incident_id=iid,

@@ -258,3 +258,40 @@ async def test_removed_checks_leave_the_site_incident_and_the_last_one_closes_it
         assert [m.message["X-Monitord-Kind"] for m in mails] == ["site-down", "site-recovered"]
     finally:
         await daemon.stop()
+
+
+async def test_an_incident_open_before_the_upgrade_carries_on_as_the_site_incident(
+    tmp_path: Path, site: tuple[Switchable, LoopbackSite], smtp_server: SmtpServer
+) -> None:
+    """A store written per check (an older monitord, or ``incident: per-check``) with a check
+    DOWN: after the restart on per-site incidents no second DOWN goes out, and the recovery
+    resolves the same ticket and closes the same incident row (no ghost left open)."""
+    sw, loop_site = site
+    cfg = config(tmp_path, loop_site, smtp_server, closed_port())
+    f = cfg / "clients" / "acme.yml"
+    per_site = f.read_text()
+    f.write_text(per_site.replace("repeat_every: 4h}", "repeat_every: 4h, incident: per-check}"))
+    clock = Clock(T0)
+    daemon = Daemon(cfg, clock=clock, schedule=False, services=[])
+    await daemon.start()
+    try:
+        sw.status = 503
+        assert await step(daemon, clock, KEY) == ["site-down"]
+    finally:
+        await daemon.stop()
+    f.write_text(per_site)
+    daemon = Daemon(cfg, clock=clock, schedule=False, services=[])
+    await daemon.start()
+    try:
+        assert daemon.store is not None
+        assert await step(daemon, clock, KEY) == []
+        sw.status = 200
+        assert await step(daemon, clock, KEY) == ["site-recovered"]
+        assert await daemon.store.open_incidents() == []
+        (ticket,) = await daemon.store.local_tickets()
+        assert ticket.status == "resolved"
+        mails = await smtp_server.wait_for_async(2)
+        assert [m.message["X-Monitord-Kind"] for m in mails] == ["site-down", "site-recovered"]
+        assert mails[0].message["Subject"] == mails[1].message["Subject"]
+    finally:
+        await daemon.stop()

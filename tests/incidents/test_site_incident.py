@@ -280,6 +280,7 @@ def test_a_check_down_before_site_incidents_brings_its_thread() -> None:
     step = site_step(SiteState(), SITE, REFS["h"], old, again, FAST, T0 + MIN)
     assert step.state.open and step.state.notified and step.events == []
     assert step.state.thread == old.incident_id
+    assert step.state.incident_id == old.incident_id  # its stored row becomes the site's
     back = evaluate(again.state, OK, FAST, REFS["h"], T0 + 2 * MIN)
     done = site_step(step.state, SITE, REFS["h"], again.state, back, FAST, T0 + 2 * MIN)
     assert [(e.kind, e.thread) for e in done.events] == [("site-recovered", old.incident_id)]
