@@ -626,27 +626,36 @@ def site_step(
     closed_thread: str | None = None
     recovered_from: Failing | None = None
 
+    if not was_in and not s.open and before.status == "down" and before.incident_id is not None:
+        # A check already down before this step (its state predates site incidents, or the
+        # site was per-check) brings its incident along, whatever this result says: its id
+        # (so its stored row becomes the site's, not a ghost left open), thread and notice.
+        assert before.incident_started is not None
+        adopted = Failing(ref.check, label, before.last_error, before.incident_started)
+        s = replace(
+            s,
+            incident_id=before.incident_id,
+            started=before.incident_started,
+            thread=before.thread or before.incident_id,
+            failing=(adopted,),
+            failed=(adopted.line,),
+            notified=before.down_notified,
+            last_notice=before.last_notice,
+        )
+        was_in = changed = True
     if is_down and not was_in:
         start = after.incident_started or now
         if not s.open:
-            # A check already down before this step (its state predates site incidents, or
-            # the site was per-check) brings its incident along: its id (so its stored row
-            # becomes the site's, not a ghost left open), thread and notice.
-            adopted = before.status == "down" and before.incident_id is not None
-            iid = (
-                before.incident_id
-                if adopted and before.incident_id
-                else f"{sref.key}@{_iso(start)}"
-            )
+            iid = f"{sref.key}@{_iso(start)}"
             s = replace(
                 s,
                 incident_id=iid,
                 started=start,
-                thread=(before.thread or before.incident_id) if adopted else s.flap_thread,
+                thread=s.flap_thread,
                 failing=(),
                 failed=(),
-                notified=before.down_notified if adopted else False,
-                last_notice=before.last_notice if adopted else None,
+                notified=False,
+                last_notice=None,
             )
         joined = Failing(ref.check, label, after.last_error, start)
         s = replace(s, failing=(*s.failing, joined), failed=_add_failed(s.failed, joined))

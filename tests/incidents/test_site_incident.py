@@ -300,3 +300,15 @@ def test_certificate_warnings_keep_their_own_thread() -> None:
     assert event.kind == "certificate"
     assert event.thread != run.site.thread and event.thread != run.site.incident_id
     assert step.state == run.site
+
+
+def test_a_check_down_before_site_incidents_that_recovers_at_once_closes_its_own_incident() -> None:
+    """The first result after the upgrade is already the recovery: it resolves the check's
+    old incident (its id and thread), not nothing."""
+    old = evaluate(CheckState(), FAILS["t"], FAST, REFS["t"], T0).state
+    back = evaluate(old, OK, FAST, REFS["t"], T0 + MIN)
+    done = site_step(SiteState(), SITE, REFS["t"], old, back, FAST, T0 + MIN)
+    assert [(e.kind, e.thread) for e in done.events] == [("site-recovered", old.incident_id)]
+    assert done.incident is not None
+    assert (done.incident.id, done.incident.ended) == (old.incident_id, T0 + MIN)
+    assert not done.state.open
