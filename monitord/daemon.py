@@ -30,14 +30,30 @@ from monitord.config.models import (
     CheckSpec,
     ClientConfig,
     Config,
+    DnsCheck,
     HeartbeatCheck,
+    HttpCheck,
     Site,
+    TcpCheck,
     TlsCheck,
 )
 from monitord.errors import ConfigError, MonitordError, StoreError
 from monitord.events import Event
 from monitord.fds import FdPlan, plan_fds, probe_checks, raise_fd_limit
-from monitord.incidents import CheckRef, CheckState, close_removed, evaluate
+from monitord.incidents import (
+    SITE_KEY_PREFIX,
+    CheckRef,
+    CheckState,
+    Evaluation,
+    IncidentChange,
+    SiteEvaluation,
+    SiteRef,
+    SiteState,
+    close_removed,
+    evaluate,
+    site_check_removed,
+    site_step,
+)
 from monitord.limits import OUTBOX_STOP_GRACE
 from monitord.logsetup import get_logger
 from monitord.notify.base import Notification, Notifier, is_mergeable
@@ -47,6 +63,7 @@ from monitord.pipeline import Pipeline
 from monitord.probes.base import ProbeContext, ProbeResult
 from monitord.probes.heartbeat import HeartbeatBook
 from monitord.probes.runner import open_probe_context, run_check
+from monitord.redact import display_host
 from monitord.routing import paging_warnings
 from monitord.routing.desk import RoutingDesk
 from monitord.store.base import IncidentRow, Pruned, ResultRow, Store
@@ -141,6 +158,25 @@ def last_due(now: datetime, start: datetime, interval: timedelta) -> datetime:
     return start + k * interval
 
 
+def check_target(site: Site, spec: CheckSpec) -> str:
+    """What a check probes, as messages may show it (display forms only: no secrets):
+    ``https://www.acme.example/``, ``solr.acme.example:8983``; empty for a heartbeat."""
+    host = display_host(site.display_url) or site.id
+    if isinstance(spec, HttpCheck):
+        return site.display_url_of(spec)
+    if isinstance(spec, TcpCheck | TlsCheck):
+        return f"{spec.host or host}:{spec.port}"
+    if isinstance(spec, DnsCheck):
+        return spec.name or host
+    return ""
+
+
+def site_key(client: str, site: str) -> str:
+    """What a site's incident is serialised on (Pipeline.hold) and stored under (with
+    SITE_KEY_PREFIX)."""
+    return f"{client}/{site}"
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduledCheck:
     key: str
@@ -149,6 +185,8 @@ class ScheduledCheck:
     spec: CheckSpec
     ref: CheckRef
     start: datetime
+    sref: SiteRef | None = None
+    """The site incident this check's failures join (None: per-check incidents)."""
 
 
 def scheduled_checks(config: Config) -> dict[str, ScheduledCheck]:
@@ -165,9 +203,20 @@ def scheduled_checks(config: Config) -> dict[str, ScheduledCheck]:
             url=site.display_url_of(spec),
             client_name=client.name,
             site_name=site.display_name,
+            target=check_target(site, spec),
         )
         start = SCHEDULE_ANCHOR + schedule_offset(key, spec.interval)
-        out[key] = ScheduledCheck(key, client, site, spec, ref, start)
+        sref = None
+        if site.alert.incident == "per-site":
+            sref = SiteRef(
+                key=site_key(client.client, site.id),
+                client=client.client,
+                site=site.id,
+                url=site.display_url,
+                client_name=client.name,
+                site_name=site.display_name,
+            )
+        out[key] = ScheduledCheck(key, client, site, spec, ref, start, sref)
     return out
 
 
@@ -240,6 +289,8 @@ class Daemon:
         self.store: SqliteStore | None = None
         self.daemon_lock: DaemonLock | None = None
         self.states: dict[str, CheckState] = {}
+        self.site_states: dict[str, SiteState] = {}
+        """Per site key: its incident (monitord.incidents.site_step), stored with the checks'."""
         self.checks: dict[str, ScheduledCheck] = {}
         self.notifiers: dict[str, Notifier] = {}
         self.sender: OutboxSender | None = None
@@ -295,8 +346,16 @@ class Daemon:
             raise
         self.store.flush_listeners.append(self._flushed)
         await self.desk.load(self.store)
+        stored = await self.store.load_states()
         self.states = {
-            k: CheckState.from_json(v) for k, v in (await self.store.load_states()).items()
+            k: CheckState.from_json(v)
+            for k, v in stored.items()
+            if not k.startswith(SITE_KEY_PREFIX)
+        }
+        self.site_states = {
+            k.removeprefix(SITE_KEY_PREFIX): SiteState.from_json(v)
+            for k, v in stored.items()
+            if k.startswith(SITE_KEY_PREFIX)
         }
         self._probe_ctx = await self._stack.enter_async_context(
             open_probe_context(self.ssl_context)
@@ -583,11 +642,20 @@ class Daemon:
                 else "site removed from the configuration"
             )
             ev = close_removed(state, sc.ref, now, reason)
-            if ev.incident is None and not ev.events:
+            events, scope, incident = ev.events, key, _incident_row(key, sc.ref, ev.incident)
+            also = None
+            if sc.sref is not None:
+                site = self.site_states.get(sc.sref.key, SiteState())
+                step = site_check_removed(site, sc.sref, sc.ref, reason, now)
+                events, scope = step.events, sc.sref.key
+                incident = _site_incident_row(sc.sref, step)
+                if step.state != site:
+                    also = {SITE_KEY_PREFIX + sc.sref.key: step.state.to_json()}
+            if incident is None and not events and also is None:
                 continue
             notes: list[Notification] = []
-            for event in ev.events:
-                routed = await self.desk.dispatch(self.store, key, event, now)
+            for event in events:
+                routed = await self.desk.dispatch(self.store, scope, event, now)
                 notes += routed
                 for listener in self.event_listeners:
                     listener(event, routed)
@@ -600,24 +668,18 @@ class Daemon:
                     summary=event.summary,
                     notifications=len(routed),
                 )
-            incident = None
-            if ev.incident is not None:
-                i = ev.incident
-                incident = IncidentRow(
-                    id=i.id,
-                    key=key,
-                    client=sc.ref.client,
-                    site=sc.ref.site,
-                    check=sc.ref.check,
-                    started=i.started,
-                    ended=i.ended,
-                    summary=i.summary,
-                    last_message=i.last_message,
-                )
             try:
                 await self.store.write(
-                    key, ev.state.to_json(), None, notifications=notes, incident=incident, now=now
+                    key,
+                    ev.state.to_json(),
+                    None,
+                    notifications=notes,
+                    incident=incident,
+                    now=now,
+                    also=also,
                 )
+                if also is not None and sc.sref is not None:
+                    self.site_states[sc.sref.key] = step.state
             except MonitordError as exc:
                 self.log.error(
                     "could not close the incident of a removed check; it stays open in the store",
@@ -717,7 +779,8 @@ class Daemon:
             and self.sender
         ):
             self.sender.wake()
-        async with self.pipeline.hold(sc.key):
+        # Per site: a site's checks share its incident, so they are judged one at a time.
+        async with self.pipeline.hold(sc.sref.key if sc.sref is not None else sc.key):
             return await self._apply_held(sc, result, now)
 
     async def _apply_held(
@@ -728,29 +791,18 @@ class Daemon:
         state = self.states.get(sc.key, CheckState())
         min_days = sc.spec.min_days_left if isinstance(sc.spec, TlsCheck) else None
         ev = evaluate(state, result, sc.site.alert, sc.ref, now, min_days_left=min_days)
+        events, incident, site_ev, down = self._incident_of(sc, state, ev, now)
+        # Suppression (maintenance, connectivity) is remembered per incident: per site or check.
+        scope = sc.sref.key if sc.sref is not None else sc.key
         notes: list[Notification] = []
         told: list[tuple[Event, list[Notification]]] = []
-        for event in ev.events:
-            routed = await self.desk.dispatch(store, sc.key, event, now)
+        for event in events:
+            routed = await self.desk.dispatch(store, scope, event, now)
             notes.extend(routed)
             told.append((event, routed))
         # A DOWN suppressed earlier (maintenance, connectivity) whose suppression has ended.
-        follow_up = self.desk.follow_up(sc.key, ev.state.status == "down", now)
+        follow_up = self.desk.follow_up(scope, down, now)
         notes += follow_up or []
-        incident = None
-        if ev.incident is not None:
-            i = ev.incident
-            incident = IncidentRow(
-                id=i.id,
-                key=sc.key,
-                client=sc.ref.client,
-                site=sc.ref.site,
-                check=sc.ref.check,
-                started=i.started,
-                ended=i.ended,
-                summary=i.summary,
-                last_message=i.last_message,
-            )
         row = ResultRow(
             key=sc.key,
             client=sc.ref.client,
@@ -767,8 +819,13 @@ class Daemon:
             bool(notes)
             or (incident is not None and incident.ended is not None)
             or (ev.state.status != state.status)
+            or site_ev is not None
         )
         state_json = ev.state.to_json()
+        also = None
+        if site_ev is not None:
+            assert sc.sref is not None
+            also = {SITE_KEY_PREFIX + sc.sref.key: site_ev.state.to_json()}
         await self.pipeline.persist(
             f"state of {sc.key}",
             lambda: store.write(
@@ -778,12 +835,16 @@ class Daemon:
                 notifications=notes,
                 incident=incident if durable else None,
                 now=now,
+                also=also,
             ),
         )
         # Stored: now the memory, the listeners and the sender may follow.
         self.states[sc.key] = ev.state
+        if site_ev is not None:
+            assert sc.sref is not None
+            self.site_states[sc.sref.key] = site_ev.state
         if follow_up is not None:
-            await self.desk.drop_suppressed(store, sc.key)
+            await self.desk.drop_suppressed(store, scope)
         for event, routed in told:
             for listener in self.event_listeners:
                 listener(event, routed)
@@ -798,10 +859,59 @@ class Daemon:
             )
         if notes and self.sender is not None:
             self.sender.wake()
-        return ev.events
+        return events
+
+    def _incident_of(
+        self, sc: ScheduledCheck, before: CheckState, ev: Evaluation, now: datetime
+    ) -> tuple[list[Event], IncidentRow | None, SiteEvaluation | None, bool]:
+        """The events to route, the incident row to store, the site step (None when the site
+        state did not change, or the site is per-check) and whether the incident is open."""
+        if sc.sref is None:
+            row = _incident_row(sc.key, sc.ref, ev.incident)
+            return ev.events, row, None, ev.state.status == "down"
+        site = self.site_states.get(sc.sref.key, SiteState())
+        step = site_step(site, sc.sref, sc.ref, before, ev, sc.site.alert, now)
+        row = _site_incident_row(sc.sref, step)
+        changed = step if step.state != site else None
+        return step.events, row, changed, step.state.open
 
     def route(self, event: Event) -> list[Notification]:
         """The notifications for ``event`` now: configured routes (held ones carry ``due_at``)
         and storm groups. Enqueue each at the later of ``n.due_at`` and your own due time."""
         assert self.config is not None
         return self.desk.route(event, self.clock())
+
+
+def _incident_row(key: str, ref: CheckRef, i: IncidentChange | None) -> IncidentRow | None:
+    if i is None:
+        return None
+    return IncidentRow(
+        id=i.id,
+        key=key,
+        client=ref.client,
+        site=ref.site,
+        check=ref.check,
+        started=i.started,
+        ended=i.ended,
+        summary=i.summary,
+        last_message=i.last_message,
+    )
+
+
+def _site_incident_row(sref: SiteRef, step: SiteEvaluation) -> IncidentRow | None:
+    """The site incident's one row (keyed by the site): ``check`` lists the failing checks."""
+    i = step.incident
+    if i is None:
+        return None
+    failing = ", ".join(f.check for f in step.state.failing) if i.ended is None else ""
+    return IncidentRow(
+        id=i.id,
+        key=sref.key,
+        client=sref.client,
+        site=sref.site,
+        check=failing,
+        started=i.started,
+        ended=i.ended,
+        summary=i.summary,
+        last_message=i.last_message,
+    )

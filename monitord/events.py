@@ -11,6 +11,7 @@ EventKind = Literal[
     "site-reminder",
     "site-recovered",
     "site-flapping",
+    "site-update",  # a check joined or left an open site incident (a comment on its ticket)
     "certificate",
     "security-now",
     "security-unknown",
@@ -29,6 +30,7 @@ CONTACT_KIND: dict[str, str] = {
     "site-down": "site-down",
     "site-reminder": "site-down",
     "site-flapping": "site-down",
+    "site-update": "site-down",
     "site-recovered": "site-recovered",
     "certificate": "certificate",
     "security-now": "security",

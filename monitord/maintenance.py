@@ -26,7 +26,9 @@ from monitord.calendar import AnyWindow, OneOffWindow, TimeWindow, Window
 from monitord.config.models import WEEKDAYS, ClientConfig, MaintenanceWindow, Site, WindowConfig
 from monitord.events import Event
 
-SUPPRESSIBLE_KINDS = frozenset({"site-down", "site-reminder", "site-flapping", "site-recovered"})
+SUPPRESSIBLE_KINDS = frozenset(
+    {"site-down", "site-reminder", "site-flapping", "site-update", "site-recovered"}
+)
 """Kinds a maintenance window silences: those about a site's availability, which planned work
 causes. Certificates, advisories and patch days are not caused by maintenance and still go."""
 

@@ -9,9 +9,10 @@ logging ``store.write_failed`` each time and counting it for ``/metrics`` and ``
 DOWN is delayed while the store is failing, never dropped. Callers move their memory only after
 ``persist`` returned.
 
-:meth:`Pipeline.hold` serialises the work on one key (a check): while a check's durable write
-is pending, its next result waits, and is then evaluated against the state the store has. So the
-DOWN and the RECOVERED of a check are stored, and sent, in the order they happened.
+:meth:`Pipeline.hold` serialises the work on one key (a site whose checks share an incident,
+else a check): while a durable write is pending, the next result waits, and is then evaluated
+against the state the store has. So the DOWN and the RECOVERED of an incident are stored, and
+sent, in the order they happened, and two checks of one site never open two incidents.
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ PRIORITIES: dict[str, Priority] = {
     "site-down": "high",
     "site-reminder": "high",
     "site-flapping": "high",
+    "site-update": "high",
     "connectivity": "high",
     "ticket-overdue": "high",
     "certificate": "normal",
@@ -145,6 +146,15 @@ def title_for(event: Event, agency_name: str, tz: ZoneInfo) -> str:
     return _cut(one_line(subject_for(event, topic, agency_name)), TITLE_MAX_CHARS)
 
 
+def _with_failing(title: str, event: Event) -> str:
+    """A site incident's ticket title also names what failed when it opened (``… — tcp
+    solr.acme.example:8983: connection refused``): ``tickets list`` tells incidents apart."""
+    failing = event.details.get("failing")
+    if not isinstance(failing, list) or not failing:
+        return title
+    return _cut(one_line(f"{title} — " + "; ".join(str(f) for f in failing)), TITLE_MAX_CHARS)
+
+
 def tags_for(event: Event, priority: Priority) -> tuple[str, ...]:
     """Labels every ticket API accepts (no spaces): monitord, the kind, client, site."""
     raw = ["monitord", event.kind, event.client, event.site or "", f"priority-{priority}"]
@@ -193,7 +203,7 @@ def ticket_for(event: Event, calendar: BusinessCalendar, agency_name: str) -> Ti
         check=event.check,
         kind=event.kind,
         priority=priority,
-        title=title_for(event, agency_name, tz),
+        title=_with_failing(title_for(event, agency_name, tz), event),
         body=_cut(body, BODY_MAX_CHARS),
         opened_at=event.at,
         respond_by=respond_by,

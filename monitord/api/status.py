@@ -65,7 +65,7 @@ def snapshot(
     now: datetime,
 ) -> dict[str, Any]:
     """Everything the status JSON and page show, sites sorted down first."""
-    from monitord.daemon import check_key
+    from monitord.daemon import check_key, check_target, site_key
 
     open_by_key = {i.key: i for i in incidents}
     queue_by_site: dict[str, list[dict[str, Any]]] = {}
@@ -79,16 +79,20 @@ def snapshot(
         client_states: list[str] = []
         for site in client.sites:
             checks: list[dict[str, Any]] = []
+            # A site incident (one row keyed by the site) lists its failing checks in ``check``.
+            site_inc = open_by_key.get(site_key(client.client, site.id))
+            in_site_inc = set(site_inc.check.split(", ")) if site_inc is not None else set()
             for spec in site.checks:
                 assert spec.id is not None
                 key = check_key(client.client, site.id, spec.id)
                 st = states.get(key, CheckState())
                 res = results.get(key)
-                inc = open_by_key.get(key)
+                inc = open_by_key.get(key) or (site_inc if spec.id in in_site_inc else None)
                 checks.append(
                     {
                         "check": spec.id,
                         "type": spec.type,
+                        "target": check_target(site, spec),
                         "state": st.status,
                         "since": _iso(st.since),
                         "flapping": st.flapping,
@@ -139,6 +143,14 @@ def snapshot(
                     "state": state,
                     "since": max(since_candidates) if since_candidates else None,
                     "checks": checks,
+                    "incident": None
+                    if site_inc is None
+                    else {
+                        "id": site_inc.id,
+                        "started": _iso(site_inc.started),
+                        "summary": site_inc.summary,
+                        "failing": site_inc.last_message,
+                    },
                     "patch_queue": queue_by_site.get(site.id, []),
                 }
             )

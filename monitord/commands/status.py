@@ -190,6 +190,9 @@ def handle(args: argparse.Namespace) -> int:
         if unknown := site.get("inventory_unknown"):
             why = "; ".join(unknown.get("errors") or []) or "no reason recorded"
             print(f"  inventory unknown — advisories for this site are checked by hand: {why}")
+        if inc := site.get("incident"):
+            since = inc["started"][:19].replace("T", " ")
+            print(f"  incident since {since}Z: {inc['failing'] or inc['summary']}")
         for c in site["checks"]:
             last = c["last_result"]
             msg = "no result yet" if last is None else last["message"]

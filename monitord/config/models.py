@@ -474,6 +474,7 @@ RouteKind = Literal[
     "site-reminder",
     "site-recovered",
     "site-flapping",
+    "site-update",
     "certificate",
     "security-now",
     "security-unknown",
@@ -859,6 +860,9 @@ class AlertPolicy(Model):
     success_threshold: int = Field(default=2, ge=1, le=MAX_ALERT_THRESHOLD)
     repeat_every: Duration | None = timedelta(hours=4)
     """Reminder while down; null turns reminders off."""
+    incident: Literal["per-site", "per-check"] = "per-site"
+    """per-site: the site's failing checks share one incident (one ticket, one DOWN, one
+    recovery when all are back); per-check: each check has its own."""
 
     @field_validator("repeat_every")
     @classmethod

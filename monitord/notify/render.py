@@ -12,7 +12,7 @@ Subject rule (mail apps group a conversation by subject and ``References``):
 The *topic* names what the thread is about, never its current state, so every message of a
 thread has the same subject:
 
-- site-down / site-reminder / site-recovered / site-flapping: ``site problem since 26 Nov
+- site-down / site-reminder / site-update / site-recovered / site-flapping: ``site problem since 26 Nov
   14:03`` — the incident's start (``details["started"]``, else the event time) in the agency's
   zone. DOWN, STILL DOWN and BACK UP share it; the state is the first line of the body and
   :attr:`Rendered.state`, which the e-mail notifier adds to the sender's name.
@@ -256,8 +256,9 @@ def _incident_facts(event: Event, ctx: Context) -> list[tuple[str, str]]:
     if check:
         ctype = d.get("check_type")
         label = one_line(check)
-        if ctype and one_line(ctype) != label:
-            label = f"{label} ({one_line(ctype)})"
+        what = " ".join(one_line(x) for x in (ctype, d.get("target")) if x)
+        if what and what != label:
+            label = f"{label} ({what})"
         facts.append(("Check", label))
     return facts
 
@@ -303,6 +304,30 @@ def _site_reminder(event: Event, ctx: Context) -> tuple[str, Body]:
     return _incident_topic(event, ctx), Body("problem", headline, (para,), tuple(facts))
 
 
+def _failing_fact(event: Event) -> str | None:
+    """The failing checks of a site incident, one ``type target: problem`` each."""
+    failing = _details(event).get("failing")
+    if not isinstance(failing, list | tuple) or not failing:
+        return None
+    return "; ".join(one_line(str(f)) for f in failing)
+
+
+def _site_update(event: Event, ctx: Context) -> tuple[str, Body]:
+    """A check joined or left an open site incident: a comment on the incident's thread."""
+    d = _details(event)
+    note = one_line(d.get("message") or event.summary)
+    facts = _incident_facts(event, ctx)
+    facts.append(("Change", note))
+    failing = _failing_fact(event)
+    facts.append(("Failing now", failing or "nothing"))
+    facts.append(("Down since", format_time(_started(event), ctx.tz)))
+    para = (
+        f"An update on the incident of {client_label(event, ctx.agency_name)}'s site "
+        f"{_site_phrase(event) or 'check'}: {note}."
+    )
+    return _incident_topic(event, ctx), Body("problem", f"UPDATE — {note}", (para,), tuple(facts))
+
+
 def _site_recovered(event: Event, ctx: Context) -> tuple[str, Body]:
     d = _details(event)
     if isinstance(d.get("removed"), str) and d["removed"]:
@@ -314,7 +339,10 @@ def _site_recovered(event: Event, ctx: Context) -> tuple[str, Body]:
     facts.append(("Back up at", format_time(ended, ctx.tz)))
     if down_for is not None:
         facts.append(("Down for", format_duration(down_for)))
-    if d.get("message"):
+    failed = d.get("failed")
+    if isinstance(failed, list | tuple) and failed:
+        facts.append(("What failed", "; ".join(one_line(str(f)) for f in failed)))
+    elif d.get("message"):
         facts.append(("Last problem", one_line(d["message"])))
     how_long = f" It was down for {format_duration(down_for)}." if down_for is not None else ""
     para = (
@@ -479,6 +507,7 @@ _DIGEST_WHAT: dict[str, str] = {
     "site-reminder": "STILL DOWN",
     "site-recovered": "BACK UP",
     "site-flapping": "FLAPPING",
+    "site-update": "UPDATE",
     "certificate": "CERTIFICATE",
 }
 
@@ -489,7 +518,7 @@ def _digest_line(item: Mapping[str, Any], ctx: Context) -> tuple[str, str, str]:
     d = item.get("details") if isinstance(item.get("details"), Mapping) else {}
     assert isinstance(d, Mapping)
     label = _DIGEST_WHAT.get(kind) or _KIND_LABEL.get(kind) or kind.upper()
-    if kind in ("site-down", "site-reminder", "site-flapping"):
+    if kind in ("site-down", "site-reminder", "site-flapping", "site-update"):
         what = f"{label} — {one_line(d.get('message') or item.get('summary') or '')}"
     elif kind == "site-recovered" and isinstance(d.get("removed"), str):
         what = f"NO LONGER MONITORED — {one_line(d['removed'])}"
@@ -532,6 +561,7 @@ TEMPLATES: dict[str, Template] = {
     "site-reminder": _site_reminder,
     "site-recovered": _site_recovered,
     "site-flapping": _site_flapping,
+    "site-update": _site_update,
     "certificate": _certificate,
     "digest": _digest,
 }
@@ -683,7 +713,7 @@ def subject_for(event: Event, topic: str, agency_name: str) -> str:
 
 
 STATE_KINDS = frozenset(
-    {"site-down", "site-reminder", "site-recovered", "site-flapping", "certificate"}
+    {"site-down", "site-reminder", "site-update", "site-recovered", "site-flapping", "certificate"}
 )
 """Kinds whose messages share one subject per thread and carry their state elsewhere."""
 

@@ -65,6 +65,7 @@ TICKET_KINDS = frozenset(
         "site-down",
         "site-reminder",
         "site-flapping",
+        "site-update",
         "site-recovered",
         "certificate",
         "security-now",
@@ -75,7 +76,9 @@ TICKET_KINDS = frozenset(
 """Kinds that go to the ``tickets`` target: every problem becomes a ticket. Reminders and
 flapping are named, not left to the site-down rule (SITE_DOWN_LIKE), because the client-contacts
 default route names them: they comment on the incident's ticket (or open one if the DOWN was
-not ticketed); a recovery comments on and resolves it."""
+not ticketed); a recovery comments on and resolves it. ``site-update`` (a check joined or left
+an open site incident) goes to the ticket alone by default: the client was told the site is
+down, and hears again when all of it is back."""
 
 SITE_DOWN_LIKE = frozenset({"site-reminder", "site-flapping"})
 """Kinds a route naming ``site-down`` also matches, unless some route names them itself."""

@@ -119,8 +119,12 @@ class Store(Protocol):
         incident: IncidentRow | None = None,
         *,
         now: datetime,
+        also: Mapping[str, dict[str, Any]] | None = None,
     ) -> None:
         """Save a check's state and latest result, and optionally an incident and notifications.
+
+        ``also``: more states (a site incident's, by its key) saved durably in the same
+        transaction.
 
         With notifications or an incident the write is durable when this returns, in one
         transaction with the state. Otherwise it is batched (committed within

@@ -588,7 +588,7 @@ class SqliteStore:
     def _commit_sync(
         self,
         batch: dict[str, _Entry],
-        durable: tuple[str, _Entry] | None,
+        durable: list[tuple[str, _Entry]] | None,
         incident: _IncidentParams | None,
         outbox: list[_OutboxParams],
     ) -> None:
@@ -598,7 +598,7 @@ class SqliteStore:
             return
         entries = list(batch.items())
         if durable is not None:
-            entries.append(durable)
+            entries += durable
         try:
             with self._tx() as conn:
                 conn.executemany(_UPSERT_STATE, [(k, e.state, e.now) for k, e in entries])
@@ -698,6 +698,7 @@ class SqliteStore:
         incident: IncidentRow | None = None,
         *,
         now: datetime,
+        also: Mapping[str, dict[str, Any]] | None = None,
     ) -> None:
         if self._executor is None:
             raise StoreError(f"the state store {self.path} is not open; call open() first")
@@ -708,15 +709,20 @@ class SqliteStore:
             _result_params(result) if result is not None else None,
             now_s,
         )
-        if notifications or incident is not None:
+        if notifications or incident is not None or also:
             outbox = _outbox_params(notifications, now_s, now_s)
             inc = _incident_params(incident) if incident is not None else None
+            durable = [(key, entry)]
+            durable += [
+                (k, _Entry(_dumps(v, what=f"state of {k!r}"), None, now_s))
+                for k, v in (also or {}).items()
+            ]
             batch = self._take_pending()
             await self._run(
                 "save a check state with its notifications",
                 self._commit_sync,
                 batch,
-                (key, entry),
+                durable,
                 inc,
                 outbox,
             )

@@ -86,7 +86,10 @@ async def _down_with_ticket(daemon: Daemon, clock: Clock, sw: Switchable) -> int
     assert await _step(daemon, clock) == ["site-down"]
     (ticket,) = await daemon.store.local_tickets()
     assert ticket.status == "open"
-    assert [i.key for i in await daemon.store.open_incidents()] == [KEY]
+    # One incident per site: keyed by the site, listing its failing check.
+    assert [(i.key, i.check) for i in await daemon.store.open_incidents()] == [
+        ("acme/acme-www", "http")
+    ]
     return ticket.id
 
 

@@ -83,10 +83,61 @@ PATCH_ITEMS = [
 ]
 
 # case name -> (event, recipient name, zone)
+HTTP_503 = "http https://www.acme.example/: HTTP 503"
+SOLR_REFUSED = "tcp solr.acme.example:8983: connection refused"
+
+
+def site_ev(kind: EventKind, at: str = "2026-11-26T14:05:00Z", **kw: Any) -> Event:
+    """An event of a site incident (monitord.incidents.site_step): no single check; the
+    failing checks named with their targets."""
+    details: dict[str, Any] = {
+        "url": "https://www.acme.example/",
+        "client_name": "ACME Charity",
+        "site_name": "ACME main site",
+        "failing": [HTTP_503, SOLR_REFUSED],
+        "message": f"{HTTP_503}; {SOLR_REFUSED}",
+        "started": "2026-11-26T14:03:00Z",
+        "check": "tcp",
+    }
+    details.update(kw.pop("details", {}))
+    fields: dict[str, Any] = {
+        "check": None,
+        "key": f"acme/acme-www@2026-11-26T14:03:00Z/{kind}",
+        "thread": "acme/acme-www@2026-11-26T14:03:00Z",
+        "summary": f"acme-www is down: {details['message']}",
+        "details": details,
+    }
+    fields.update(kw)
+    return ev(kind, at, **fields)
+
+
 CASES: dict[str, tuple[Event, str, ZoneInfo]] = {
     "site-down": (
-        ev("site-down", summary="acme-www is down: HTTP 503", details=_site_details()),
+        site_ev("site-down", details={"failing": [HTTP_503], "message": HTTP_503, "failures": 3}),
         "Jo Bloggs",
+        LONDON,
+    ),
+    "site-down-per-check": (
+        ev(
+            "site-down",
+            summary=f"acme-www is down: {SOLR_REFUSED}",
+            check="solr",
+            details=_site_details(
+                check_type="tcp", target="solr.acme.example:8983", message=SOLR_REFUSED
+            ),
+        ),
+        "Jo Bloggs",
+        LONDON,
+    ),
+    "site-update": (
+        site_ev(
+            "site-update",
+            at="2026-11-26T14:07:00Z",
+            summary=f"acme-www: tcp solr.acme.example:8983 fails too: connection refused; "
+            f"failing now: {HTTP_503}; {SOLR_REFUSED}",
+            details={"message": "tcp solr.acme.example:8983 fails too: connection refused"},
+        ),
+        "",
         LONDON,
     ),
     "site-down-summer-time": (
@@ -104,20 +155,22 @@ CASES: dict[str, tuple[Event, str, ZoneInfo]] = {
         LONDON,
     ),
     "site-reminder": (
-        ev(
-            "site-reminder",
-            at="2026-11-26T18:03:00Z",
-            details=_site_details(down_for_seconds=14400, failures=243),
-        ),
+        site_ev("site-reminder", at="2026-11-26T18:03:00Z", details={"down_for_seconds": 14400}),
         "Jo Bloggs",
         LONDON,
     ),
     "site-recovered": (
-        ev(
+        site_ev(
             "site-recovered",
             at="2026-11-26T16:08:00Z",
             severity="info",
-            details=_site_details(ended="2026-11-26T16:08:00Z", down_for_seconds=7500),
+            summary="acme-www is back up after 2h 5m",
+            details={
+                "failing": [],
+                "failed": [HTTP_503, SOLR_REFUSED],
+                "ended": "2026-11-26T16:08:00Z",
+                "down_for_seconds": 7500,
+            },
         ),
         "Jo Bloggs",
         LONDON,

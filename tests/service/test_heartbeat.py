@@ -190,7 +190,9 @@ async def test_missed_heartbeat_goes_down_and_a_beat_brings_it_up_with_mail(
         body = down.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert "no heartbeat since 2026-11-26T14:05:00Z" in body
         assert daemon.store is not None
-        assert [i.key for i in await daemon.store.open_incidents()] == [KEY]
+        assert [(i.key, i.check) for i in await daemon.store.open_incidents()] == [
+            ("acme/acme-cron", "heartbeat")
+        ]
 
         clock.advance(minutes=30)  # 15:47: the job runs again
         async with http.get(f"{api.url}heartbeat/{token}") as r:

@@ -51,6 +51,8 @@ async def test_status_reads_the_running_daemon_then_the_store(
         assert data["source"] == f"the running daemon at {api.url}"
         www = next(s for s in data["sites"] if s["site"] == "acme-www")
         assert www["state"] == "down"
+        # The site's open incident names its failing check with its target (the display URL).
+        assert www["incident"]["failing"] == f"http {www['url']}: HTTP 502 in 9 ms"
         cron = next(s for s in data["sites"] if s["site"] == "acme-cron")
         beat = cron["checks"][0]["heartbeat"]
         assert beat["url"] == f"{api.url}heartbeat/{token}"
@@ -60,12 +62,16 @@ async def test_status_reads_the_running_daemon_then_the_store(
         lines = text.splitlines()
         assert lines[0] == f"from the running daemon at {api.url}"
         assert lines[1].startswith("DOWN     acme/acme-www")
+        assert lines[2] == (
+            f"  incident since 2026-11-26 14:01:00Z: http {www['url']}: HTTP 502 in 9 ms"
+        )
         assert f"heartbeat: {api.url}heartbeat/{token}  every 1h, grace 10m" in text
 
     # The daemon is gone: the store answers, with the same states and the same token.
     text = await asyncio.to_thread(run_status, cfg, capsys)
     assert text.splitlines()[0].startswith("from the store ")
     assert "DOWN     acme/acme-www" in text
+    assert f"  incident since 2026-11-26 14:01:00Z: http {www['url']}: HTTP 502 in 9 ms" in text
     assert f"heartbeat/{token}" in text
 
 
