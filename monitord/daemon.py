@@ -41,18 +41,12 @@ from monitord.errors import ConfigError, MonitordError, StoreError
 from monitord.events import Event
 from monitord.fds import FdPlan, plan_fds, probe_checks, raise_fd_limit
 from monitord.incidents import (
-    SITE_KEY_PREFIX,
     CheckRef,
     CheckState,
     Evaluation,
     IncidentChange,
-    SiteEvaluation,
-    SiteRef,
-    SiteState,
     close_removed,
     evaluate,
-    site_check_removed,
-    site_step,
 )
 from monitord.limits import OUTBOX_STOP_GRACE
 from monitord.logsetup import get_logger
@@ -66,6 +60,14 @@ from monitord.probes.runner import open_probe_context, run_check
 from monitord.redact import display_host
 from monitord.routing import paging_warnings
 from monitord.routing.desk import RoutingDesk
+from monitord.site_incident import (
+    SITE_KEY_PREFIX,
+    SiteEvaluation,
+    SiteRef,
+    SiteState,
+    site_check_removed,
+    site_step,
+)
 from monitord.store.base import IncidentRow, Pruned, ResultRow, Store
 from monitord.store.daemon_lock import DaemonLock
 from monitord.store.sqlite import SqliteStore
@@ -290,7 +292,7 @@ class Daemon:
         self.daemon_lock: DaemonLock | None = None
         self.states: dict[str, CheckState] = {}
         self.site_states: dict[str, SiteState] = {}
-        """Per site key: its incident (monitord.incidents.site_step), stored with the checks'."""
+        """Per site key: its incident (monitord.site_incident.site_step), stored with the checks'."""
         self.checks: dict[str, ScheduledCheck] = {}
         self.notifiers: dict[str, Notifier] = {}
         self.sender: OutboxSender | None = None

@@ -1,4 +1,4 @@
-"""Table tests for the site incident (monitord.incidents.site_step): a site's checks share one
+"""Table tests for the site incident (monitord.site_incident.site_step): a site's checks share one
 incident — one DOWN naming what fails, joins and recoveries as updates on its thread, one
 recovery when all are back — through orders of failures and recoveries, flapping, reminders,
 removed checks and a restart in the middle (every state through its JSON)."""
@@ -12,16 +12,9 @@ import pytest
 
 from monitord.config.models import AlertPolicy
 from monitord.events import Event
-from monitord.incidents import (
-    CheckRef,
-    CheckState,
-    SiteRef,
-    SiteState,
-    evaluate,
-    site_check_removed,
-    site_step,
-)
+from monitord.incidents import CheckRef, CheckState, evaluate
 from monitord.probes.base import ProbeResult
+from monitord.site_incident import SiteRef, SiteState, site_check_removed, site_step
 
 T0 = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
 SITE = SiteRef(

@@ -88,7 +88,7 @@ SOLR_REFUSED = "tcp solr.acme.example:8983: connection refused"
 
 
 def site_ev(kind: EventKind, at: str = "2026-11-26T14:05:00Z", **kw: Any) -> Event:
-    """An event of a site incident (monitord.incidents.site_step): no single check; the
+    """An event of a site incident (monitord.site_incident.site_step): no single check; the
     failing checks named with their targets."""
     details: dict[str, Any] = {
         "url": "https://www.acme.example/",
