@@ -105,6 +105,13 @@ def explain(config: Config, kind: str, client: str, site: str | None, at: dateti
         name = f" ({n.recipient_name})" if n.recipient_name else ""
         when = "now" if n.due_at is None else f"held until {n.due_at.astimezone(zone).isoformat()}"
         out.append(f"  {n.notifier}: {who}{name} — {when}")
+        nc = config.main.notifiers.get(n.notifier)
+        if n.recipient and nc is not None and nc.type == "pagerduty":
+            # The Events API cannot page a person: say who decides.
+            out.append(
+                "      (PagerDuty pages whoever the service's escalation policy has on call; "
+                "the trigger names this person as monitord's on-call, to compare)"
+            )
     return out
 
 

@@ -83,6 +83,8 @@ def test_explain_christmas_eve_evening(tmp_path: Path, capsys: pytest.CaptureFix
         "      matches, does not apply now: window weekend is closed",
         "who would be told:",
         "  pagerduty: P456 (Alex) — now",
+        "      (PagerDuty pages whoever the service's escalation policy has on call; the "
+        "trigger names this person as monitord's on-call, to compare)",
         # `tickets` is the built-in tickets-local notifier (the config names no ticket system).
         "  tickets: (the notifier's own destination) — held until 2026-12-30T09:00:00+00:00",
         "  email: jo@acme.example (Jo Bloggs) — held until 2026-12-30T09:00:00+00:00",
