@@ -8,6 +8,8 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from monitord.api.status import snapshot
 from monitord.api.storeview import StoreExtras
 from monitord.commands.status import format_status
@@ -122,3 +124,23 @@ def test_status_certificate_days_are_counted_now(tmp_path: Path) -> None:
     (tls,) = [c for c in www["checks"] if c["check"] == "tls"]
     assert tls["last_result"]["message"] == "certificate valid, expires in 39 days"
     assert tls["certificate"]["days_left"] == 39
+
+
+def test_status_command_on_a_fresh_configuration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitord.cli import main
+
+    cfg = _config(tmp_path)
+    assert main(["status", "--store", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out.replace(str(cfg), "CFG")
+    assert out == (
+        "from the store CFG/state.sqlite3 (the daemon's API did not answer)\n"
+        "UNKNOWN  acme/acme-fundraising-campaign-2026  https://give.acme.example/\n"
+        "  unknown  http                 no result yet\n"
+        "UNKNOWN  acme/acme-www                        https://www.acme.example/\n"
+        "  unknown  http                 no result yet\n"
+        "  unknown  tls                  no result yet\n"
+        "  unknown  solr-search-backend  no result yet\n"
+        "Times are shown in Europe/London time.\n"
+    )
