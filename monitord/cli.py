@@ -15,6 +15,7 @@ import os
 import pkgutil
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from typing import NoReturn
 
 from monitord import __version__, commands
@@ -79,6 +80,29 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
         help="configuration directory (default: $MONITORD_CONFIG, else /etc/monitord if it "
         "exists, else ./config)",
     )
+
+
+def moment_argument(text: str) -> datetime:
+    """argparse ``type`` for a moment (``--at``, ``calendar respond-by``): the forms of
+    :mod:`monitord.timeinput`, a naive result being agency time (settle it with
+    :func:`monitord.timeinput.in_zone` once the configuration is loaded). A malformed value
+    is a usage error (exit 2) with the same wording in every command."""
+    from monitord.timeinput import read_moment
+
+    try:
+        return read_moment(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def moment_or_date_argument(text: str) -> datetime:
+    """As :func:`moment_argument`, and a bare date means its noon (time entries)."""
+    from monitord.timeinput import read_moment
+
+    try:
+        return read_moment(text, dates=True)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def choose_config_dir(args: argparse.Namespace) -> None:

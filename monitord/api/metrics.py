@@ -13,7 +13,6 @@ The probe-duration histogram is labelled by check type only (bounded cardinality
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from monitord.api.storeview import StoreExtras, read_extras
+from monitord.certexpiry import days_left, not_after_of
 from monitord.probes.base import ProbeResult
 from monitord.store.base import OutboxStats
 
@@ -45,7 +45,7 @@ CHECK_LABELS = ("client", "site", "check", "type")
 @dataclass(slots=True)
 class _Last:
     duration: float
-    cert_days_left: float | None
+    cert_not_after: datetime | None
 
 
 @dataclass(slots=True)
@@ -93,7 +93,7 @@ class DaemonMetrics:
             daemon.lateness_listeners.append(self.lateness.observe)
         if daemon.store is not None:
             for key, row in (await daemon.store.latest_results()).items():
-                self.last.setdefault(key, _Last(row.duration, _days(row.details)))
+                self.last.setdefault(key, _Last(row.duration, not_after_of(row.details)))
 
     def detach(self) -> None:
         daemon = self._daemon
@@ -107,7 +107,7 @@ class DaemonMetrics:
     def on_result(self, sc: ScheduledCheck, result: ProbeResult, now: datetime) -> None:
         if sc.spec.type != "heartbeat":
             self.probe_duration.labels(sc.spec.type).observe(result.duration)
-        self.last[sc.key] = _Last(result.duration, _days(result.details))
+        self.last[sc.key] = _Last(result.duration, not_after_of(result.details))
 
     # -- scraping -------------------------------------------------------------------------
 
@@ -124,15 +124,6 @@ class DaemonMetrics:
                 scrape.extras = await asyncio.to_thread(read_extras, daemon.config.state_path())
             self._scrape = scrape
             return generate_latest(self.registry)
-
-
-def _days(details: object) -> float | None:
-    if not isinstance(details, dict):
-        return None
-    v = details.get("cert_days_left")
-    if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
-        return float(v)
-    return None
 
 
 class _DaemonCollector(Collector):
@@ -158,9 +149,16 @@ class _DaemonCollector(Collector):
         )
         cert = GaugeMetricFamily(
             "monitord_certificate_days_left",
-            "Days until the certificate seen by the check expires.",
+            "Whole days until the certificate seen by the check expires, counted at scrape "
+            "time (rounded down; negative once expired).",
             labels=CHECK_LABELS,
         )
+        expiry = GaugeMetricFamily(
+            "monitord_certificate_expiry_timestamp_seconds",
+            "When the certificate seen by the check expires (Unix time, its notAfter).",
+            labels=CHECK_LABELS,
+        )
+        now = daemon.clock()
         beat = GaugeMetricFamily(
             "monitord_heartbeat_last_timestamp_seconds",
             "When the heartbeat check last received a beat (Unix time).",
@@ -175,12 +173,13 @@ class _DaemonCollector(Collector):
             if last is not None:
                 if sc.spec.type != "heartbeat":
                     dur.add_metric(labels, last.duration)
-                if last.cert_days_left is not None:
-                    cert.add_metric(labels, last.cert_days_left)
+                if last.cert_not_after is not None:
+                    cert.add_metric(labels, float(days_left(last.cert_not_after, now)))
+                    expiry.add_metric(labels, last.cert_not_after.timestamp())
             rec = daemon.heartbeats.records.get(key)
             if rec is not None and rec.last_beat is not None:
                 beat.add_metric(labels, rec.last_beat.timestamp())
-        yield from (up, dur, cert, beat)
+        yield from (up, dur, cert, expiry, beat)
 
         probes = CounterMetricFamily("monitord_probes", "Probe results evaluated.")
         probes.add_metric([], daemon.probes_run)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from monitord.api.storeview import StoreExtras, read_extras
 from monitord.calendar import BusinessCalendar, next_patch_day
+from monitord.certexpiry import days_left, expiry_message, not_after_of
 from monitord.config.models import Agency, Config, TlsCheck
 from monitord.incidents import CheckState
 from monitord.store.base import IncidentRow, ResultRow
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
     from monitord.daemon import Daemon
 
 CERT_SOON_DAYS = 30
-"""Certificates with fewer days left than this (or than the check's own ``min_days_left``, if
+"""Certificates with fewer days left (:func:`monitord.certexpiry.days_left`, counted at ``now``)
+than this (or than the check's own ``min_days_left``, if
 larger) are listed as close to expiry on the status page."""
 
 STATE_ORDER = {"down": 0, "unknown": 1, "up": 2}
@@ -88,6 +90,11 @@ def snapshot(
                 st = states.get(key, CheckState())
                 res = results.get(key)
                 inc = open_by_key.get(key) or (site_inc if spec.id in in_site_inc else None)
+                not_after = not_after_of(res.details) if res is not None else None
+                message, warning = (res.message, res.warning) if res is not None else ("", None)
+                if res is not None and res.ok and not_after and isinstance(spec, TlsCheck):
+                    # Say the days left now, not as they were at the probe (up to 6 h ago).
+                    message, warning = expiry_message(not_after, now, spec.min_days_left)
                 checks.append(
                     {
                         "check": spec.id,
@@ -100,8 +107,8 @@ def snapshot(
                         if res is None
                         else {
                             "ok": res.ok,
-                            "message": res.message,
-                            "warning": res.warning,
+                            "message": message,
+                            "warning": warning,
                             "at": _iso(res.at),
                             "duration": res.duration,
                         },
@@ -112,10 +119,13 @@ def snapshot(
                             "started": _iso(inc.started),
                             "summary": inc.summary,
                         },
+                        "certificate": None
+                        if not_after is None
+                        else {"not_after": _iso(not_after), "days_left": days_left(not_after, now)},
                     }
                 )
-                days = res.details.get("cert_days_left") if res is not None else None
-                if isinstance(days, int | float) and not isinstance(days, bool):
+                if not_after is not None:
+                    days = days_left(not_after, now)
                     limit = max(
                         CERT_SOON_DAYS, spec.min_days_left if isinstance(spec, TlsCheck) else 0
                     )
@@ -126,9 +136,7 @@ def snapshot(
                                 "site": site.id,
                                 "check": spec.id,
                                 "days_left": days,
-                                "not_after": res.details.get("cert_not_after")
-                                if res is not None
-                                else None,
+                                "not_after": _iso(not_after),
                             }
                         )
             state = worst([c["state"] for c in checks])

@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitord.notify.render import format_time
 from monitord.redact import link_url
 
 _zone: ContextVar[ZoneInfo | None] = ContextVar("status_page_zone", default=None)
@@ -53,18 +54,22 @@ grid-template-columns:1fr 1fr;gap:.75rem;margin-bottom:.75rem}.grid section{marg
 
 
 def _t(iso: str | None) -> str:
-    """``2026-11-26T14:04:00+00:00`` -> ``2026-11-26 14:04 GMT`` (in the agency's zone)."""
+    """``2026-11-26T14:04:00+00:00`` -> ``Thu 26 Nov 2026 14:04 GMT`` in the agency's zone: the
+    format of the e-mails, ``monitord status`` and the tickets (``format_time``)."""
     if not iso:
         return ""
     try:
-        dt = datetime.fromisoformat(iso)
+        datetime.fromisoformat(iso)
     except ValueError:
         return escape(iso)
-    zone = _zone.get()
-    if zone is not None and dt.tzinfo is not None:
-        dt = dt.astimezone(zone)
-    name = dt.tzname() or ""
-    return escape(f"{dt:%Y-%m-%d %H:%M} {name}".strip())
+    return escape(format_time(iso, _zone.get() or ZoneInfo("UTC")))
+
+
+def _days_left(days: int) -> str:
+    """A certificate's whole days left (monitord.certexpiry's rule), in words."""
+    if days < 0:
+        return "expired"
+    return "1 day left" if days == 1 else f"{days} days left"
 
 
 def _badge(state: str) -> str:
@@ -134,7 +139,7 @@ def _render(snap: dict[str, Any]) -> str:
     certs = "".join(
         f'<li class="cert">{_badge("warn")}<span class="site-name">'
         f"{escape(c['client'])}/{escape(c['site'])}</span> "
-        f'<span class="msg">{c["days_left"]:.0f} days left'
+        f'<span class="msg">{_days_left(c["days_left"])}'
         f"{(' (until ' + _t(c['not_after']) + ')') if c.get('not_after') else ''}</span></li>"
         for c in snap["certificates"]
     )

@@ -19,9 +19,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from monitord.calendar import BusinessCalendar
-from monitord.cli import add_config_argument
+from monitord.cli import add_config_argument, moment_argument
 from monitord.commands.advisories_parse import fetch_once
 from monitord.config import load_config, resolve_config_dir
 from monitord.config.models import Config
@@ -31,6 +32,7 @@ from monitord.drupal.feeds import parse_feed
 from monitord.drupal.inventory import Inventory, load_inventory_contained
 from monitord.drupal.service import drupal_sites
 from monitord.notify.plugins import NOTIFIER_TYPES
+from monitord.timeinput import in_zone
 
 GROUP = "advisories"
 
@@ -54,23 +56,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--at",
         metavar="ISO_DATETIME",
-        type=_instant,
+        type=moment_argument,
         default=None,
-        help="decide as if it were this moment (default: now), e.g. 2026-11-05T14:00Z",
+        help="decide as if it were this moment (default: now): 2026-11-05T14:00 (agency "
+        "time), or with an offset, 2026-11-05T14:00+01:00 or 2026-11-05T13:00Z",
     )
     p.set_defaults(func=handler)
-
-
-def _instant(text: str) -> datetime:
-    try:
-        at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 date-time; write it as 2026-11-05T14:00+00:00"
-        ) from None
-    if at.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add Z or +01:00")
-    return at
 
 
 def read_feed(source: str) -> tuple[bytes | None, str | None]:
@@ -194,7 +185,8 @@ def handler(args: argparse.Namespace) -> int:
     parsed = parse_feed(data)
     for err in parsed.errors:
         print(f"monitord: {err}", file=sys.stderr)
-    now = args.at or datetime.now(UTC)
+    zone = ZoneInfo(config.main.agency.timezone)
+    now = in_zone(args.at, zone) if args.at is not None else datetime.now(UTC)
     sites = asyncio.run(_inventories(config))
     for ref, inv in sites:
         for err in inv.errors:

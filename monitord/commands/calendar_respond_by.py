@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 
-from monitord.calendar import CalendarError
-from monitord.cli import add_config_argument
+from monitord.cli import add_config_argument, moment_argument
 from monitord.commands.calendar_patch_days import agency_calendar
+from monitord.timeinput import in_zone
 
 GROUP = "calendar"
 GROUP_HELP = "Office hours, SLAs and patch days"
@@ -15,17 +14,7 @@ GROUP_HELP = "Office hours, SLAs and patch days"
 
 def handler(args: argparse.Namespace) -> int:
     cal = agency_calendar(args)
-    text = args.received.strip()
-    try:
-        received = datetime.fromisoformat(text)
-    except ValueError:
-        raise CalendarError(
-            f"{text!r} is not an ISO 8601 date-time; write it as 2026-12-24T16:30 "
-            "(agency time) or 2026-12-24T16:30:00+00:00"
-        ) from None
-    if received.tzinfo is None:
-        received = received.replace(tzinfo=cal.zone)
-    print(cal.respond_by(received).isoformat())
+    print(cal.respond_by(in_zone(args.received, cal.zone)).isoformat())
     return 0
 
 
@@ -40,7 +29,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     parser.add_argument(
-        "received", metavar="ISO_DATETIME", help="when it was received, e.g. 2026-12-24T16:30"
+        "received",
+        metavar="ISO_DATETIME",
+        type=moment_argument,
+        help="when it was received: 2026-12-24T16:30 (agency time), or with an offset, "
+        "2026-12-24T16:30+01:00 or 2026-12-24T15:30Z",
     )
     add_config_argument(parser)
     parser.set_defaults(func=handler)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import argparse
 import secrets
 
-from monitord.cli import add_config_argument
+from monitord.cli import add_config_argument, moment_or_date_argument
 from monitord.contracts import cli as hc
 from monitord.contracts.ledger import TimeEntry, first_open_month
 from monitord.contracts.models import Month
+from monitord.timeinput import in_zone
 
 GROUP = "hours"
 GROUP_HELP = "Support contracts: log and import time, statements, balances, closing months"
@@ -23,7 +24,7 @@ def handler(args: argparse.Namespace) -> int:
     with hc.open_hours(args.config) as h:
         _client, terms = h.client(args.client)
         seconds = hc.parse_entry_duration(args.duration)
-        at = hc.parse_at(args.at, h.zone) if args.at else now
+        at = in_zone(args.at, h.zone) if args.at is not None else now
         hc.check_when(at, terms, h.zone, now)
         entry = TimeEntry(
             source=SOURCE,
@@ -70,7 +71,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("client", metavar="CLIENT", help="the client's id")
     parser.add_argument("duration", metavar="DURATION", help="time spent, e.g. 1h30m")
-    parser.add_argument("--at", metavar="ISO", help="when the work was done (default: now)")
+    parser.add_argument(
+        "--at",
+        metavar="ISO",
+        type=moment_or_date_argument,
+        help="when the work was done (default: now): 2026-03-04T16:30 (agency time), "
+        "2026-03-04T16:30+01:00, 2026-03-04T15:30Z, or a date, 2026-03-04 (its noon)",
+    )
     parser.add_argument("--ticket", metavar="REF", help="the ticket the work was for")
     parser.add_argument("--note", metavar="TEXT", help="what was done")
     parser.add_argument("--by", metavar="PERSON", help="who did it")

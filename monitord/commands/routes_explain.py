@@ -11,8 +11,7 @@ import argparse
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from monitord.calendar import CalendarError
-from monitord.cli import add_config_argument
+from monitord.cli import add_config_argument, moment_argument
 from monitord.config import load_config
 from monitord.config.loader import resolve_config_dir
 from monitord.config.models import ROUTE_KINDS, Config
@@ -28,24 +27,12 @@ from monitord.routing import (
     plan,
     short_form,
 )
+from monitord.timeinput import in_zone
 
 GROUP = "routes"
 GROUP_HELP = "Check the routing configuration: who would be told, and when"
 
 DEFAULT_SEVERITY = {"security-now": "critical", "site-recovered": "info", "patch-day": "info"}
-
-
-def _at(text: str | None, zone: ZoneInfo) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        at = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise CalendarError(
-            f"--at {text!r} is not an ISO 8601 date-time; write it as 2026-12-24T18:30 "
-            "(agency time) or 2026-12-24T18:30:00+00:00"
-        ) from None
-    return at if at.tzinfo is not None else at.replace(tzinfo=zone)
 
 
 def explain(config: Config, kind: str, client: str, site: str | None, at: datetime,
@@ -119,6 +106,13 @@ def explain(config: Config, kind: str, client: str, site: str | None, at: dateti
         name = f" ({n.recipient_name})" if n.recipient_name else ""
         when = "now" if n.due_at is None else f"held until {n.due_at.astimezone(zone).isoformat()}"
         out.append(f"  {n.notifier}: {who}{name} — {when}")
+        nc = config.main.notifiers.get(n.notifier)
+        if n.recipient and nc is not None and nc.type == "pagerduty":
+            # The Events API cannot page a person: say who decides.
+            out.append(
+                "      (PagerDuty pages whoever the service's escalation policy has on call; "
+                "the trigger names this person as monitord's on-call, to compare)"
+            )
     return out
 
 
@@ -139,7 +133,7 @@ def _trace_lines(t: RouteTrace, zone: ZoneInfo) -> list[str]:
 def handler(args: argparse.Namespace) -> int:
     config = load_config(resolve_config_dir(args.config), notifier_types=NOTIFIER_TYPES)
     zone = ZoneInfo(config.main.agency.timezone)
-    at = _at(args.at, zone)
+    at = in_zone(args.at, zone) if args.at is not None else datetime.now(UTC)
     for line in explain(config, args.kind, args.client or "", args.site, at, args.severity):
         print(line)
     return 0
@@ -162,7 +156,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--at",
         default=None,
         metavar="ISO_DATETIME",
-        help="when (default now); without an offset it is agency time, e.g. 2026-12-24T18:30",
+        type=moment_argument,
+        help="when (default now): 2026-12-24T18:30 (agency time), or with an offset, "
+        "2026-12-24T18:30+01:00 or 2026-12-24T17:30Z",
     )
     parser.add_argument(
         "--severity", default=None, choices=("critical", "error", "warning", "info")

@@ -178,31 +178,73 @@ def collect(config_dir: str | None, *, prefer_store: bool = False) -> dict[str, 
     return data
 
 
+def _columns(rows: list[tuple[str, ...]], indent: str) -> list[str]:
+    """Rows as left-aligned columns, each as wide as its longest cell; the last cell (a
+    message or URL of any length) is not padded."""
+    if not rows:
+        return []
+    # A column empty in every row (no check flaps, nothing has a "since") takes no room.
+    keep = [i for i in range(len(rows[0])) if i == len(rows[0]) - 1 or any(r[i] for r in rows)]
+    rows = [tuple(r[i] for i in keep) for r in rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        (
+            indent + "  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), r[-1]])
+        ).rstrip()
+        for r in rows
+    ]
+
+
+def format_status(data: dict[str, Any]) -> list[str]:
+    """The ``status`` table (pure): a line per site, then its checks indented under it, the
+    columns of each kind of line aligned across the whole output. Times are shown as in the
+    e-mails (:func:`monitord.notify.render.format_time`), in the agency's zone."""
+    from zoneinfo import ZoneInfo
+
+    from monitord.notify.render import format_time
+
+    tz = ZoneInfo(data.get("timezone") or "UTC")
+    order = {"down": 0, "unknown": 1, "up": 2}
+    sites = sorted(data["sites"], key=lambda s: (order[s["state"]], s["client"], s["site"]))
+    site_rows: list[tuple[str, ...]] = [
+        (s["state"].upper(), f"{s['client']}/{s['site']}", s["url"]) for s in sites
+    ]
+    check_rows: list[tuple[str, ...]] = []
+    for site in sites:
+        for c in site["checks"]:
+            last = c["last_result"]
+            msg = "no result yet" if last is None else last["message"]
+            since = f"since {format_time(c['since'], tz)}" if c["since"] else ""
+            flap = "FLAPPING" if c["flapping"] else ""
+            check_rows.append((c["state"], c["check"], since, flap, msg))
+    site_lines = iter(_columns(site_rows, ""))
+    check_lines = iter(_columns(check_rows, "  "))
+    out = [f"from {data['source']}"]
+    for site in sites:
+        out.append(next(site_lines))
+        if unknown := site.get("inventory_unknown"):
+            why = "; ".join(unknown.get("errors") or []) or "no reason recorded"
+            out.append(f"  inventory unknown — advisories for this site are checked by hand: {why}")
+        if inc := site.get("incident"):
+            since = format_time(inc["started"], tz)
+            out.append(f"  incident since {since}: {inc['failing'] or inc['summary']}")
+        for c in site["checks"]:
+            out.append(next(check_lines))
+            beat = c.get("heartbeat")
+            if beat:
+                where = beat["url"] or f"({beat['note']})"
+                out.append(f"    heartbeat: {where}  every {beat['every']}, grace {beat['grace']}")
+    if not sites:
+        out.append("no sites configured")
+    if sites:
+        out.append(f"Times are shown in {tz.key} time.")
+    return out
+
+
 def handle(args: argparse.Namespace) -> int:
     data = collect(args.config, prefer_store=args.store)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
-    print(f"from {data['source']}")
-    order = {"down": 0, "unknown": 1, "up": 2}
-    for site in sorted(data["sites"], key=lambda s: (order[s["state"]], s["client"], s["site"])):
-        print(f"{site['state'].upper():8} {site['client']}/{site['site']}  {site['url']}")
-        if unknown := site.get("inventory_unknown"):
-            why = "; ".join(unknown.get("errors") or []) or "no reason recorded"
-            print(f"  inventory unknown — advisories for this site are checked by hand: {why}")
-        if inc := site.get("incident"):
-            since = inc["started"][:19].replace("T", " ")
-            print(f"  incident since {since}Z: {inc['failing'] or inc['summary']}")
-        for c in site["checks"]:
-            last = c["last_result"]
-            msg = "no result yet" if last is None else last["message"]
-            since = f" since {c['since'][:19].replace('T', ' ')}Z" if c["since"] else ""
-            flap = " FLAPPING" if c["flapping"] else ""
-            print(f"  {c['state']:7} {c['check']:<10}{since}{flap}  {msg}")
-            beat = c.get("heartbeat")
-            if beat:
-                where = beat["url"] or f"({beat['note']})"
-                print(f"          heartbeat: {where}  every {beat['every']}, grace {beat['grace']}")
-    if not data["sites"]:
-        print("no sites configured")
+    print("\n".join(format_status(data)))
     return 0

@@ -62,11 +62,11 @@ def with_store(
 
 
 def local(dt: datetime | None, tz: ZoneInfo) -> str:
-    """``2026-11-26 16:30 GMT`` in the agency's zone ("" for None)."""
-    if dt is None:
-        return ""
-    t = dt.astimezone(tz)
-    return f"{t:%Y-%m-%d %H:%M} {t.tzname()}"
+    """``Thu 26 Nov 2026 16:30 GMT`` in the agency's zone ("" for None): the format of the
+    e-mails (:func:`monitord.notify.render.format_time`) and of ``monitord status``."""
+    from monitord.notify.render import format_time
+
+    return "" if dt is None else format_time(dt, tz)
 
 
 def ticket_json(t: LocalTicketRow) -> dict[str, Any]:

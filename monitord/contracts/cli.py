@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from monitord.config.models import ClientConfig, Config
@@ -16,6 +16,7 @@ from monitord.contracts.models import Month
 from monitord.contracts.store import SqliteTimeEntryStore
 from monitord.durations import parse_duration
 from monitord.errors import MonitordError
+from monitord.timeinput import parse_moment
 
 MAX_ENTRY = timedelta(hours=24)
 """The longest single time entry: a day's work. More is a typo (``90h`` for ``90m``)."""
@@ -83,18 +84,12 @@ def open_hours(config_arg: str | None) -> Iterator[Hours]:
 
 
 def parse_at(text: str, zone: ZoneInfo) -> datetime:
-    """An ISO date-time with an offset, or a naive one read in ``zone``, or a date (its noon)."""
-    s = text.strip()
+    """A moment in the forms every command takes (:mod:`monitord.timeinput`), or a date (its
+    noon); a naive one is read in ``zone``."""
     try:
-        if len(s) == 10:
-            return datetime.combine(date.fromisoformat(s), time(12), tzinfo=zone)
-        dt = datetime.fromisoformat(s)
-    except ValueError:
-        raise MonitordError(
-            f"{text!r} is not an ISO 8601 date or date-time; write it as 2026-03-04, "
-            "2026-03-04T16:30 (agency time) or 2026-03-04T16:30:00+00:00"
-        ) from None
-    return dt.replace(tzinfo=zone) if dt.tzinfo is None else dt
+        return parse_moment(text, zone, dates=True)
+    except ValueError as exc:
+        raise MonitordError(str(exc)) from None
 
 
 _CLOCK = re.compile(r"^(\d+):([0-5]\d)$")

@@ -163,6 +163,13 @@ def build_create(
         "source": "monitord",
         "priority": priorities.get(event.severity, DEFAULT_PRIORITIES[event.severity]),
     }
+    # On an oncall-pager route the recipient is whoever monitord's rota has on call (their
+    # opsgenie_user, else their e-mail, which is their Opsgenie username): Opsgenie's create
+    # API takes them as a user responder, so the rota decides who is notified.
+    if notification.recipient:
+        person = Responder(type="user", username=notification.recipient)
+        if person not in responders:
+            responders = (*responders, person)
     if responders:
         body["responders"] = [r.to_json() for r in responders]
     return body

@@ -9,10 +9,16 @@ Request (pure, :func:`build_event`)::
     {"routing_key": "<32 chars>", "event_action": "trigger" | "resolve",
      "dedup_key": "<thread, or monitord-<sha256> when longer than 255>",
      "client": "monitord", "client_url": <option, when set>,
-     "payload": {"summary": "<≤1024 chars>", "source": "<site host | site | client>",
+     "payload": {"summary": "<≤1024 chars>", "source": "<site host>" (see source_of),
                  "severity": "critical|error|warning|info", "timestamp": "<ISO 8601>",
                  "component": "<check or site>", "group": "<client>", "class": "<kind>",
-                 "custom_details": {...}}}
+                 "custom_details": {..., "on_call": {"name": …, "pagerduty_user": …}}}}
+
+Who is paged is PagerDuty's decision, not monitord's: an alert event goes to the service
+whose integration ``routing_key`` names, and the incident is assigned to whoever that
+service's escalation policy has on call. ``custom_details.on_call`` carries whom monitord's
+own rota (``oncall:``) names, so a responder can see when PagerDuty's schedule and the rota
+disagree.
 
 A resolve carries only routing_key, event_action and dedup_key (PagerDuty ignores a payload on
 resolve). Answers: 202 ``{"status": "success", "message": "Event processed", "dedup_key": …}``
@@ -23,6 +29,7 @@ permanent; 429 and 5xx are retried.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
@@ -71,15 +78,59 @@ def dedup_key_for(thread: str) -> str:
     return "monitord-" + hashlib.sha256(thread.encode("utf-8")).hexdigest()
 
 
-def source_of(event: Event) -> str:
-    """The affected system: the site URL's host, else the site id, else the client."""
-    url = event.details.get("url")
-    host = display_host(url) if isinstance(url, str) else None
-    return host or event.site or event.client or "monitord"
+URL_DETAILS = ("url", "site_url")
+"""Event details that carry the affected site's (display-form) URL: incident events have
+``url``; advisory and other site events may have ``site_url``."""
+
+
+def _shown_host(host: str | None) -> str | None:
+    """``host`` when it is a name that can be shown: not masked (``***``) and not a
+    ``${NAME}`` placeholder left in a display-form URL."""
+    if not host or any(c in host for c in "*${}"):
+        return None
+    return host
+
+
+def source_of(event: Event, site_hosts: Mapping[tuple[str, str], str] | None = None) -> str:
+    """The affected system, as PagerDuty's ``source`` wants it (a host name).
+
+    For an event about a site: the host of its URL detail (``url``, else ``site_url``), else
+    its ``host`` detail, else the host of the site's configured URL (``site_hosts``, from the
+    configuration). Only when none is known (a masked URL): the site id. Events about no
+    site (``connectivity``, a client-wide digest): the client, else ``monitord``.
+    """
+    for key in URL_DETAILS:
+        url = event.details.get(key)
+        if isinstance(url, str) and (host := _shown_host(display_host(url))):
+            return host
+    host_detail = event.details.get("host")
+    if isinstance(host_detail, str) and (host := _shown_host(one_line(host_detail))):
+        return host
+    if event.site:
+        known = _shown_host((site_hosts or {}).get((event.client, event.site)))
+        return known or event.site
+    return event.client or "monitord"
+
+
+def on_call_of(notification: Notification) -> dict[str, str] | None:
+    """Who monitord's rota says is on call, when this notification goes to them (an
+    ``oncall-pager`` route): their name and their ``pagerduty_user`` (or e-mail, when they
+    have none). PagerDuty pages whoever the service's escalation policy names — the Events
+    API cannot address a user — so this is shown to responders to compare, not obeyed."""
+    if not notification.recipient:
+        return None
+    who = {"name": notification.recipient_name}
+    key = "email" if "@" in notification.recipient else "pagerduty_user"
+    who[key] = notification.recipient
+    return who
 
 
 def build_event(
-    notification: Notification, routing_key: str, *, client_url: str | None = None
+    notification: Notification,
+    routing_key: str,
+    *,
+    client_url: str | None = None,
+    site_hosts: Mapping[tuple[str, str], str] | None = None,
 ) -> dict[str, Any]:
     """The Events API v2 body for one notification (pure)."""
     event = notification.event
@@ -103,9 +154,11 @@ def build_event(
         "thread": event.thread,
     }
     details.update({k: json_safe(v) for k, v in sorted(event.details.items())})
+    if on_call := on_call_of(notification):
+        details["on_call"] = on_call
     body["payload"] = {
         "summary": _truncate(summary, SUMMARY_MAX_CHARS),
-        "source": source_of(event),
+        "source": source_of(event, site_hosts),
         "severity": event.severity,
         "timestamp": event.at.isoformat(),
         "component": event.check or event.site or event.client,
@@ -160,6 +213,7 @@ class PagerDutyNotifier:
             notification,
             self._options.routing_key.get_secret_value(),
             client_url=self._options.client_url,
+            site_hosts=self._ctx.site_hosts,
         )
         reply = await self._poster.post(
             self._url,

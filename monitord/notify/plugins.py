@@ -24,7 +24,7 @@ from __future__ import annotations
 import inspect
 import ssl
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -37,6 +37,7 @@ from structlog.typing import FilteringBoundLogger
 from monitord.config.models import EMAIL_NOTIFIER, Agency, Config, SmtpConfig
 from monitord.errors import ConfigError, ConfigIssue, NotifierTypeError
 from monitord.notify.base import NOTIFIER_API_VERSION, Notifier
+from monitord.redact import display_host
 
 if TYPE_CHECKING:
     from monitord.store.base import Store
@@ -76,6 +77,9 @@ class NotifierContext:
     store: Store | None = None
     """The daemon's store, for notifiers that keep state in it (tickets-local); None in
     ``check-config`` and when a notifier is built outside a daemon."""
+    site_hosts: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    """(client id, site id) → the host of the site's URL as it may be shown, for notifiers
+    that name the affected host of an event that carries no URL (PagerDuty's ``source``)."""
 
 
 class PluginError(NotifierTypeError):
@@ -258,7 +262,18 @@ def make_context(
         log=log or structlog.get_logger("monitord.notify"),
         config_dir=config.directory,
         store=store,
+        site_hosts=site_hosts(config),
     )
+
+
+def site_hosts(config: Config) -> dict[tuple[str, str], str]:
+    """(client id, site id) → host of the site's display URL (none when masked)."""
+    out: dict[tuple[str, str], str] = {}
+    for client in config.clients:
+        for site in client.sites:
+            if host := display_host(site.display_url):
+                out[(client.client, site.id)] = host
+    return out
 
 
 def configured_types(config: Config) -> dict[str, str]:

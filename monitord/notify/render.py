@@ -17,7 +17,8 @@ thread has the same subject:
   zone. DOWN, STILL DOWN and BACK UP share it; the state is the first line of the body and
   :attr:`Rendered.state`, which the e-mail notifier adds to the sender's name.
 - certificate: ``TLS certificate for {host} expires {date}`` (``not_after``, which is fixed for
-  one certificate).
+  one certificate). Its days left are counted from ``not_after`` at the event's time by
+  :func:`monitord.certexpiry.days_left`, the rule every other surface uses.
 - every other kind: the event's summary.
 
 The client name is ``details["client_name"]``, else the client id, else (agency-only events
@@ -45,6 +46,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from monitord import certexpiry
 from monitord.durations import format_duration
 from monitord.events import CONTACT_KIND, Event
 
@@ -400,15 +402,19 @@ def _days(n: int) -> str:
 def _certificate(event: Event, ctx: Context) -> tuple[str, Body]:
     d = _details(event)
     host = one_line(d.get("host") or event.site or "")
-    days = _int(d.get("days_left"))
     not_after = d.get("not_after")
+    expiry = parse_instant(not_after)
+    # Counted from the expiry at the event's time by the one rule (monitord.certexpiry), so
+    # the e-mail says what the probe said; a stored figure only when there is no expiry.
+    days = certexpiry.days_left(expiry, event.at) if expiry else _int(d.get("days_left"))
     expiry_date = format_date(not_after, ctx.tz) if not_after else "soon"
     tone: Tone
     if days is None:
         headline, tone, when = "CERTIFICATE EXPIRES SOON", "warning", "soon"
     elif days < 0:
-        headline, tone = f"CERTIFICATE EXPIRED {_days(-days).upper()} AGO", "problem"
-        when = f"{_days(-days)} ago"
+        ago = _days(certexpiry.days_ago(expiry, event.at)) if expiry else _days(-days)
+        headline, tone = f"CERTIFICATE EXPIRED {ago.upper()} AGO", "problem"
+        when = f"{ago} ago"
     elif days == 0:
         headline, tone, when = "CERTIFICATE EXPIRES TODAY", "problem", "today"
     else:
@@ -422,7 +428,7 @@ def _certificate(event: Event, ctx: Context) -> tuple[str, Body]:
         facts.append(("Host", host))
     if not_after:
         facts.append(("Valid until", format_time(not_after, ctx.tz)))
-    if days is not None:
+    if days is not None and days >= 0:
         facts.append(("Days left", str(days)))
     warning = d.get("warning")
     if isinstance(warning, str) and warning.strip():

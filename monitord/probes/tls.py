@@ -1,4 +1,5 @@
-"""tls probe: chain and hostname verification, and days until the leaf certificate expires.
+"""tls probe: chain and hostname verification, and days until the leaf certificate expires
+(counted by :mod:`monitord.certexpiry`'s one rule).
 
 With verification on, an expired, untrusted or mismatched certificate fails the handshake and
 leaves nothing to read, so after such a failure the probe makes a second, unverified connection
@@ -8,15 +9,15 @@ leaves nothing to read, so after such a failure the probe makes a second, unveri
 from __future__ import annotations
 
 import asyncio
-import math
 import ssl
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from monitord.certexpiry import days_left, expiry_message
 from monitord.config.models import Site, TlsCheck
 from monitord.probes.base import ProbeContext, ProbeResult, describe_oserror
 
@@ -56,7 +57,7 @@ class CertInfo:
         return {
             "cert_not_after": self.not_after.isoformat(),
             "cert_not_before": self.not_before.isoformat(),
-            "cert_days_left": round(days_left(self.not_after, now), 2),
+            "cert_days_left": days_left(self.not_after, now),
             "cert_names": list(self.names),
             "cert_issuer": self.issuer,
         }
@@ -83,25 +84,6 @@ def parse_certificate(der: bytes) -> CertInfo:
     )
 
 
-def days_left(not_after: datetime, now: datetime) -> float:
-    """Days (fractional) from ``now`` to ``not_after``; negative once expired."""
-    return (not_after - now) / timedelta(days=1)
-
-
-def _plural(n: int, unit: str) -> str:
-    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
-
-
-def _span(delta: timedelta) -> str:
-    """``3 days``, ``1 day``, ``5 hours``, ``12 minutes`` (rounded down)."""
-    secs = max(delta.total_seconds(), 0.0)
-    if secs >= 86400:
-        return _plural(math.floor(secs / 86400), "day")
-    if secs >= 3600:
-        return _plural(math.floor(secs / 3600), "hour")
-    return _plural(math.floor(secs / 60), "minute")
-
-
 def _names(info: CertInfo) -> str:
     names = info.names
     if not names:
@@ -122,9 +104,8 @@ def evaluate_certificate(
     ``verify_error`` is the verified handshake's failure, or None when it succeeded.
     """
     details = info.details(now)
-    left = days_left(info.not_after, now)
     if now >= info.not_after:
-        msg = f"certificate expired {_span(now - info.not_after)} ago"
+        msg, _ = expiry_message(info.not_after, now, min_days_left)
         return ProbeResult(ok=False, message=msg, details=details)
     if now < info.not_before:
         when = info.not_before.strftime("%Y-%m-%d %H:%M UTC")
@@ -134,15 +115,8 @@ def evaluate_certificate(
         return ProbeResult(
             ok=False, message=describe_verify_error(verify_error, info), details=details
         )
-    expires = f"certificate expires in {_span(info.not_after - now)}"
-    if left < min_days_left:
-        return ProbeResult(
-            ok=True,
-            message=expires,
-            warning=f"{expires} (warning at {min_days_left})",
-            details=details,
-        )
-    return ProbeResult(ok=True, message=f"certificate valid, {expires[12:]}", details=details)
+    message, warning = expiry_message(info.not_after, now, min_days_left)
+    return ProbeResult(ok=True, message=message, warning=warning, details=details)
 
 
 def describe_verify_error(
@@ -207,7 +181,9 @@ async def probe(site: Site, spec: TlsCheck, ctx: ProbeContext) -> ProbeResult:
     if der is None:
         return ProbeResult(ok=False, message="server presented no certificate")
     info = parse_certificate(der)
-    return evaluate_certificate(info, ctx.clock(), spec.min_days_left, verify_error)
+    result = evaluate_certificate(info, ctx.clock(), spec.min_days_left, verify_error)
+    # The name whose certificate this is, for the certificate notice.
+    return replace(result, details={**result.details, "host": server_name})
 
 
 def _ssl_reason(exc: ssl.SSLError) -> str:

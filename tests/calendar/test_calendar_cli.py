@@ -152,10 +152,12 @@ def test_respond_by(
 
 
 def test_respond_by_bad_input_says_how_to_write_it(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "calendar", "respond-by", "next tuesday")
-    assert code == 1
+    with pytest.raises(SystemExit) as exited:
+        main(["calendar", "respond-by", "next tuesday"])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2  # a usage error, as in every command that takes a moment
     assert out == ""
-    assert "'next tuesday' is not an ISO 8601 date-time" in err
+    assert "'next tuesday' is not a date and time" in err
     assert "2026-12-24T16:30" in err
 
 

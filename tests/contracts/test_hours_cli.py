@@ -160,7 +160,7 @@ def test_import_errors_name_the_line_and_import_nothing(
         f"{bad}:3: duration: '90' is not a duration; write it as 1h30m, 45m or 1:30 (a bare "
         "number could be hours or minutes)"
     )
-    assert err[1].startswith(f"{bad}:4: date: '2026-02-30' is not an ISO 8601 date")
+    assert err[1].startswith(f"{bad}:4: date: '2026-02-30' is not a date and time")
     assert err[2] == (
         f"{bad}:5: client: there is no client 'nobody'; the clients are: acme, plain, riverside"
     )

@@ -146,21 +146,26 @@ def test_match_errors_say_what_to_do(
     assert message in capsys.readouterr().err
 
 
-def test_match_rejects_a_naive_time(capsys: pytest.CaptureFixture[str], config: Path) -> None:
-    with pytest.raises(SystemExit):
-        main(
-            [
-                "advisories",
-                "match",
-                "--feed",
-                str(FEED),
-                "--config",
-                str(config),
-                "--at",
-                "2026-11-16T16:00",
-            ]
+def test_match_reads_a_naive_time_as_agency_time(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    outputs = []
+    for at in ("2026-11-16T16:00", "2026-11-16T16:00+00:00", "2026-11-16T16:00Z"):
+        code = main(
+            ["advisories", "match", "--feed", str(FEED), "--config", str(config), "--at", at]
         )
-    assert "no time zone" in capsys.readouterr().err
+        assert code == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] == outputs[2]  # London is on GMT in November
+
+
+def test_match_refuses_a_malformed_at_as_a_usage_error(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["advisories", "match", "--feed", str(FEED), "--config", str(config), "--at", "soon"])
+    assert exited.value.code == 2
+    assert "'soon' is not a date and time" in capsys.readouterr().err
 
 
 def test_hostile_feed_is_refused_and_nothing_matched(

@@ -194,7 +194,7 @@ CASES: dict[str, tuple[Event, str, ZoneInfo]] = {
                 "client_name": "ACME Charity",
                 "site_name": "ACME main site",
                 "days_left": 10,
-                "not_after": "2026-12-06T12:00:00Z",
+                "not_after": "2026-12-06T15:00:00Z",
                 "host": "www.acme.example",
                 "warning": "certificate expires in 10 days",
             },

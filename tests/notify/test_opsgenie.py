@@ -59,6 +59,23 @@ def test_create_golden() -> None:
     check_golden("opsgenie-create.json", body)
 
 
+def test_the_person_on_call_is_a_user_responder() -> None:
+    from monitord.notify.opsgenie import Responder
+
+    team = (Responder(type="team", name="Ops"),)
+    # A route straight to the notifier: only the configured responders.
+    assert create(note("security-now"), responders=team)["responders"] == [
+        {"type": "team", "name": "Ops"}
+    ]
+    # oncall-pager: the rota's person (their opsgenie_user) is added, once.
+    paged = create(note("security-now", recipient="sam@collective.example"), responders=team)
+    assert paged["responders"] == [
+        {"type": "team", "name": "Ops"},
+        {"type": "user", "username": "sam@collective.example"},
+    ]
+    assert validate_create(paged) == {}
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     summary=st.text(max_size=400),

@@ -108,6 +108,58 @@ def test_source(details: dict[str, Any], site: str | None, client: str, want: st
     assert source_of(event(details=details, site=site, client=client)) == want
 
 
+HOSTS = {("acme", "acme-www"): "www.acme.example", ("acme", "acme-shop"): "shop.acme.example"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "details", "site", "want"),
+    [
+        # Incident events: the failing check's URL.
+        ("site-down", {"url": "https://api.acme.example/health"}, "acme-www", "api.acme.example"),
+        # Security events carrying the site's URL (or a host) instead.
+        ("security-now", {"site_url": "https://www.acme.example/"}, "acme-www", "www.acme.example"),
+        ("certificate", {"host": "cdn.acme.example"}, "acme-www", "cdn.acme.example"),
+        # No URL at all (patch-day, ticket-overdue, security-unknown): the configured site's.
+        ("patch-day", {}, "acme-shop", "shop.acme.example"),
+        ("ticket-overdue", {"ticket": 4}, "acme-www", "www.acme.example"),
+        (
+            "security-now",
+            {"url": "https://user:***@www.acme.example/"},
+            "acme-www",
+            "www.acme.example",
+        ),
+        # A masked host is never shown: the configured host, else the site id.
+        ("site-down", {"url": "https://${HOST}/"}, "acme-www", "www.acme.example"),
+        ("site-down", {"url": "https://***/"}, "acme-blog", "acme-blog"),
+        # An event about no site names the client.
+        ("connectivity", {}, None, "acme"),
+    ],
+)
+def test_source_is_the_host_whenever_the_event_concerns_a_site(
+    kind: EventKind, details: dict[str, Any], site: str | None, want: str
+) -> None:
+    ev = event(kind, details=details, site=site, client="acme")
+    assert source_of(ev, HOSTS) == want
+    assert (
+        build_event(note(kind, details=details, site=site), KEY, site_hosts=HOSTS)["payload"][
+            "source"
+        ]
+        == want
+    )
+
+
+def test_on_call_is_who_the_rota_names_and_only_on_a_page() -> None:
+    fixed = build_event(note("security-now"), KEY)  # a route straight to the notifier
+    assert "on_call" not in fixed["payload"]["custom_details"]
+    page = build_event(note("security-now", recipient="P123"), KEY)
+    assert page["payload"]["custom_details"]["on_call"] == {"name": "", "pagerduty_user": "P123"}
+    by_mail = build_event(note("security-now", recipient="sam@collective.example"), KEY)
+    assert by_mail["payload"]["custom_details"]["on_call"] == {
+        "name": "",
+        "email": "sam@collective.example",
+    }
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     summary=st.text(max_size=3000),

@@ -83,6 +83,8 @@ def test_explain_christmas_eve_evening(tmp_path: Path, capsys: pytest.CaptureFix
         "      matches, does not apply now: window weekend is closed",
         "who would be told:",
         "  pagerduty: P456 (Alex) — now",
+        "      (PagerDuty pages whoever the service's escalation policy has on call; the "
+        "trigger names this person as monitord's on-call, to compare)",
         # `tickets` is the built-in tickets-local notifier (the config names no ticket system).
         "  tickets: (the notifier's own destination) — held until 2026-12-30T09:00:00+00:00",
         "  email: jo@acme.example (Jo Bloggs) — held until 2026-12-30T09:00:00+00:00",
@@ -121,7 +123,6 @@ def test_explain_falls_back_to_the_defaults(
     [
         (["--client", "nobody"], "no client 'nobody'"),
         (["--client", "acme", "--site", "nope"], "has no site 'nope'"),
-        (["--client", "acme", "--at", "yesterday"], "not an ISO 8601 date-time"),
     ],
 )
 def test_explain_errors_say_what_to_do(
@@ -132,6 +133,17 @@ def test_explain_errors_say_what_to_do(
         capsys, "routes", "explain", "--kind", "site-down", *args, "--config", str(d)
     )
     assert code == 1 and message in err
+
+
+def test_explain_refuses_a_malformed_at_as_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = config(tmp_path)
+    argv = ["routes", "explain", "--kind", "site-down", "--client", "acme", "--at", "yesterday"]
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--config", str(d)])
+    assert exited.value.code == 2
+    assert "'yesterday' is not a date and time" in capsys.readouterr().err
 
 
 BROKEN = (

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -123,8 +124,12 @@ async def test_metrics(tmp_path: Path, smtp_server: SmtpServer) -> None:
         assert m[("monitord_check_up", labels("riverside", "riverside-www", "http", "http"))] == 1
         # The heartbeat has no verdict yet: unknown is absent, not 0 or 1.
         assert ("monitord_check_up", labels("acme", "acme-cron", "heartbeat", "heartbeat")) not in m
-        cert = m[("monitord_certificate_days_left", labels("acme", "acme-www", "tls", "tls"))]
-        assert cert == 9.5
+        tls_labels = labels("acme", "acme-www", "tls", "tls")
+        # Whole days counted at scrape time from notAfter (9 d 9 h 58 m left), not the
+        # figure stored with the probe result (9.5).
+        assert m[("monitord_certificate_days_left", tls_labels)] == 9
+        expiry = datetime.fromisoformat("2026-12-05T23:59:59+00:00").timestamp()
+        assert m[("monitord_certificate_expiry_timestamp_seconds", tls_labels)] == expiry
         assert (
             m[("monitord_check_duration_seconds", labels("acme", "acme-www", "http", "http"))]
             == 0.012
@@ -159,6 +164,12 @@ async def test_metrics(tmp_path: Path, smtp_server: SmtpServer) -> None:
         assert m[("monitord_config_reloads_total", (("result", "ok"),))] == 1
         assert m[("monitord_config_reloads_total", (("result", "failed"),))] == 1
         assert m[("monitord_config_last_reload_success_timestamp_seconds", ())] == good_at
+
+        # Two days on, with no new probe, the days left have gone down by two.
+        clock.advance(days=2)
+        async with http.get(f"{api.url}metrics") as r:
+            later = metrics_of(await r.text())
+        assert later[("monitord_certificate_days_left", tls_labels)] == 7
 
 
 async def test_metrics_outbox_backlog_while_smtp_is_down(
@@ -235,7 +246,7 @@ async def test_status_json(tmp_path: Path) -> None:
             "client": "acme",
             "site": "acme-www",
             "check": "tls",
-            "days_left": 9.5,
+            "days_left": 9,
             "not_after": "2026-12-05T23:59:59+00:00",
         }
     ]
@@ -256,7 +267,7 @@ async def test_status_page_html(tmp_path: Path) -> None:
     assert 'name="viewport"' in html
     assert html.index('data-site="acme-www"') < html.index('data-site="riverside-www"')
     assert "1 site down" in html
-    assert "9 days left" in html or "10 days left" in html
+    assert "9 days left" in html  # 9 d 9 h 58 m: whole days, rounded down
 
 
 async def test_request_bodies_are_capped(tmp_path: Path) -> None:

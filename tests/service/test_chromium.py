@@ -182,12 +182,12 @@ async def test_status_page_in_headless_chromium(tmp_path: Path) -> None:
     assert sites.index("ACME main site") < sites.index("Riverside Housing")
     assert "HTTP 503 Service Unavailable in 41 ms" in sites
     incidents = page.text("incidents")
-    assert "acme/acme-www" in incidents and "since 2026-11-26 14:01 GMT" in incidents
+    assert "acme/acme-www" in incidents and "since Thu 26 Nov 2026 14:01 GMT" in incidents
     assert "HTTP 503" in incidents
     certs = page.text("certificates")
     assert "acme/acme-www" in certs and "9 days left" in certs
     patch = page.text("patch-day")
-    assert "Next patch day: 2026-12-17 09:00 GMT" in patch
+    assert "Next patch day: Thu 17 Dec 2026 09:00 GMT" in patch
     if queued:
         assert "riverside/riverside-www" in patch and "drupal/webform 6.2.3 → 6.2.9" in patch
     else:

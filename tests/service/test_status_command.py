@@ -63,7 +63,7 @@ async def test_status_reads_the_running_daemon_then_the_store(
         assert lines[0] == f"from the running daemon at {api.url}"
         assert lines[1].startswith("DOWN     acme/acme-www")
         assert lines[2] == (
-            f"  incident since 2026-11-26 14:01:00Z: http {www['url']}: HTTP 502 in 9 ms"
+            f"  incident since Thu 26 Nov 2026 14:01 GMT: http {www['url']}: HTTP 502 in 9 ms"
         )
         assert f"heartbeat: {api.url}heartbeat/{token}  every 1h, grace 10m" in text
 
@@ -71,7 +71,7 @@ async def test_status_reads_the_running_daemon_then_the_store(
     text = await asyncio.to_thread(run_status, cfg, capsys)
     assert text.splitlines()[0].startswith("from the store ")
     assert "DOWN     acme/acme-www" in text
-    assert f"  incident since 2026-11-26 14:01:00Z: http {www['url']}: HTTP 502 in 9 ms" in text
+    assert f"  incident since Thu 26 Nov 2026 14:01 GMT: http {www['url']}: HTTP 502 in 9 ms" in text
     assert f"heartbeat/{token}" in text
 
 

@@ -193,7 +193,7 @@ GOLDEN_CASES: list[tuple[str, Event]] = [
             details={
                 "client_name": "ACME Charity",
                 "host": "www.acme.example",
-                "not_after": "2026-12-06T12:00:00Z",
+                "not_after": "2026-12-06T18:00:00Z",
                 "days_left": 10,
                 "url": "https://www.acme.example/",
             },
