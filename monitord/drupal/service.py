@@ -34,6 +34,9 @@ import aiohttp
 from monitord.calendar import BusinessCalendar
 from monitord.config.models import Config, Site
 from monitord.drupal import decide as dc
+from monitord.drupal import events as ev
+from monitord.drupal import match as mt
+from monitord.drupal import psa as pw
 from monitord.drupal.advisory import Advisory
 from monitord.drupal.feeds import FeedParseResult, detect_revision, parse_feed
 from monitord.drupal.fetch import FeedFetcher, FetchResult, display_url, poll_interval
@@ -367,7 +370,7 @@ class SecurityService:
             await self._show_inventory_problems([site.id for _, site in sites])
             cal = self.calendar()
             # Every known record: the release a notice names must be one none of them affects.
-            targets = dc.ReleaseTargets.of(a for recs in matchable.values() for a in recs)
+            targets = mt.ReleaseTargets.of(a for recs in matchable.values() for a in recs)
             for adv_id, recs in matchable.items():
                 recs = [a for a in recs if a.kind != "psa"]
                 fingerprint = dc.decision_fingerprint(recs)
@@ -399,11 +402,11 @@ class SecurityService:
                     key = (ref.site, adv_id)
                     for step in t.steps:
                         if step == "act-now":
-                            events.append((dc.security_now_event(d, adv, now), now))
+                            events.append((ev.security_now_event(d, adv, now), now))
                         elif step == "tell-unknown":
-                            events.append((dc.security_unknown_event(d, adv, now), now))
+                            events.append((ev.security_unknown_event(d, adv, now), now))
                         elif step in ("queue", "update-queue"):
-                            item = dc.patch_item(d, adv)
+                            item = ev.patch_item(d, adv)
                             assert t.patch_day is not None
                             prev = queue.get(key)
                             qrow = PatchItemRow(
@@ -443,13 +446,13 @@ class SecurityService:
 
         # PSA heads-ups: for PSAs new or changed this round.
         for adv in changed:
-            hu = dc.heads_up(adv, now)
+            hu = pw.heads_up(adv, now)
             if hu is not None:
-                events.append((dc.psa_heads_up_event(adv, hu, now), hu.due))
+                events.append((ev.psa_heads_up_event(adv, hu, now), hu.due))
 
         # The patch-day job: one event per site whose items are due.
         refs = {ref.site: ref for ref, _ in drupal_sites(config)}
-        due: list[tuple[dc.SiteRef, datetime, dc.PatchItem]] = []
+        due: list[tuple[dc.SiteRef, datetime, ev.PatchItem]] = []
         ticketed: list[tuple[str, str]] = []
         for key, q in sorted(queue.items()):
             if q.ticketed_at is not None or q.patch_day > now:
@@ -460,12 +463,12 @@ class SecurityService:
                 queue_remove.add(key)
                 queue_add.pop(key, None)
                 continue
-            item = dc.PatchItem(q.advisory, q.project, q.installed, q.fixed, q.link)
+            item = ev.PatchItem(q.advisory, q.project, q.installed, q.fixed, q.link)
             due.append((site_ref, q.patch_day, item))
             ticketed.append(key)
-        for site_queue in dc.group_due(due, now):
+        for site_queue in ev.group_due(due, now):
             day = site_queue.patch_day.astimezone(self.calendar().zone).date()
-            events.append((dc.patch_day_event(site_queue, now, day), now))
+            events.append((ev.patch_day_event(site_queue, now, day), now))
 
         notes: list[tuple[Notification, datetime]] = []
         for event, due_at in events:
@@ -510,7 +513,7 @@ class SecurityService:
         if report.notifications and self.daemon.sender is not None:
             self.daemon.sender.wake()
         interval = poll_interval(
-            now, dc.psa_windows(self._parsed.values(), now), sec.interval, sec.fast_interval
+            now, pw.psa_windows(self._parsed.values(), now), sec.interval, sec.fast_interval
         )
         pending = [q.patch_day for q in self._queue.values() if q.ticketed_at is None]
         if pending:
