@@ -41,6 +41,9 @@ class SiteRef:
     site: str
     client_name: str = ""
     site_name: str = ""
+    url: str = ""
+    """The site's URL in its display form (no user-info, query or secrets), for messages and
+    PagerDuty's ``payload.source``; never the raw configured URL."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,8 @@ def _site_details(site: SiteRef) -> dict[str, Any]:
         d["client_name"] = site.client_name
     if site.site_name and site.site_name != site.site:
         d["site_name"] = site.site_name
+    if site.url:
+        d["url"] = site.url
     return d
 
 
@@ -114,6 +116,32 @@ def psa_heads_up_event(advisory: Advisory, hu: HeadsUp, now: datetime) -> Event:
             "link": advisory.link,
             "window_start": _iso(hu.window_start),
             "window_end": _iso(hu.window_end),
+        },
+    )
+
+
+def psa_window_over_event(advisory: Advisory, hu: HeadsUp) -> Event:
+    """The heads-up's follow-up at the window's end, on the same thread: ``resolves`` ends the
+    on-call alert the heads-up raised (only notifiers that resolve alerts are given it)."""
+    return Event(
+        kind="psa-heads-up",
+        client="",
+        site=None,
+        check=None,
+        at=hu.window_end,
+        key=f"psa-heads-up|{advisory.id}|{_iso(hu.window_start)}|over",
+        thread=f"{advisory.id}",
+        summary=(
+            f"{advisory.id}: the announced release window "
+            f"{hu.window_start:%a %d %b %Y %H:%M}–{hu.window_end:%H:%M} UTC is over"
+        ),
+        severity="info",
+        details={
+            "advisory": advisory.id,
+            "link": advisory.link,
+            "window_start": _iso(hu.window_start),
+            "window_end": _iso(hu.window_end),
+            "resolves": True,
         },
     )
 

@@ -31,8 +31,10 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime, timedelta, timezone
+
+# email.utils would import socket (for make_msgid); the date reader it wraps is this one.
+from email._parseaddr import parsedate_tz  # type: ignore[import-not-found]
 from typing import Any
 
 import defusedxml.ElementTree as DefusedET
@@ -183,11 +185,16 @@ def _parse_pubdate(text: str | None) -> datetime | None:
     if not text or not text.strip():
         return None
     try:
-        dt = parsedate_to_datetime(text.strip())
-    except (TypeError, ValueError, IndexError):
+        parsed = parsedate_tz(text.strip())
+        if parsed is None:
+            return None
+        year, month, day, hour, minute, second = (int(n) for n in parsed[:6])
+        offset = parsed[9]
+        # RFC 2822 "-0000" (offset None): the time is UTC, the zone unknown.
+        zone = UTC if offset is None else timezone(timedelta(seconds=int(offset)))
+        dt = datetime(year, month, day, hour, minute, second, tzinfo=zone)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if dt.tzinfo is None:  # RFC 2822 "-0000": time is UTC, zone unknown
-        dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)
 
 

@@ -587,7 +587,10 @@ async def test_unknown_inventory_tells_the_agency_only_and_psa_gives_a_heads_up(
     async with running(cfg, clock) as (daemon, service):
         report = await service.run_once(clock.now)
         kinds = sorted(e.kind for e in report.events)
-        assert kinds == ["psa-heads-up", "security-unknown"]  # webform: contrib, not told
+        # webform: contrib, not told; the heads-up and its follow-up at the window's end
+        assert kinds == ["psa-heads-up", "psa-heads-up", "security-unknown"]
+        over = next(e for e in report.events if e.details.get("resolves"))
+        assert over.thread == "PSA-2026-11-16"
         unknown = next(e for e in report.events if e.kind == "security-unknown")
         assert "inventory unknown" in unknown.summary
         mails = await mailer.wait_for_async(1)
