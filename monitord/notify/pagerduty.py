@@ -57,6 +57,7 @@ def resolves(event: Event) -> bool:
     so (``details.resolves``: the end of a PSA heads-up's window)."""
     return event.kind in RESOLVING_KINDS or event.details.get("resolves") is True
 
+
 HINTS = {
     400: "check routing_key is the Integration Key of an Events API v2 integration "
     "(Service → Integrations), 32 characters",

@@ -177,7 +177,10 @@ async def test_security_now_alert_names_the_site_host_as_source_without_secrets(
         assert event.details["url"] == "https://deploy:***@www.acme.example/?token=***"
         (trigger,) = await pd.wait_events(1)
     assert trigger["payload"]["source"] == "www.acme.example"
-    assert trigger["payload"]["custom_details"]["url"] == "https://deploy:***@www.acme.example/?token=***"
+    assert (
+        trigger["payload"]["custom_details"]["url"]
+        == "https://deploy:***@www.acme.example/?token=***"
+    )
     assert SECRET not in json.dumps(trigger)
     await mailer.wait_for_async(1)
     assert SECRET not in "".join(m.message.as_string() for m in mailer.messages)
