@@ -122,6 +122,12 @@ def read_inventory_problems(state_path: Path) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, dict)}
 
 
+def feed_urls(config: Config) -> tuple[str, ...]:
+    """Every source polled: the RSS feeds, then psa.json when configured."""
+    sec = config.main.security
+    return (*sec.feeds, *([sec.psa_json] if sec.psa_json else []))
+
+
 def _fields(row: plan.Decided | plan.Queued) -> dict[str, Any]:
     """A planned row's fields, to build the store's row of the same shape."""
     return {f.name: getattr(row, f.name) for f in fields(row)}
@@ -160,6 +166,10 @@ class SecurityService:
         self._inventories: dict[str, _CachedInventory] = {}
         self._inventory_problems: str | None = None
         self._calendar: BusinessCalendar | None = None
+        self._polled_urls: tuple[str, ...] = ()
+        """The feed URLs of the last round that polled (a reload compares its own)."""
+        self._refetch = False
+        """A reload changed the feed URLs: the round it wakes polls them."""
         self.last_report: PollReport | None = None
 
     # ------------------------------------------------------------------ life cycle
@@ -189,10 +199,18 @@ class SecurityService:
             self._session = None
 
     async def reload(self, daemon: Daemon) -> None:
-        """New config: rebuild the calendar, reload inventories, poll again soon."""
+        """New config: rebuild the calendar, reload inventories, decide again at once.
+
+        The round a reload wakes polls the feeds only when their URLs changed: the advisories
+        already known are decided for the new configuration (sites, inventories, calendar),
+        and the feeds are polled at the time already planned, so a SIGHUP costs drupal.org
+        nothing. The conditional-GET state (ETag / Last-Modified) lives in the store either
+        way."""
         self.daemon = daemon
         self._calendar = None
         self._inventories.clear()
+        if feed_urls(self._config()) != self._polled_urls:
+            self._refetch = True
         self._wake.set()
 
     # ------------------------------------------------------------------ helpers
@@ -285,8 +303,8 @@ class SecurityService:
 
     async def _fetch_all(self, report: PollReport) -> list[Advisory]:
         assert self._fetcher is not None
-        sec = self._config().main.security
-        urls = [*sec.feeds, *([sec.psa_json] if sec.psa_json else [])]
+        urls = list(feed_urls(self._config()))
+        self._polled_urls = tuple(urls)
         results: list[FetchResult] = await asyncio.gather(*(self._fetcher.fetch(u) for u in urls))
         found: list[Advisory] = []
         for url, result in zip(urls, results, strict=True):
@@ -353,10 +371,13 @@ class SecurityService:
             rows[key] = row
         return list(rows.values()), changed
 
-    async def run_once(self, now: datetime) -> PollReport:
-        """Poll every source, decide, run a due patch-day job; all written atomically."""
+    async def run_once(self, now: datetime, *, fetch: bool = True) -> PollReport:
+        """Poll every source, decide, run a due patch-day job; all written atomically.
+
+        ``fetch=False``: decide on the advisories already known, polling nothing (the round a
+        reload asks for when the feed URLs are unchanged)."""
         async with self._lock:
-            return await self._run_once(now)
+            return await self._run_once(now, fetch=fetch)
 
     async def _inventories_for(
         self, records: Iterable[Advisory], sites: list[tuple[dc.SiteRef, Site]], now: datetime
@@ -416,11 +437,11 @@ class SecurityService:
             interval = max(timedelta(0), min(interval, min(pending) - now))
         return interval
 
-    async def _run_once(self, now: datetime) -> PollReport:
+    async def _run_once(self, now: datetime, *, fetch: bool) -> PollReport:
         """Fetch → plan (pure, :func:`monitord.drupal.plan.plan_round`) → persist → emit."""
         config = self._config()
         report = PollReport(now=now)
-        found = await self._fetch_all(report)
+        found = await self._fetch_all(report) if fetch else []
         rows, changed = self._merge(found, now, report)
         records = dict(self._parsed)
         for row in rows:
@@ -474,18 +495,31 @@ class SecurityService:
     # ------------------------------------------------------------------ the loop
 
     async def _loop(self) -> None:
+        """Rounds for ever: a polling round when its time has come, and a deciding round (no
+        polling, unless the feed URLs changed) when a reload wakes the loop earlier; that one
+        keeps the time planned for the next poll."""
+        fetch = True
+        deadline: datetime | None = None
         while True:
+            # Cleared before the round: a reload during it wakes the next one at once.
+            self._wake.clear()
+            now = self.daemon.clock()
             try:
-                report = await self.run_once(self.daemon.clock())
-                delay = report.next_poll
+                report = await self.run_once(now, fetch=fetch)
+                due = now + report.next_poll
             except asyncio.CancelledError:
                 raise
             except Exception:
                 self.log.exception("advisory round failed; trying again soon")
-                delay = RETRY_AFTER_CRASH
-            self._wake.clear()
+                due = now + RETRY_AFTER_CRASH
+            deadline = due if fetch or deadline is None else min(deadline, due)
+            wait = (deadline - self.daemon.clock()).total_seconds()
+            woken = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=max(delay.total_seconds(), 1.0))
+                await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 1.0))
+                woken = True
+            fetch = not woken or self._refetch
+            self._refetch = False
 
 
 def security_service(daemon: Daemon) -> SecurityService | None:
