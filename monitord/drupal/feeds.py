@@ -429,6 +429,86 @@ def _child(item: ET.Element, tag: str, limit: int = SHORT_FIELD_MAX_CHARS) -> st
     return text
 
 
+def _advisory_id(title_id: str | None, link: str) -> str:
+    """The SA/PSA id: the title's, else the end of the link."""
+    if title_id is not None:
+        return title_id
+    m = re.search(r"/(p?sa-[a-z]+-\d{4}-\d+|psa-\d{4}-\d{2}-\d{2})/?$", link, re.IGNORECASE)
+    if not m:
+        raise ValueError(
+            "no advisory id (SA-…/PSA-…) at the end of the title or in the link; "
+            "is this a drupal.org security feed?"
+        )
+    return m.group(1).upper()
+
+
+@dataclass(frozen=True, slots=True)
+class _Fields:
+    """An item's description fields (label -> HTML fragment), size-checked."""
+
+    html: Mapping[str, str]
+
+    @classmethod
+    def of(cls, description: str) -> _Fields:
+        fields = description_fields(description)
+        for label, raw_html in fields.items():
+            _check_size(f"{label!r} field", raw_html, FIELD_MAX_CHARS)
+        return cls(fields)
+
+    def text(self, label: str) -> str | None:
+        frag = self.html.get(label)
+        value = None if frag is None else _text(frag)
+        if label in _SHORT_FIELDS:
+            _check_size(f"{label!r} field", value, SHORT_FIELD_MAX_CHARS)
+        return value or None
+
+    def line(self, label: str) -> str | None:
+        """The field's text on one line, None when empty."""
+        value = self.text(label)
+        return _one_line(value) if value else None
+
+
+def _project(fields: _Fields, t: _Title, sa_id: str) -> tuple[AdvisoryKind, str | None, str | None]:
+    """Kind, display name and machine name (from its field, else the /project/<x> link)."""
+    project = fields.line("project")
+    if project is None:
+        project = t.project
+    machine = fields.line("project machine name")
+    frag = fields.html.get("project")
+    if machine is None and frag is not None and (m := _PROJECT_HREF.search(frag)):
+        machine = m.group(1)
+    kind = _kind_for(sa_id, machine)
+    if kind == "core" and not machine:
+        machine = "drupal"
+    if kind == "psa" and t.risk_label is None:
+        project = None  # a PSA's title is a sentence, not a project
+    return kind, project, machine
+
+
+def _risk(fields: _Fields, t: _Title) -> Risk:
+    risk = Risk(t.risk_label, None, None)
+    if (frag := fields.html.get("security risk")) is not None and fields.text("security risk"):
+        risk = parse_risk(frag)
+        if risk.label is None:
+            risk = Risk(t.risk_label, risk.score, risk.vector)
+    return risk
+
+
+def _solution(fields: _Fields) -> tuple[str | None, str | None]:
+    """The solution's text (capped) and its first link (absolute)."""
+    solution = fields.text("solution")
+    if solution and len(solution) > SOLUTION_MAX_CHARS:
+        solution = solution[: SOLUTION_MAX_CHARS - 1] + "…"
+    link = None
+    if (frag := fields.html.get("solution")) is not None and (
+        href := _first_href(frag)
+    ) is not None:
+        link = html.unescape(href)
+        if link.startswith("/"):
+            link = "https://www.drupal.org" + link
+    return solution, link
+
+
 def _parse_item(item: ET.Element) -> tuple[Advisory, list[str]]:
     """One <item>. Raises ValueError (with what is wrong) when it cannot become an Advisory."""
     notes: list[str] = []
@@ -437,69 +517,21 @@ def _parse_item(item: ET.Element) -> tuple[Advisory, list[str]]:
         raise ValueError("the item has no <title>")
     t = parse_title(title)
     link = (_child(item, "link") or "").strip()
-    sa_id = t.id
-    if sa_id is None:
-        m = re.search(r"/(p?sa-[a-z]+-\d{4}-\d+|psa-\d{4}-\d{2}-\d{2})/?$", link, re.IGNORECASE)
-        if not m:
-            raise ValueError(
-                "no advisory id (SA-…/PSA-…) at the end of the title or in the link; "
-                "is this a drupal.org security feed?"
-            )
-        sa_id = m.group(1).upper()
-    fields = description_fields(_child(item, "description", DESCRIPTION_MAX_CHARS) or "")
-    for label, raw_html in fields.items():
-        _check_size(f"{label!r} field", raw_html, FIELD_MAX_CHARS)
-
-    def text_of(label: str) -> str | None:
-        frag = fields.get(label)
-        value = None if frag is None else _text(frag)
-        if label in _SHORT_FIELDS:
-            _check_size(f"{label!r} field", value, SHORT_FIELD_MAX_CHARS)
-        return value or None
-
-    # Project: display name and machine name (from its field, else the /project/<x> link).
-    project = text_of("project")
-    project = _one_line(project) if project else t.project
-    machine = text_of("project machine name")
-    if machine:
-        machine = _one_line(machine)
-    elif (frag := fields.get("project")) is not None and (m2 := _PROJECT_HREF.search(frag)):
-        machine = m2.group(1)
-    kind = _kind_for(sa_id, machine)
-    if kind == "core" and not machine:
-        machine = "drupal"
-    if kind == "psa" and t.risk_label is None:
-        project = None  # a PSA's title is a sentence, not a project
-
-    risk = Risk(t.risk_label, None, None)
-    if (frag := fields.get("security risk")) is not None and text_of("security risk"):
-        risk = parse_risk(frag)
-        if risk.label is None:
-            risk = Risk(t.risk_label, risk.score, risk.vector)
-
-    affected = text_of("affected versions")
-    affected = _one_line(affected) if affected else None
-    cves = tuple(dict.fromkeys(c.upper() for c in _CVE.findall(text_of("cve ids") or "")))
-    vulnerability = text_of("vulnerability")
-    vulnerability = _one_line(vulnerability) if vulnerability else t.vulnerability
-
-    published = _parse_pubdate(_child(item, "pubDate")) or _parse_field_date(text_of("date"))
+    sa_id = _advisory_id(t.id, link)
+    fields = _Fields.of(_child(item, "description", DESCRIPTION_MAX_CHARS) or "")
+    kind, project, machine = _project(fields, t, sa_id)
+    risk = _risk(fields, t)
+    # Read in this order: a field too large is reported as the first such field.
+    affected = fields.line("affected versions")
+    cves = tuple(dict.fromkeys(c.upper() for c in _CVE.findall(fields.text("cve ids") or "")))
+    vulnerability = fields.line("vulnerability")
+    if vulnerability is None:
+        vulnerability = t.vulnerability
+    published = _parse_pubdate(_child(item, "pubDate")) or _parse_field_date(fields.text("date"))
     if published is None:
         raise ValueError("neither <pubDate> nor the Date field is a date")
-
-    solution = text_of("solution")
-    if solution and len(solution) > SOLUTION_MAX_CHARS:
-        solution = solution[: SOLUTION_MAX_CHARS - 1] + "…"
-    solution_link = None
-    if (frag := fields.get("solution")) is not None and (href := _first_href(frag)) is not None:
-        solution_link = html.unescape(href)
-        if solution_link.startswith("/"):
-            solution_link = "https://www.drupal.org" + solution_link
-
-    window = None
-    if kind == "psa":
-        window = psa_window(text_of("description") or "")
-
+    solution, solution_link = _solution(fields)
+    window = psa_window(fields.text("description") or "") if kind == "psa" else None
     package = _package_for(kind, machine)
     if kind == "contrib" and package is None:
         notes.append(
