@@ -24,7 +24,8 @@ import json
 import os
 import shlex
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitord.config.models import DrupalSite
@@ -219,91 +220,108 @@ def _unexpected(exc: BaseException) -> str:
     return f"{what}; check the file or command by hand, and report it if it looks right"
 
 
+@dataclass(slots=True)
+class _Reading:
+    """What the sources read so far gave."""
+
+    packages: dict[str, str] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    failed: bool = False
+
+    def fail(self, error: str) -> None:
+        self.errors.append(error)
+        self.failed = True
+
+
+async def _read_lock_source(reading: _Reading, lock: Path, config_dir: Path) -> None:
+    path = lock if lock.is_absolute() else config_dir / lock
+    reading.sources.append(f"composer.lock {path}")
+    try:
+        lock_packages = await asyncio.to_thread(_read_lock, path)
+    except ValueError as exc:
+        reading.fail(f"composer.lock: {exc}")
+        return
+    except Exception as exc:  # one site's file must not stop the others
+        reading.fail(f"composer.lock: {path} could not be read: {_unexpected(exc)}")
+        return
+    if not lock_packages:
+        reading.fail(f"composer.lock: {path} lists no drupal/* packages; is it the site's?")
+    reading.packages.update(lock_packages)
+
+
+async def _read_command_source(reading: _Reading, site: DrupalSite, config_dir: Path) -> None:
+    assert site.command is not None
+    try:
+        cmd_packages, kind, notes = await run_inventory_command(
+            site.command, site.command_timeout.total_seconds(), config_dir
+        )
+    except ValueError as exc:
+        reading.sources.append("command")
+        reading.fail(str(exc))
+        return
+    except Exception as exc:  # one site's command must not stop the others
+        reading.sources.append("command")
+        reading.fail(f"drupal.command could not be read: {_unexpected(exc)}")
+        return
+    reading.sources.append(f"command ({kind})")
+    reading.errors.extend(notes)
+    if not cmd_packages:
+        reading.fail("drupal.command listed no Drupal extensions with versions")
+    reading.packages.update(cmd_packages)
+
+
+def _read_declared(reading: _Reading, modules: Mapping[str, object]) -> None:
+    reading.sources.append("modules")
+    for raw_name, version in modules.items():
+        name = composer_name(raw_name)
+        if name is None or not str(version).strip():
+            reading.errors.append(
+                f"drupal.modules: {raw_name!r}: write entries as drupal/<project>: <version>"
+            )
+            continue
+        reading.packages[name] = str(version).strip()
+
+
+def _normalized(packages: Mapping[str, str], errors: list[str]) -> dict[str, str]:
+    """The Composer form of every version versions.py understands; the others noted."""
+    normalized: dict[str, str] = {}
+    normalize = _normalizer()
+    if normalize is None:
+        return normalized
+    for name, version in packages.items():
+        try:
+            normalized[name] = str(normalize(version))
+        except ValueError as exc:  # VersionError is a ValueError
+            errors.append(f"{name} {version}: {exc}")
+    return normalized
+
+
 async def load_inventory(site: DrupalSite, config_dir: Path) -> Inventory:
     """Read every inventory source the site declares and merge them. Never raises for bad input.
 
     ``known`` is True only when at least one source is configured and every configured source
     was read. A relative ``composer_lock`` path and the command's working directory are the
-    configuration directory.
+    configuration directory. Sources are merged lock, then command, then hand-declared entries.
     """
-    packages: dict[str, str] = {}
-    sources: list[str] = []
-    errors: list[str] = []
-    failed = False
-
+    reading = _Reading()
     if site.composer_lock is not None:
-        path = site.composer_lock
-        if not path.is_absolute():
-            path = config_dir / path
-        sources.append(f"composer.lock {path}")
-        try:
-            lock_packages = await asyncio.to_thread(_read_lock, path)
-        except ValueError as exc:
-            errors.append(f"composer.lock: {exc}")
-            failed = True
-        except Exception as exc:  # one site's file must not stop the others
-            errors.append(f"composer.lock: {path} could not be read: {_unexpected(exc)}")
-            failed = True
-        else:
-            if not lock_packages:
-                errors.append(
-                    f"composer.lock: {path} lists no drupal/* packages; is it the site's?"
-                )
-                failed = True
-            packages.update(lock_packages)
-
+        await _read_lock_source(reading, site.composer_lock, config_dir)
     if site.command is not None:
-        try:
-            cmd_packages, kind, notes = await run_inventory_command(
-                site.command, site.command_timeout.total_seconds(), config_dir
-            )
-        except ValueError as exc:
-            sources.append("command")
-            errors.append(str(exc))
-            failed = True
-        except Exception as exc:  # one site's command must not stop the others
-            sources.append("command")
-            errors.append(f"drupal.command could not be read: {_unexpected(exc)}")
-            failed = True
-        else:
-            sources.append(f"command ({kind})")
-            errors.extend(notes)
-            if not cmd_packages:
-                errors.append("drupal.command listed no Drupal extensions with versions")
-                failed = True
-            packages.update(cmd_packages)
-
+        await _read_command_source(reading, site, config_dir)
     if site.modules:
-        sources.append("modules")
-        for raw_name, version in site.modules.items():
-            name = composer_name(raw_name)
-            if name is None or not str(version).strip():
-                errors.append(
-                    f"drupal.modules: {raw_name!r}: write entries as drupal/<project>: <version>"
-                )
-                continue
-            packages[name] = str(version).strip()
-
-    if not sources:
-        errors.append(
+        _read_declared(reading, site.modules)
+    if not reading.sources:
+        reading.errors.append(
             "no inventory: add drupal.composer_lock, drupal.modules or drupal.command to the "
             "site so advisories can be matched; until then check core advisories by hand"
         )
-
-    normalized: dict[str, str] = {}
-    normalize = _normalizer()
-    if normalize is not None:
-        for name, version in packages.items():
-            try:
-                normalized[name] = str(normalize(version))
-            except ValueError as exc:  # VersionError is a ValueError
-                errors.append(f"{name} {version}: {exc}")
-
+    normalized = _normalized(reading.packages, reading.errors)
     return Inventory(
-        packages=dict(sorted(packages.items())),
-        source=" + ".join(sources) if sources else "none",
-        known=bool(sources) and not failed,
-        errors=errors,
+        packages=dict(sorted(reading.packages.items())),
+        source=" + ".join(reading.sources) if reading.sources else "none",
+        known=bool(reading.sources) and not reading.failed,
+        errors=reading.errors,
         normalized=normalized,
     )
 
