@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from monitord.drupal.advisory import Advisory
-from monitord.drupal.feeds import psa_window
+from monitord.drupal.description import psa_window
 
 PSA_HEADS_UP_LEAD = timedelta(hours=2)
 """The on-call person is told this long before a PSA's announced window opens: late enough to

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PURE = [
     "monitord.drupal.advisory",
     "monitord.drupal.versions",
+    "monitord.drupal.description",
     "monitord.drupal.feeds",
     "monitord.drupal.osv",
     "monitord.drupal.releases",
