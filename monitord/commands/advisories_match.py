@@ -27,6 +27,8 @@ from monitord.commands.advisories_parse import fetch_once
 from monitord.config import load_config, resolve_config_dir
 from monitord.config.models import Config
 from monitord.drupal import decide as dc
+from monitord.drupal import match as mt
+from monitord.drupal import psa as pw
 from monitord.drupal.advisory import Advisory
 from monitord.drupal.feeds import parse_feed
 from monitord.drupal.inventory import Inventory, load_inventory_contained
@@ -98,11 +100,11 @@ def rows_for(
     """One row per (advisory, site), plus one per PSA heads-up. Pure."""
     rows: list[dict[str, Any]] = []
     effective = dc.effective_records(advisories)
-    targets = dc.ReleaseTargets.of(a for recs in effective.values() for a in recs)
+    targets = mt.ReleaseTargets.of(a for recs in effective.values() for a in recs)
     for adv_id, recs in effective.items():
         matchable = [a for a in recs if a.kind != "psa"]
         for a in recs:
-            hu = dc.heads_up(a, now) if a.kind == "psa" else None
+            hu = pw.heads_up(a, now) if a.kind == "psa" else None
             if hu is not None:
                 rows.append(
                     {

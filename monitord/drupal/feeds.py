@@ -7,7 +7,7 @@
 
 Pure functions over bytes. XML goes through ``defusedxml`` (entity declarations and external
 references are refused and reported, never expanded); the escaped HTML of each item's
-description is read with ``str.find`` scans and tag patterns that cannot backtrack, instead of
+description is read (:mod:`monitord.drupal.description`) with ``str.find`` scans and tag patterns that cannot backtrack, instead of
 an HTML parser or feedparser (feedparser costs ~0.3 s of CPU for a 50-item feed; this costs a
 few milliseconds, see bench/bench_feed_parse.py). Nothing here raises for bad input: a broken document gives a
 result with an error and no advisories, and one broken item gives an error while every other
@@ -31,19 +31,29 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime, timedelta, timezone
+
+# email.utils would import socket (for make_msgid); the date reader it wraps is this one.
+from email._parseaddr import parsedate_tz  # type: ignore[import-not-found]
 from typing import Any
 
 import defusedxml.ElementTree as DefusedET
 from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden
 
 from monitord.drupal.advisory import (
-    MAX_RISK_SCORE,
     Advisory,
     AdvisoryKind,
     canonical_risk_label,
-    risk_label_for_score,
+)
+from monitord.drupal.description import (
+    _MONTHS,
+    Risk,
+    _first_href,
+    _one_line,
+    _text,
+    description_fields,
+    parse_risk,
+    psa_window,
 )
 
 SOLUTION_MAX_CHARS = 4000
@@ -79,10 +89,6 @@ ERRORS_MAX = 20
 """Problems reported per feed parse; more are counted in one last message, so a feed of
 thousands of broken items costs one log line per round, not thousands."""
 
-WINDOW_MAX_DATES = 20
-"""Dates in a PSA's text tried as its release window (each looks 200 characters ahead for the
-times). A PSA names one or two; the limit keeps a text of thousands of dates linear."""
-
 
 @dataclass(frozen=True, slots=True)
 class FeedParseResult:
@@ -100,32 +106,8 @@ class FeedParseResult:
 
 _ID_STRICT = re.compile(r"^P?SA(?:-[A-Z0-9]+)+$", re.IGNORECASE)
 _ID_LENIENT = re.compile(r"^P?SA-\S.*$", re.IGNORECASE)
-_MONTHS = {
-    m: i
-    for i, m in enumerate(
-        (
-            "january",
-            "february",
-            "march",
-            "april",
-            "may",
-            "june",
-            "july",
-            "august",
-            "september",
-            "october",
-            "november",
-            "december",
-        ),
-        start=1,
-    )
-}
 _PROJECT_HREF = re.compile(r"/project/([A-Za-z0-9_]+)")
 _CVE = re.compile(r"CVE-\d{4}-\d{4,}", re.IGNORECASE)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _preview(title: str | None) -> str:
@@ -183,11 +165,16 @@ def _parse_pubdate(text: str | None) -> datetime | None:
     if not text or not text.strip():
         return None
     try:
-        dt = parsedate_to_datetime(text.strip())
-    except (TypeError, ValueError, IndexError):
+        parsed = parsedate_tz(text.strip())
+        if parsed is None:
+            return None
+        year, month, day, hour, minute, second = (int(n) for n in parsed[:6])
+        offset = parsed[9]
+        # RFC 2822 "-0000" (offset None): the time is UTC, the zone unknown.
+        zone = UTC if offset is None else timezone(timedelta(seconds=int(offset)))
+        dt = datetime(year, month, day, hour, minute, second, tzinfo=zone)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if dt.tzinfo is None:  # RFC 2822 "-0000": time is UTC, zone unknown
-        dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)
 
 
@@ -202,187 +189,6 @@ def _parse_field_date(text: str | None) -> datetime | None:
         return datetime(int(m.group(1)), _MONTHS[m.group(2).lower()], int(m.group(3)), tzinfo=UTC)
     except ValueError:
         return None
-
-
-# ----------------------------------------------------------------- description HTML
-
-_BLOCK_TAG = re.compile(r"</?(?:p|li|ul|ol|br|div|h[1-6]|tr)\b[^<>]*>", re.IGNORECASE)
-"""Tags that end a line of text. ``[^<>]`` (not ``[^>]``) keeps every tag pattern linear."""
-_ANY_TAG = re.compile(r"<[^<>]*>")
-_LABEL_OPEN = '<div class="field-label'
-_STRONG_OPEN = re.compile(r"<strong", re.IGNORECASE)
-_STRONG_CLOSE = re.compile(r"</strong>", re.IGNORECASE)
-_A_OPEN = re.compile(r"<a\s", re.IGNORECASE)
-_HREF_ATTR = re.compile(r'href="', re.IGNORECASE)
-_RISK = re.compile(
-    r"^(?P<label>(?:not|less|moderately|highly)?\s*critical)?\s*"
-    r"(?:(?P<score>\d{1,2})\s*[∕/]\s*(?P<max>\d{1,2}))?\s*(?P<vector>\S.*)?$",
-    re.IGNORECASE,
-)
-
-
-def _strip_tags(fragment: str, block: str = "") -> str:
-    """``fragment`` without its tags; each block tag becomes ``block``. Linear time.
-
-    A tag is ``<`` up to the next ``>`` with no ``<`` in between: the match from one ``<``
-    ends at the next ``<`` at the latest, so the spans scanned from different starts never
-    overlap (``<[^>]*>`` rescans to the end from every ``<`` of a run: quadratic).
-    """
-    if block:
-        fragment = _BLOCK_TAG.sub(block, fragment)
-    return _ANY_TAG.sub("", fragment)
-
-
-def _text(fragment: str) -> str:
-    """Escaped-HTML fragment -> plain text: one line per block, spaces collapsed."""
-    s = _strip_tags(fragment, "\n")
-    lines = (_one_line(line) for line in html.unescape(s).split("\n"))
-    return "\n".join(line for line in lines if line)
-
-
-def _labels(description: str) -> list[tuple[int, int, str]]:
-    """``(start, end, label HTML)`` of each ``<div class="field-label…">…</div>``, in order.
-
-    One left-to-right pass: each search starts where the previous one stopped, and a missing
-    ``"`` or ``</div>`` ends the scan (no later label could be closed either).
-    """
-    found: list[tuple[int, int, str]] = []
-    pos = 0
-    while True:
-        start = description.find(_LABEL_OPEN, pos)
-        if start < 0:
-            break
-        quote = description.find('"', start + len(_LABEL_OPEN))
-        if quote < 0:
-            break
-        if not description.startswith('">', quote):
-            pos = start + len(_LABEL_OPEN)
-            continue
-        close = description.find("</div>", quote + 2)
-        if close < 0:
-            break
-        found.append((start, close + len("</div>"), description[quote + 2 : close]))
-        pos = close + len("</div>")
-    return found
-
-
-def description_fields(description: str) -> dict[str, str]:
-    """The labelled fields of an item's description: ``{"security risk": "<a …>…</a>", …}``.
-
-    Keys are the labels lower-cased without the colon; values are the raw HTML of each field.
-    """
-    fields: dict[str, str] = {}
-    labels = _labels(description)
-    for i, (_start, end, label_html) in enumerate(labels):
-        label = _one_line(html.unescape(_strip_tags(label_html))).rstrip(":").strip()
-        stop = labels[i + 1][0] if i + 1 < len(labels) else len(description)
-        fields.setdefault(label.casefold(), description[end:stop])
-    return fields
-
-
-def _strong(fragment: str) -> str | None:
-    """The inner HTML of the first ``<strong …>…</strong>``, or None."""
-    m = _STRONG_OPEN.search(fragment)
-    if m is None:
-        return None
-    gt = fragment.find(">", m.end())
-    if gt < 0:
-        return None
-    close = _STRONG_CLOSE.search(fragment, gt + 1)
-    return None if close is None else fragment[gt + 1 : close.start()]
-
-
-def _first_href(fragment: str) -> str | None:
-    """The raw ``href="…"`` value of the first ``<a …>`` that has one, or None.
-
-    Each tag's window (to its ``>``) is searched once: the next ``<a`` is looked for after the
-    window, so overlapping unclosed tags stay linear.
-    """
-    pos = 0
-    while (m := _A_OPEN.search(fragment, pos)) is not None:
-        gt = fragment.find(">", m.end())
-        end = len(fragment) if gt < 0 else gt
-        h = _HREF_ATTR.search(fragment, m.end(), end)
-        if h is not None:
-            close = fragment.find('"', h.end())
-            return None if close < 0 else fragment[h.end() : close]
-        if gt < 0:
-            return None
-        pos = gt
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class Risk:
-    label: str | None
-    score: int | None
-    vector: str | None
-
-
-def parse_risk(fragment: str) -> Risk:
-    """``<strong>Moderately critical</strong> 12 ∕ 25 AC:Basic/…`` (HTML or text) -> Risk.
-
-    The slash is U+2215 or ``/``; the spaces around it thin, plain or absent. A score outside
-    0–25 or a label that is not drupal.org's raises ValueError naming the text.
-    """
-    strong = _strong(fragment)
-    text = _one_line(_text(fragment))
-    m = _RISK.match(text)
-    if not m or not text:
-        raise ValueError(f"security risk {text!r} is not '<label> <score>/25 <vector>'")
-    raw_label = _text(strong) if strong is not None else (m.group("label") or "")
-    label = canonical_risk_label(raw_label) if raw_label else None
-    if raw_label and label is None:
-        raise ValueError(f"security risk label {raw_label!r} is not one of drupal.org's")
-    score: int | None = None
-    if m.group("score") is not None:
-        score = int(m.group("score"))
-        if int(m.group("max")) != MAX_RISK_SCORE or score > MAX_RISK_SCORE:
-            raise ValueError(f"security risk score in {text!r} is not on the 0–25 scale")
-        if label is None:
-            label = risk_label_for_score(score)
-    vector = m.group("vector")
-    return Risk(label, score, vector.strip() if vector else None)
-
-
-_WINDOW_DATE = re.compile(
-    r"(?P<month>January|February|March|April|May|June|July|August|September|October|November|"
-    r"December)\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<year>\d{4})",
-    re.IGNORECASE,
-)
-_WINDOW_TIMES = re.compile(
-    r"(?P<h1>\d{1,2}):?(?P<m1>\d{2})\s*(?:and|to|-|–|—)\s*(?P<h2>\d{1,2}):?(?P<m2>\d{2})\s*UTC",
-    re.IGNORECASE,
-)
-WINDOW_SEARCH_CHARS = 200
-"""How far after a date a PSA's "between 17:00 and 21:00 UTC" may be, to belong to that date."""
-
-
-def psa_window(text: str) -> tuple[datetime, datetime] | None:
-    """The release window a PSA announces, from its text, in UTC; None when none is stated.
-
-    Reads ``on September 23, 2026 between 17:00 and 21:00 UTC`` and
-    ``February 20th 2019 between 1PM to 5PM America/New York (1800 to 2200 UTC)``.
-    """
-    flat = _one_line(text)
-    for n, d in enumerate(_WINDOW_DATE.finditer(flat)):
-        if n == WINDOW_MAX_DATES:
-            break
-        t = _WINDOW_TIMES.search(flat, d.end(), d.end() + WINDOW_SEARCH_CHARS)
-        if t is None:
-            continue
-        try:
-            day = datetime(
-                int(d.group("year")), _MONTHS[d.group("month").lower()], int(d.group("day"))
-            )
-            start = day.replace(hour=int(t.group("h1")), minute=int(t.group("m1")), tzinfo=UTC)
-            end = day.replace(hour=int(t.group("h2")), minute=int(t.group("m2")), tzinfo=UTC)
-        except ValueError:
-            continue
-        if end <= start:
-            end += timedelta(days=1)
-        return start, end
-    return None
 
 
 # ----------------------------------------------------------------- RSS
@@ -422,6 +228,86 @@ def _child(item: ET.Element, tag: str, limit: int = SHORT_FIELD_MAX_CHARS) -> st
     return text
 
 
+def _advisory_id(title_id: str | None, link: str) -> str:
+    """The SA/PSA id: the title's, else the end of the link."""
+    if title_id is not None:
+        return title_id
+    m = re.search(r"/(p?sa-[a-z]+-\d{4}-\d+|psa-\d{4}-\d{2}-\d{2})/?$", link, re.IGNORECASE)
+    if not m:
+        raise ValueError(
+            "no advisory id (SA-…/PSA-…) at the end of the title or in the link; "
+            "is this a drupal.org security feed?"
+        )
+    return m.group(1).upper()
+
+
+@dataclass(frozen=True, slots=True)
+class _Fields:
+    """An item's description fields (label -> HTML fragment), size-checked."""
+
+    html: Mapping[str, str]
+
+    @classmethod
+    def of(cls, description: str) -> _Fields:
+        fields = description_fields(description)
+        for label, raw_html in fields.items():
+            _check_size(f"{label!r} field", raw_html, FIELD_MAX_CHARS)
+        return cls(fields)
+
+    def text(self, label: str) -> str | None:
+        frag = self.html.get(label)
+        value = None if frag is None else _text(frag)
+        if label in _SHORT_FIELDS:
+            _check_size(f"{label!r} field", value, SHORT_FIELD_MAX_CHARS)
+        return value or None
+
+    def line(self, label: str) -> str | None:
+        """The field's text on one line, None when empty."""
+        value = self.text(label)
+        return _one_line(value) if value else None
+
+
+def _project(fields: _Fields, t: _Title, sa_id: str) -> tuple[AdvisoryKind, str | None, str | None]:
+    """Kind, display name and machine name (from its field, else the /project/<x> link)."""
+    project = fields.line("project")
+    if project is None:
+        project = t.project
+    machine = fields.line("project machine name")
+    frag = fields.html.get("project")
+    if machine is None and frag is not None and (m := _PROJECT_HREF.search(frag)):
+        machine = m.group(1)
+    kind = _kind_for(sa_id, machine)
+    if kind == "core" and not machine:
+        machine = "drupal"
+    if kind == "psa" and t.risk_label is None:
+        project = None  # a PSA's title is a sentence, not a project
+    return kind, project, machine
+
+
+def _risk(fields: _Fields, t: _Title) -> Risk:
+    risk = Risk(t.risk_label, None, None)
+    if (frag := fields.html.get("security risk")) is not None and fields.text("security risk"):
+        risk = parse_risk(frag)
+        if risk.label is None:
+            risk = Risk(t.risk_label, risk.score, risk.vector)
+    return risk
+
+
+def _solution(fields: _Fields) -> tuple[str | None, str | None]:
+    """The solution's text (capped) and its first link (absolute)."""
+    solution = fields.text("solution")
+    if solution and len(solution) > SOLUTION_MAX_CHARS:
+        solution = solution[: SOLUTION_MAX_CHARS - 1] + "…"
+    link = None
+    if (frag := fields.html.get("solution")) is not None and (
+        href := _first_href(frag)
+    ) is not None:
+        link = html.unescape(href)
+        if link.startswith("/"):
+            link = "https://www.drupal.org" + link
+    return solution, link
+
+
 def _parse_item(item: ET.Element) -> tuple[Advisory, list[str]]:
     """One <item>. Raises ValueError (with what is wrong) when it cannot become an Advisory."""
     notes: list[str] = []
@@ -430,69 +316,21 @@ def _parse_item(item: ET.Element) -> tuple[Advisory, list[str]]:
         raise ValueError("the item has no <title>")
     t = parse_title(title)
     link = (_child(item, "link") or "").strip()
-    sa_id = t.id
-    if sa_id is None:
-        m = re.search(r"/(p?sa-[a-z]+-\d{4}-\d+|psa-\d{4}-\d{2}-\d{2})/?$", link, re.IGNORECASE)
-        if not m:
-            raise ValueError(
-                "no advisory id (SA-…/PSA-…) at the end of the title or in the link; "
-                "is this a drupal.org security feed?"
-            )
-        sa_id = m.group(1).upper()
-    fields = description_fields(_child(item, "description", DESCRIPTION_MAX_CHARS) or "")
-    for label, raw_html in fields.items():
-        _check_size(f"{label!r} field", raw_html, FIELD_MAX_CHARS)
-
-    def text_of(label: str) -> str | None:
-        frag = fields.get(label)
-        value = None if frag is None else _text(frag)
-        if label in _SHORT_FIELDS:
-            _check_size(f"{label!r} field", value, SHORT_FIELD_MAX_CHARS)
-        return value or None
-
-    # Project: display name and machine name (from its field, else the /project/<x> link).
-    project = text_of("project")
-    project = _one_line(project) if project else t.project
-    machine = text_of("project machine name")
-    if machine:
-        machine = _one_line(machine)
-    elif (frag := fields.get("project")) is not None and (m2 := _PROJECT_HREF.search(frag)):
-        machine = m2.group(1)
-    kind = _kind_for(sa_id, machine)
-    if kind == "core" and not machine:
-        machine = "drupal"
-    if kind == "psa" and t.risk_label is None:
-        project = None  # a PSA's title is a sentence, not a project
-
-    risk = Risk(t.risk_label, None, None)
-    if (frag := fields.get("security risk")) is not None and text_of("security risk"):
-        risk = parse_risk(frag)
-        if risk.label is None:
-            risk = Risk(t.risk_label, risk.score, risk.vector)
-
-    affected = text_of("affected versions")
-    affected = _one_line(affected) if affected else None
-    cves = tuple(dict.fromkeys(c.upper() for c in _CVE.findall(text_of("cve ids") or "")))
-    vulnerability = text_of("vulnerability")
-    vulnerability = _one_line(vulnerability) if vulnerability else t.vulnerability
-
-    published = _parse_pubdate(_child(item, "pubDate")) or _parse_field_date(text_of("date"))
+    sa_id = _advisory_id(t.id, link)
+    fields = _Fields.of(_child(item, "description", DESCRIPTION_MAX_CHARS) or "")
+    kind, project, machine = _project(fields, t, sa_id)
+    risk = _risk(fields, t)
+    # Read in this order: a field too large is reported as the first such field.
+    affected = fields.line("affected versions")
+    cves = tuple(dict.fromkeys(c.upper() for c in _CVE.findall(fields.text("cve ids") or "")))
+    vulnerability = fields.line("vulnerability")
+    if vulnerability is None:
+        vulnerability = t.vulnerability
+    published = _parse_pubdate(_child(item, "pubDate")) or _parse_field_date(fields.text("date"))
     if published is None:
         raise ValueError("neither <pubDate> nor the Date field is a date")
-
-    solution = text_of("solution")
-    if solution and len(solution) > SOLUTION_MAX_CHARS:
-        solution = solution[: SOLUTION_MAX_CHARS - 1] + "…"
-    solution_link = None
-    if (frag := fields.get("solution")) is not None and (href := _first_href(frag)) is not None:
-        solution_link = html.unescape(href)
-        if solution_link.startswith("/"):
-            solution_link = "https://www.drupal.org" + solution_link
-
-    window = None
-    if kind == "psa":
-        window = psa_window(text_of("description") or "")
-
+    solution, solution_link = _solution(fields)
+    window = psa_window(fields.text("description") or "") if kind == "psa" else None
     package = _package_for(kind, machine)
     if kind == "contrib" and package is None:
         notes.append(

@@ -22,7 +22,7 @@ The installed version may be written the drupal.org way (``8.x-1.2``) or the Com
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from xml.etree.ElementTree import Element
@@ -283,6 +283,217 @@ def _installed_in_branch(installed: str, project: Project) -> bool:
     )
 
 
+_PROJECT_VERDICTS: dict[str, tuple[UpdateState, str]] = {
+    "insecure": (
+        UpdateState.NOT_SECURE,
+        "the Drupal security team labelled the project insecure: uninstall it",
+    ),
+    "unpublished": (
+        UpdateState.REVOKED,
+        "the project was revoked and is no longer available: uninstall it",
+    ),
+    "revoked": (
+        UpdateState.REVOKED,
+        "the project was revoked and is no longer available: uninstall it",
+    ),
+    "unsupported": (
+        UpdateState.NOT_SUPPORTED,
+        "the project is no longer supported: uninstall or replace it",
+    ),
+}
+"""A project status that decides the verdict whatever is installed."""
+
+
+def _existing_version(project: Project, installed: str) -> _Ext | None:
+    """The installed version as core reads it; a Composer-style version of a legacy project
+    (1.2.0 for 8.x-1.2) is read in its drupal.org spelling."""
+    existing = _extension_version(installed)
+    if existing is not None:
+        return existing
+    spelled = next(
+        (r.version for r in project.releases if _same_release(installed, r.version)), None
+    )
+    return None if spelled is None else _extension_version(spelled)
+
+
+def _target_major(
+    project: Project, installed: str, existing: _Ext
+) -> tuple[int, UpdateState | None, str]:
+    """The major version to recommend on, and NOT_SUPPORTED when the installed branch is not
+    among the supported ones (then the first supported branch's major, never a lower one)."""
+    branches = project.supported_branches
+    if _installed_in_branch(installed, project) or not branches:
+        return existing.major, None, ""
+    target = existing.major
+    for branch in branches:
+        ext = _extension_version(branch + "x")
+        if ext is not None:
+            target = ext.major
+            break
+    return (
+        max(existing.major, target),
+        UpdateState.NOT_SUPPORTED,
+        "the installed branch is no longer supported: move to a supported branch",
+    )
+
+
+def _installed_release_state(release: Release, supported: bool) -> tuple[UpdateState, str] | None:
+    """What the installed release's own flags say, if anything."""
+    if release.is_insecure:
+        return (
+            UpdateState.NOT_SECURE,
+            "the installed release is marked insecure: a security update is required",
+        )
+    if not release.is_published:
+        return UpdateState.REVOKED, "the installed release was revoked: upgrade or uninstall"
+    if not supported:
+        return (
+            UpdateState.NOT_SUPPORTED,
+            "the installed release is no longer supported: upgrade or uninstall",
+        )
+    return None
+
+
+def _not_a_candidate(release: Release, ext: _Ext, supported: bool) -> bool:
+    """Releases core never offers: unpublished, unsupported, insecure, or a dev release without
+    a date (broken or stub releases)."""
+    return (
+        not release.is_published
+        or not supported
+        or release.is_insecure
+        or (release.date is None and ext.extra == "dev")
+    )
+
+
+def _newer_than_snapshot(release: Release, datestamp: int | None) -> bool:
+    """For a dev snapshot: whether ``release`` is newer than it (and may count as a security
+    release to install); unknown without the snapshot's datestamp."""
+    if datestamp is None:
+        return False
+    return release.date is None or datestamp + DEV_DATESTAMP_LEEWAY_SECONDS <= int(
+        release.date.timestamp()
+    )
+
+
+@dataclass(slots=True)
+class _Scan:
+    """What a pass over the release history (newest first) found, as core's loop does."""
+
+    target_major: int
+    status: UpdateState | None
+    reason: str
+    recommended: str | None = None
+    latest: str | None = None
+    latest_release: Release | None = None
+    dev_release: Release | None = None
+    also: dict[int, str] = field(default_factory=dict)
+    security: list[Release] = field(default_factory=list)
+    rec_without_extra: str = ""
+    rec_candidate: Release | None = None
+    last_supported: bool = False
+    """Whether the last release looked at is on a supported branch (core's variable)."""
+
+    def offer(self, release: Release, ext: _Ext, supported: bool) -> bool:
+        """Note ``release`` as latest / dev / recommended; False when it is on a higher major
+        (only ``also_available``)."""
+        if ext.major > self.target_major:
+            self.also.setdefault(ext.major, release.version)
+            return False
+        if ext.major != self.target_major:
+            return True
+        if self.latest is None:
+            self.latest, self.latest_release = release.version, release
+        if self.dev_release is None and ext.extra == "dev":
+            self.dev_release = release
+        if self.recommended is None and supported:
+            without_extra = (
+                release.version.replace(f"-{ext.extra}", "") if ext.extra else release.version
+            )
+            if self.rec_without_extra != without_extra:
+                self.rec_without_extra, self.rec_candidate = without_extra, release
+            if ext.extra is None and self.rec_candidate is not None:
+                self.recommended = self.rec_candidate.version
+        return True
+
+
+def _scan(
+    project: Project, installed: str, scan: _Scan, *, is_dev: bool, datestamp: int | None
+) -> _Scan:
+    """core's pass over the releases, newest first, down to the installed one."""
+    for release in project.releases:
+        ext = _extension_version(release.version)
+        if ext is None:
+            continue
+        supported = (
+            _in_branch(release.version, project.supported_branches) and not release.is_unsupported
+        )
+        scan.last_supported = supported
+        is_existing = _same_release(installed, release.version)
+        if is_existing:
+            own = _installed_release_state(release, supported)
+            if own is not None:
+                scan.status, scan.reason = own
+        elif _not_a_candidate(release, ext, supported):
+            continue
+        if not scan.offer(release, ext, supported):
+            continue
+        if is_existing:
+            break
+        if is_dev and not _newer_than_snapshot(release, datestamp):
+            continue
+        if release.is_security_release:
+            scan.security.append(release)
+    if scan.recommended is None and scan.latest is not None and scan.last_supported:
+        scan.recommended = scan.latest
+    return scan
+
+
+def _dev_verdict(scan: _Scan, datestamp: int | None) -> tuple[UpdateState, str, bool]:
+    """A dev snapshot against the newest of the target branch's latest and dev releases:
+    (state, reason, whether the security releases are listed)."""
+    latest_dev = scan.latest_release
+    dev, latest = scan.dev_release, scan.latest_release
+    if (
+        dev is not None
+        and latest is not None
+        and dev.date is not None
+        and latest.date is not None
+        and dev.date > latest.date
+    ):
+        latest_dev = dev
+    if datestamp is None:
+        return UpdateState.NOT_CHECKED, "unknown release date", True
+    latest_date = latest_dev.date if latest_dev is not None else None
+    if latest_date is None or datestamp + DEV_DATESTAMP_LEEWAY_SECONDS > int(
+        latest_date.timestamp()
+    ):
+        return UpdateState.CURRENT, "up to date", False
+    return UpdateState.UPDATE_AVAILABLE, "a newer release exists", True
+
+
+def _verdict(
+    scan: _Scan, installed: str, *, is_dev: bool, datestamp: int | None
+) -> tuple[UpdateState, str, bool]:
+    """The state, its reason, and whether the security releases are listed with it."""
+    if scan.status is not None:
+        return scan.status, scan.reason, True
+    if scan.recommended is None:
+        return UpdateState.UNKNOWN, "no available releases found", True
+    if is_dev:
+        return _dev_verdict(scan, datestamp)
+    if _same_release(installed, scan.recommended) or (
+        scan.latest is not None and _same_release(installed, scan.latest)
+    ):
+        return UpdateState.CURRENT, "up to date", False
+    why = (
+        "update available (not a security requirement: the installed release is not marked "
+        "insecure, though newer releases carry security fixes)"
+        if scan.security
+        else "update available (not a security requirement)"
+    )
+    return UpdateState.UPDATE_AVAILABLE, why, True
+
+
 def update_status(
     project: Project, installed: str, *, datestamp: int | None = None
 ) -> UpdateStatus:
@@ -292,168 +503,28 @@ def update_status(
     snapshot is NOT_CHECKED, as in core.
     """
     installed = installed.strip()
-    match project.status:
-        case "insecure":
-            return UpdateStatus(
-                UpdateState.NOT_SECURE,
-                installed,
-                reason="the Drupal security team labelled the project insecure: uninstall it",
-            )
-        case "unpublished" | "revoked":
-            return UpdateStatus(
-                UpdateState.REVOKED,
-                installed,
-                reason="the project was revoked and is no longer available: uninstall it",
-            )
-        case "unsupported":
-            return UpdateStatus(
-                UpdateState.NOT_SUPPORTED,
-                installed,
-                reason="the project is no longer supported: uninstall or replace it",
-            )
+    decided = _PROJECT_VERDICTS.get(project.status)
+    if decided is not None:
+        return UpdateStatus(decided[0], installed, reason=decided[1])
     if not installed:
         return UpdateStatus(UpdateState.UNKNOWN, installed, reason="empty version")
-    existing = _extension_version(installed)
-    if existing is None:
-        try:  # a Composer-style version of a legacy project: find its drupal.org spelling
-            spelled = next(
-                r.version for r in project.releases if _same_release(installed, r.version)
-            )
-            existing = _extension_version(spelled)
-        except StopIteration:
-            existing = None
+    existing = _existing_version(project, installed)
     if existing is None:
         return UpdateStatus(UpdateState.UNKNOWN, installed, reason=f"invalid version: {installed}")
-    is_dev = installed.endswith("-dev")
-
-    status: UpdateState | None = None
-    reason = ""
-    branches = project.supported_branches
-    if _installed_in_branch(installed, project):
-        target_major = existing.major
-    elif branches:
-        status = UpdateState.NOT_SUPPORTED
-        reason = "the installed branch is no longer supported: move to a supported branch"
-        target_major = existing.major
-        for branch in branches:
-            ext = _extension_version(branch + "x")
-            if ext is not None:
-                target_major = ext.major
-                break
-    else:
-        target_major = existing.major
-    target_major = max(existing.major, target_major)
-
+    target, status, reason = _target_major(project, installed, existing)
     if not project.releases:
         return UpdateStatus(UpdateState.UNKNOWN, installed, reason="no available releases found")
-
-    recommended: str | None = None
-    latest: str | None = None
-    dev_version: str | None = None
-    dev_release: Release | None = None
-    latest_release: Release | None = None
-    also: dict[int, str] = {}
-    security: list[Release] = []
-    rec_without_extra = ""
-    rec_candidate: Release | None = None
-    release_is_supported = False
-
-    for release in project.releases:
-        ext = _extension_version(release.version)
-        if ext is None:
-            continue
-        release_is_supported = _in_branch(release.version, branches) and not release.is_unsupported
-        is_existing = _same_release(installed, release.version)
-        if is_existing:
-            if release.is_insecure:
-                status = UpdateState.NOT_SECURE
-                reason = "the installed release is marked insecure: a security update is required"
-            elif not release.is_published:
-                status = UpdateState.REVOKED
-                reason = "the installed release was revoked: upgrade or uninstall"
-            elif not release_is_supported:
-                status = UpdateState.NOT_SUPPORTED
-                reason = "the installed release is no longer supported: upgrade or uninstall"
-        elif (
-            not release.is_published
-            or not release_is_supported
-            or release.is_insecure
-            # core skips dev releases without a date: broken or stub releases
-            or (release.date is None and ext.extra == "dev")
-        ):
-            continue
-
-        if ext.major > target_major:
-            also.setdefault(ext.major, release.version)
-            continue
-        if latest is None and ext.major == target_major:
-            latest, latest_release = release.version, release
-        if dev_version is None and ext.major == target_major and ext.extra == "dev":
-            dev_version, dev_release = release.version, release
-        without_extra = (
-            release.version.replace(f"-{ext.extra}", "") if ext.extra else release.version
-        )
-        if recommended is None and ext.major == target_major and release_is_supported:
-            if rec_without_extra != without_extra:
-                rec_without_extra, rec_candidate = without_extra, release
-            if ext.extra is None and rec_candidate is not None:
-                recommended = rec_candidate.version
-        if is_existing:
-            break
-        if is_dev:
-            if datestamp is None:
-                continue
-            if release.date is not None and datestamp + DEV_DATESTAMP_LEEWAY_SECONDS > int(
-                release.date.timestamp()
-            ):
-                continue
-        if release.is_security_release:
-            security.append(release)
-
-    if recommended is None and latest is not None and release_is_supported:
-        recommended = latest
-
-    def result(state: UpdateState, why: str, sec: tuple[Release, ...]) -> UpdateStatus:
-        return UpdateStatus(
-            state,
-            installed,
-            recommended=recommended,
-            latest=latest,
-            security_releases=sec,
-            also_available=tuple(also[m] for m in sorted(also)),
-            reason=why,
-        )
-
-    if status is not None:
-        return result(status, reason, tuple(security))
-    if recommended is None:
-        return result(UpdateState.UNKNOWN, "no available releases found", tuple(security))
-    if is_dev:
-        latest_dev = latest_release
-        if (
-            dev_release is not None
-            and latest_release is not None
-            and dev_release.date is not None
-            and latest_release.date is not None
-            and dev_release.date > latest_release.date
-        ):
-            latest_dev = dev_release
-        if datestamp is None:
-            return result(UpdateState.NOT_CHECKED, "unknown release date", tuple(security))
-        latest_date = latest_dev.date if latest_dev is not None else None
-        if latest_date is None or datestamp + DEV_DATESTAMP_LEEWAY_SECONDS > int(
-            latest_date.timestamp()
-        ):
-            return result(UpdateState.CURRENT, "up to date", ())
-        return result(UpdateState.UPDATE_AVAILABLE, "a newer release exists", tuple(security))
-    if _same_release(installed, recommended) or (
-        latest is not None and _same_release(installed, latest)
-    ):
-        return result(UpdateState.CURRENT, "up to date", ())
-    why = (
-        "update available (not a security requirement: the installed release is not marked "
-        "insecure, though newer releases carry security fixes)"
-        if security
-        else "update available (not a security requirement)"
+    is_dev = installed.endswith("-dev")
+    scan = _scan(
+        project, installed, _Scan(target, status, reason), is_dev=is_dev, datestamp=datestamp
     )
-    return result(UpdateState.UPDATE_AVAILABLE, why, tuple(security))
+    state, why, with_security = _verdict(scan, installed, is_dev=is_dev, datestamp=datestamp)
+    return UpdateStatus(
+        state,
+        installed,
+        recommended=scan.recommended,
+        latest=scan.latest,
+        security_releases=tuple(scan.security) if with_security else (),
+        also_available=tuple(scan.also[m] for m in sorted(scan.also)),
+        reason=why,
+    )

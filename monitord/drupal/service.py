@@ -24,7 +24,8 @@ import asyncio
 import contextlib
 import json
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,8 @@ import aiohttp
 from monitord.calendar import BusinessCalendar
 from monitord.config.models import Config, Site
 from monitord.drupal import decide as dc
+from monitord.drupal import plan
+from monitord.drupal import psa as pw
 from monitord.drupal.advisory import Advisory
 from monitord.drupal.feeds import FeedParseResult, detect_revision, parse_feed
 from monitord.drupal.fetch import FeedFetcher, FetchResult, display_url, poll_interval
@@ -41,6 +44,7 @@ from monitord.drupal.inventory import Inventory, load_inventory_contained
 from monitord.events import Event
 from monitord.logsetup import get_logger
 from monitord.notify.base import Notification
+from monitord.notify.plugins import configured_types
 from monitord.store.base import AdvisoryRow, DecisionRow, PatchItemRow, SecurityChanges
 
 if TYPE_CHECKING:
@@ -59,6 +63,11 @@ INVENTORY_PROBLEMS_META = "inventory-problems"
 """Store meta key holding, per Drupal site whose inventory is unknown, why (JSON ``{site:
 {source, errors, checked}}``), which ``monitord status`` shows. One key written only when it
 changes, so 10,000 healthy sites cost no writes."""
+
+RESOLVING_NOTIFIER_TYPES = frozenset({"pagerduty"})
+"""Notifier types given a resolving follow-up (the end of a PSA's window): it ends the alert
+the heads-up raised. To people by mail, to tickets and chat, a window that closed is not news.
+"""
 
 RETRY_AFTER_CRASH = timedelta(minutes=2)
 """After a round fails unexpectedly (a bug, the store unwritable), the next one is this soon."""
@@ -113,13 +122,26 @@ def read_inventory_problems(state_path: Path) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, dict)}
 
 
+def feed_urls(config: Config) -> tuple[str, ...]:
+    """Every source polled: the RSS feeds, then psa.json when configured."""
+    sec = config.main.security
+    return (*sec.feeds, *([sec.psa_json] if sec.psa_json else []))
+
+
+def _fields(row: plan.Decided | plan.Queued) -> dict[str, Any]:
+    """A planned row's fields, to build the store's row of the same shape."""
+    return {f.name: getattr(row, f.name) for f in fields(row)}
+
+
 def drupal_sites(config: Config) -> list[tuple[dc.SiteRef, Site]]:
     """Every site with a ``drupal:`` section, in config order."""
     out = []
     for client in config.clients:
         for site in client.sites:
             if site.drupal is not None:
-                ref = dc.SiteRef(client.client, site.id, client.name, site.display_name)
+                ref = dc.SiteRef(
+                    client.client, site.id, client.name, site.display_name, site.display_url
+                )
                 out.append((ref, site))
     return out
 
@@ -144,6 +166,10 @@ class SecurityService:
         self._inventories: dict[str, _CachedInventory] = {}
         self._inventory_problems: str | None = None
         self._calendar: BusinessCalendar | None = None
+        self._polled_urls: tuple[str, ...] = ()
+        """The feed URLs of the last round that polled (a reload compares its own)."""
+        self._refetch = False
+        """A reload changed the feed URLs: the round it wakes polls them."""
         self.last_report: PollReport | None = None
 
     # ------------------------------------------------------------------ life cycle
@@ -173,10 +199,18 @@ class SecurityService:
             self._session = None
 
     async def reload(self, daemon: Daemon) -> None:
-        """New config: rebuild the calendar, reload inventories, poll again soon."""
+        """New config: rebuild the calendar, reload inventories, decide again at once.
+
+        The round a reload wakes polls the feeds only when their URLs changed: the advisories
+        already known are decided for the new configuration (sites, inventories, calendar),
+        and the feeds are polled at the time already planned, so a SIGHUP costs drupal.org
+        nothing. The conditional-GET state (ETag / Last-Modified) lives in the store either
+        way."""
         self.daemon = daemon
         self._calendar = None
         self._inventories.clear()
+        if feed_urls(self._config()) != self._polled_urls:
+            self._refetch = True
         self._wake.set()
 
     # ------------------------------------------------------------------ helpers
@@ -269,8 +303,8 @@ class SecurityService:
 
     async def _fetch_all(self, report: PollReport) -> list[Advisory]:
         assert self._fetcher is not None
-        sec = self._config().main.security
-        urls = [*sec.feeds, *([sec.psa_json] if sec.psa_json else [])]
+        urls = list(feed_urls(self._config()))
+        self._polled_urls = tuple(urls)
         results: list[FetchResult] = await asyncio.gather(*(self._fetcher.fetch(u) for u in urls))
         found: list[Advisory] = []
         for url, result in zip(urls, results, strict=True):
@@ -337,140 +371,36 @@ class SecurityService:
             rows[key] = row
         return list(rows.values()), changed
 
-    async def run_once(self, now: datetime) -> PollReport:
-        """Poll every source, decide, run a due patch-day job; all written atomically."""
+    async def run_once(self, now: datetime, *, fetch: bool = True) -> PollReport:
+        """Poll every source, decide, run a due patch-day job; all written atomically.
+
+        ``fetch=False``: decide on the advisories already known, polling nothing (the round a
+        reload asks for when the feed URLs are unchanged)."""
         async with self._lock:
-            return await self._run_once(now)
+            return await self._run_once(now, fetch=fetch)
 
-    async def _run_once(self, now: datetime) -> PollReport:
-        config = self._config()
-        sec = config.main.security
-        report = PollReport(now=now)
-        found = await self._fetch_all(report)
-        rows, changed = self._merge(found, now, report)
-        records = dict(self._parsed)
-        for row in rows:
-            records[(row.id, row.source)] = Advisory.from_json(row.data)
+    async def _inventories_for(
+        self, records: Iterable[Advisory], sites: list[tuple[dc.SiteRef, Site]], now: datetime
+    ) -> list[tuple[dc.SiteRef, Inventory]]:
+        """Each Drupal site's inventory, read only when some advisory needs matching."""
+        if not sites or not plan.matchable(records):
+            return []
+        sem = asyncio.Semaphore(INVENTORY_CONCURRENCY)
+        inventories = await asyncio.gather(*(self._inventory(s, now, sem) for _, s in sites))
+        await self._show_inventory_problems([site.id for _, site in sites])
+        return [(ref, inv) for (ref, _), inv in zip(sites, inventories, strict=True)]
 
-        events: list[tuple[Event, datetime]] = []
-        decisions: list[DecisionRow] = []
-        queue = dict(self._queue)
-        queue_add: dict[tuple[str, str], PatchItemRow] = {}
-        queue_remove: set[tuple[str, str]] = set()
-
-        effective = dc.effective_records(records.values())
-        matchable = {k: v for k, v in effective.items() if any(a.kind != "psa" for a in v)}
-        sites = drupal_sites(config)
-        if matchable and sites:
-            sem = asyncio.Semaphore(INVENTORY_CONCURRENCY)
-            inventories = await asyncio.gather(*(self._inventory(s, now, sem) for _, s in sites))
-            await self._show_inventory_problems([site.id for _, site in sites])
-            cal = self.calendar()
-            # Every known record: the release a notice names must be one none of them affects.
-            targets = dc.ReleaseTargets.of(a for recs in matchable.values() for a in recs)
-            for adv_id, recs in matchable.items():
-                recs = [a for a in recs if a.kind != "psa"]
-                fingerprint = dc.decision_fingerprint(recs)
-                packages = {a.package for a in recs if a.package}
-                has_core = any(a.kind == "core" for a in recs)
-                for (ref, _site), inv in zip(sites, inventories, strict=True):
-                    installed = next(
-                        (inv.packages[p] for p in sorted(packages) if p in inv.packages), None
-                    )
-                    prior_row = self._decisions.get((adv_id, ref.site))
-                    if prior_row is None and installed is None and (inv.known or not has_core):
-                        continue  # not installed: nothing to decide or remember
-                    prior = (
-                        None
-                        if prior_row is None
-                        else dc.Prior(
-                            prior_row.decision,
-                            prior_row.fingerprint,
-                            prior_row.installed,
-                            prior_row.patch_day,
-                        )
-                    )
-                    if not dc.needs_decision(prior, fingerprint, installed):
-                        continue
-                    d = dc.decide(recs, ref, inv, cal, now, targets)
-                    t = dc.transition(prior, d)
-                    adv = next((a for a in recs if a.package == d.match.package), recs[0])
-                    report.decisions[d.action] += 1
-                    key = (ref.site, adv_id)
-                    for step in t.steps:
-                        if step == "act-now":
-                            events.append((dc.security_now_event(d, adv, now), now))
-                        elif step == "tell-unknown":
-                            events.append((dc.security_unknown_event(d, adv, now), now))
-                        elif step in ("queue", "update-queue"):
-                            item = dc.patch_item(d, adv)
-                            assert t.patch_day is not None
-                            prev = queue.get(key)
-                            qrow = PatchItemRow(
-                                site=ref.site,
-                                advisory=adv_id,
-                                client=ref.client,
-                                project=item.project,
-                                installed=item.installed,
-                                fixed=item.fixed,
-                                link=item.link,
-                                patch_day=t.patch_day,
-                                queued_at=prev.queued_at if prev else now,
-                                ticketed_at=prev.ticketed_at if prev else None,
-                            )
-                            queue_add[key] = qrow
-                            queue_remove.discard(key)
-                            queue[key] = qrow
-                        elif step == "unqueue":
-                            prev = queue.get(key)
-                            if prev is not None and prev.ticketed_at is None:
-                                queue_remove.add(key)
-                                queue_add.pop(key, None)
-                                del queue[key]
-                    decisions.append(
-                        DecisionRow(
-                            advisory=adv_id,
-                            site=ref.site,
-                            client=ref.client,
-                            fingerprint=fingerprint,
-                            installed=installed,
-                            decision=t.record,
-                            patch_day=t.patch_day,
-                            reason=d.reason,
-                            decided_at=now,
-                        )
-                    )
-
-        # PSA heads-ups: for PSAs new or changed this round.
-        for adv in changed:
-            hu = dc.heads_up(adv, now)
-            if hu is not None:
-                events.append((dc.psa_heads_up_event(adv, hu, now), hu.due))
-
-        # The patch-day job: one event per site whose items are due.
-        refs = {ref.site: ref for ref, _ in drupal_sites(config)}
-        due: list[tuple[dc.SiteRef, datetime, dc.PatchItem]] = []
-        ticketed: list[tuple[str, str]] = []
-        for key, q in sorted(queue.items()):
-            if q.ticketed_at is not None or q.patch_day > now:
-                continue
-            site_ref = refs.get(q.site)
-            if site_ref is None:
-                self.log.info("queued item of a site no longer configured dropped", site=q.site)
-                queue_remove.add(key)
-                queue_add.pop(key, None)
-                continue
-            item = dc.PatchItem(q.advisory, q.project, q.installed, q.fixed, q.link)
-            due.append((site_ref, q.patch_day, item))
-            ticketed.append(key)
-        for site_queue in dc.group_due(due, now):
-            day = site_queue.patch_day.astimezone(self.calendar().zone).date()
-            events.append((dc.patch_day_event(site_queue, now, day), now))
-
+    def _route(self, planned: list[plan.Planned]) -> list[tuple[Notification, datetime]]:
+        """The notifications of the planned events, each due at the later of its event's due
+        time and its route's; a resolving follow-up only to notifiers that resolve alerts."""
+        types = configured_types(self._config())
         notes: list[tuple[Notification, datetime]] = []
-        for event, due_at in events:
+        for p in planned:
+            event = p.event
             routed = self.daemon.route(event)
-            notes.extend((n, due_at) for n in routed)
+            if event.details.get("resolves") is True:
+                routed = [n for n in routed if types.get(n.notifier) in RESOLVING_NOTIFIER_TYPES]
+            notes.extend((n, p.due) for n in routed)
             for listener in self.daemon.event_listeners:
                 listener(event, routed)
             self.log.info(
@@ -481,41 +411,74 @@ class SecurityService:
                 summary=event.summary,
                 notifications=len(routed),
             )
-        report.events = [e for e, _ in events]
+        return notes
+
+    def _follow(self, rows: list[AdvisoryRow], changes: SecurityChanges, now: datetime) -> None:
+        """Written: now the memory may follow."""
+        for row in rows:
+            self._remember(row)
+        for d_row in changes.decisions:
+            self._decisions[(d_row.advisory, d_row.site)] = d_row
+        for key in changes.queue_remove:
+            self._queue.pop(key, None)
+        for q in changes.queue_add:
+            self._queue[(q.site, q.advisory)] = q
+        for key in changes.ticketed:
+            if key in self._queue:
+                self._queue[key] = replace(self._queue[key], ticketed_at=now)
+
+    def _next_poll(self, now: datetime) -> timedelta:
+        sec = self._config().main.security
+        interval = poll_interval(
+            now, pw.psa_windows(self._parsed.values(), now), sec.interval, sec.fast_interval
+        )
+        pending = [q.patch_day for q in self._queue.values() if q.ticketed_at is None]
+        if pending:
+            interval = max(timedelta(0), min(interval, min(pending) - now))
+        return interval
+
+    async def _run_once(self, now: datetime, *, fetch: bool) -> PollReport:
+        """Fetch → plan (pure, :func:`monitord.drupal.plan.plan_round`) → persist → emit."""
+        config = self._config()
+        report = PollReport(now=now)
+        found = await self._fetch_all(report) if fetch else []
+        rows, changed = self._merge(found, now, report)
+        records = dict(self._parsed)
+        for row in rows:
+            records[(row.id, row.source)] = Advisory.from_json(row.data)
+        sites = drupal_sites(config)
+        inventories = await self._inventories_for(records.values(), sites, now)
+        todo = plan.plan_round(
+            records.values(),
+            inventories,
+            self._decisions,
+            self._queue,
+            self.calendar(),
+            now,
+            changed=changed,
+            sites=[ref for ref, _ in sites],
+        )
+        for site_id in todo.dropped:
+            self.log.info("queued item of a site no longer configured dropped", site=site_id)
+        report.decisions.update(todo.counts)
+        report.events = [p.event for p in todo.events]
         changes = SecurityChanges(
             advisories=rows,
-            decisions=decisions,
-            queue_add=list(queue_add.values()),
-            queue_remove=sorted(queue_remove),
-            ticketed=ticketed,
-            notifications=notes,
+            decisions=[DecisionRow(**_fields(d)) for d in todo.decisions],
+            queue_add=[PatchItemRow(**_fields(q)) for q in todo.queue_add.values()],
+            queue_remove=sorted(todo.queue_remove),
+            ticketed=todo.ticketed,
+            notifications=self._route(todo.events),
         )
         if changes:
             store = self._store()
             report.notifications = await self.daemon.pipeline.persist(
                 "advisory decisions", lambda: store.save_security(changes, now)
             )
-        # Written: now the memory may follow.
-        for row in rows:
-            self._remember(row)
-        for d_row in decisions:
-            self._decisions[(d_row.advisory, d_row.site)] = d_row
-        for key in queue_remove:
-            self._queue.pop(key, None)
-        for key, q in queue_add.items():
-            self._queue[key] = q
-        for key in ticketed:
-            if key in self._queue:
-                self._queue[key] = replace(self._queue[key], ticketed_at=now)
+        self._follow(rows, changes, now)
         if report.notifications and self.daemon.sender is not None:
             self.daemon.sender.wake()
-        interval = poll_interval(
-            now, dc.psa_windows(self._parsed.values(), now), sec.interval, sec.fast_interval
-        )
-        pending = [q.patch_day for q in self._queue.values() if q.ticketed_at is None]
-        if pending:
-            interval = max(timedelta(0), min(interval, min(pending) - now))
-        report.next_poll = interval
+        report.next_poll = self._next_poll(now)
         self.last_report = report
         if report.new or report.revised or report.events or report.errors:
             self.log.info(
@@ -532,18 +495,31 @@ class SecurityService:
     # ------------------------------------------------------------------ the loop
 
     async def _loop(self) -> None:
+        """Rounds for ever: a polling round when its time has come, and a deciding round (no
+        polling, unless the feed URLs changed) when a reload wakes the loop earlier; that one
+        keeps the time planned for the next poll."""
+        fetch = True
+        deadline: datetime | None = None
         while True:
+            # Cleared before the round: a reload during it wakes the next one at once.
+            self._wake.clear()
+            now = self.daemon.clock()
             try:
-                report = await self.run_once(self.daemon.clock())
-                delay = report.next_poll
+                report = await self.run_once(now, fetch=fetch)
+                due = now + report.next_poll
             except asyncio.CancelledError:
                 raise
             except Exception:
                 self.log.exception("advisory round failed; trying again soon")
-                delay = RETRY_AFTER_CRASH
-            self._wake.clear()
+                due = now + RETRY_AFTER_CRASH
+            deadline = due if fetch or deadline is None else min(deadline, due)
+            wait = (deadline - self.daemon.clock()).total_seconds()
+            woken = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=max(delay.total_seconds(), 1.0))
+                await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 1.0))
+                woken = True
+            fetch = not woken or self._refetch
+            self._refetch = False
 
 
 def security_service(daemon: Daemon) -> SecurityService | None:

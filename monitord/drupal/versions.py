@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -404,8 +405,9 @@ def _g(m: re.Match[str], i: int) -> str:
     return m.group(i) or ""
 
 
-def _parse_single(part: str, whole: str) -> list[Comparison]:
-    """composer/semver ``VersionParser::parseConstraint`` for one AND-term."""
+def _strip_flags(part: str) -> tuple[str, str | None]:
+    """The constraint without an alias, a ``@flag`` or a ``#ref``; and the stability flag
+    (None when absent or ``stable``)."""
     constraint = part
     stability_modifier: str | None = None
     m = _ALIAS.match(constraint)
@@ -419,75 +421,87 @@ def _parse_single(part: str, whole: str) -> list[Comparison]:
     m = _C_REF.match(constraint)
     if m:
         constraint = m.group(1)
+    return constraint, stability_modifier
 
-    m = _C_ANY.match(constraint)
-    if m:
-        if m.group(1) or m.group(2):
-            return [Comparison(">=", _dev((0, 0, 0, 0)))]
-        return []  # match all
 
-    m = _C_TILDE.match(constraint)
-    if m:
-        if constraint.startswith("~>"):
-            raise _bad_constraint(whole, part, 'the operator "~>" does not exist, use "~"')
-        position = 4 if m.group(4) else 3 if m.group(3) else 2 if m.group(2) else 1
-        if m.group(8):
-            position += 1
-        suffix = "" if (m.group(5) or m.group(7) or m.group(8)) else "-dev"
-        low = _normalize(constraint[1:] + suffix, part)
-        groups = [""] + [_g(m, i) for i in range(1, 5)]
-        high = _manipulate(groups, max(1, position - 1), 1)
-        return [Comparison(">=", low), Comparison("<", _dev(high))]
+def _tilde(m: re.Match[str], constraint: str, part: str, whole: str) -> list[Comparison]:
+    if constraint.startswith("~>"):
+        raise _bad_constraint(whole, part, 'the operator "~>" does not exist, use "~"')
+    position = 4 if m.group(4) else 3 if m.group(3) else 2 if m.group(2) else 1
+    if m.group(8):
+        position += 1
+    suffix = "" if (m.group(5) or m.group(7) or m.group(8)) else "-dev"
+    low = _normalize(constraint[1:] + suffix, part)
+    groups = [""] + [_g(m, i) for i in range(1, 5)]
+    high = _manipulate(groups, max(1, position - 1), 1)
+    return [Comparison(">=", low), Comparison("<", _dev(high))]
 
-    m = _C_CARET.match(constraint)
-    if m:
-        if m.group(1) != "0" or not m.group(2):
-            position = 1
-        elif m.group(2) != "0" or not m.group(3):
-            position = 2
-        else:
-            position = 3
-        suffix = "" if (m.group(5) or m.group(7) or m.group(8)) else "-dev"
-        low = _normalize(constraint[1:] + suffix, part)
-        groups = [""] + [_g(m, i) for i in range(1, 5)]
-        high = _manipulate(groups, position, 1)
-        return [Comparison(">=", low), Comparison("<", _dev(high))]
 
-    m = _C_XRANGE.match(constraint)
-    if m:
-        position = 3 if m.group(3) else 2 if m.group(2) else 1
-        groups = ["", _g(m, 1), _g(m, 2), _g(m, 3), ""]
-        floor = _manipulate(groups, position)
-        high = _manipulate(groups, position, 1)
-        if floor == (0, 0, 0, 0):
-            return [Comparison("<", _dev(high))]
-        return [Comparison(">=", _dev(floor)), Comparison("<", _dev(high))]
+def _caret(m: re.Match[str], constraint: str, part: str, whole: str) -> list[Comparison]:
+    if m.group(1) != "0" or not m.group(2):
+        position = 1
+    elif m.group(2) != "0" or not m.group(3):
+        position = 2
+    else:
+        position = 3
+    suffix = "" if (m.group(5) or m.group(7) or m.group(8)) else "-dev"
+    low = _normalize(constraint[1:] + suffix, part)
+    groups = [""] + [_g(m, i) for i in range(1, 5)]
+    high = _manipulate(groups, position, 1)
+    return [Comparison(">=", low), Comparison("<", _dev(high))]
 
-    m = _C_HYPHEN.match(constraint)
-    if m:
-        low = _normalize(m.group("from"), part)
-        if not (m.group(6) or m.group(8) or m.group(9)):
-            low = replace(low, dev=True)
-        if (_g(m, 12) and _g(m, 13)) or m.group(15) or m.group(17) or m.group(18):
-            return [Comparison(">=", low), Comparison("<=", _normalize(m.group("to"), part))]
-        _normalize(m.group("to"), part)  # validate
-        high_groups = ["", _g(m, 11), _g(m, 12), _g(m, 13), _g(m, 14)]
-        high = _manipulate(high_groups, 1 if not _g(m, 12) else 2, 1)
-        return [Comparison(">=", low), Comparison("<", _dev(high))]
 
+def _xrange(m: re.Match[str], constraint: str, part: str, whole: str) -> list[Comparison]:
+    position = 3 if m.group(3) else 2 if m.group(2) else 1
+    groups = ["", _g(m, 1), _g(m, 2), _g(m, 3), ""]
+    floor = _manipulate(groups, position)
+    high = _manipulate(groups, position, 1)
+    if floor == (0, 0, 0, 0):
+        return [Comparison("<", _dev(high))]
+    return [Comparison(">=", _dev(floor)), Comparison("<", _dev(high))]
+
+
+def _hyphen(m: re.Match[str], constraint: str, part: str, whole: str) -> list[Comparison]:
+    low = _normalize(m.group("from"), part)
+    if not (m.group(6) or m.group(8) or m.group(9)):
+        low = replace(low, dev=True)
+    if (_g(m, 12) and _g(m, 13)) or m.group(15) or m.group(17) or m.group(18):
+        return [Comparison(">=", low), Comparison("<=", _normalize(m.group("to"), part))]
+    _normalize(m.group("to"), part)  # validate
+    high_groups = ["", _g(m, 11), _g(m, 12), _g(m, 13), _g(m, 14)]
+    high = _manipulate(high_groups, 1 if not _g(m, 12) else 2, 1)
+    return [Comparison(">=", low), Comparison("<", _dev(high))]
+
+
+_RANGE_FORMS: tuple[
+    tuple[re.Pattern[str], Callable[[re.Match[str], str, str, str], list[Comparison]]], ...
+] = (
+    (_C_TILDE, _tilde),
+    (_C_CARET, _caret),
+    (_C_XRANGE, _xrange),
+    (_C_HYPHEN, _hyphen),
+)
+"""composer/semver's range forms, tried in its order after ``*``."""
+
+
+def _basic_target(target: str, part: str, whole: str) -> ComposerVersion:
+    try:
+        return _normalize(target, target)
+    except VersionError:
+        if target.endswith("-dev") and _C_RECOVER.match(target):
+            return _normalize("dev-" + target[:-4], target)
+        raise _bad_constraint(
+            whole, part, f'"{target}" is not a version' if target else "a version is missing"
+        ) from None
+
+
+def _basic(constraint: str, part: str, whole: str, stability_modifier: str | None) -> Comparison:
+    """An operator (or none) and a version."""
     m = _C_BASIC.match(constraint)
     if m is None:  # pragma: no cover - the pattern matches every string
         raise _bad_constraint(whole, part, "unrecognised")
     raw_op, target = m.group(1) or "", m.group(2)
-    try:
-        version = _normalize(target, target)
-    except VersionError:
-        if target.endswith("-dev") and _C_RECOVER.match(target):
-            version = _normalize("dev-" + target[:-4], target)
-        else:
-            raise _bad_constraint(
-                whole, part, f'"{target}" is not a version' if target else "a version is missing"
-            ) from None
+    version = _basic_target(target, part, whole)
     op: Op = {"": "==", "=": "==", "==": "==", "<>": "!=", "!=": "!="}.get(raw_op, raw_op)  # type: ignore[assignment]
     if op != "==" and stability_modifier and version.stability == "stable":
         # Composer appends "-<flag>" to the normalised version: ">=1.0@beta" is >= 1.0.0.0-beta.
@@ -504,7 +518,22 @@ def _parse_single(part: str, whole: str) -> list[Comparison]:
         and not target.startswith("dev-")
     ):
         version = replace(version, dev=True)
-    return [Comparison(op, version)]
+    return Comparison(op, version)
+
+
+def _parse_single(part: str, whole: str) -> list[Comparison]:
+    """composer/semver ``VersionParser::parseConstraint`` for one AND-term."""
+    constraint, stability_modifier = _strip_flags(part)
+    m = _C_ANY.match(constraint)
+    if m:
+        if m.group(1) or m.group(2):
+            return [Comparison(">=", _dev((0, 0, 0, 0)))]
+        return []  # match all
+    for pattern, form in _RANGE_FORMS:
+        m = pattern.match(constraint)
+        if m:
+            return form(m, constraint, part, whole)
+    return [_basic(constraint, part, whole, stability_modifier)]
 
 
 @functools.lru_cache(maxsize=2048)

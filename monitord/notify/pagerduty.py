@@ -2,7 +2,8 @@
 
 One PagerDuty alert per incident or advisory: ``dedup_key`` is derived from the event's
 ``thread``, so a DOWN, its reminders and a resend after a crash all land on the same alert,
-and ``site-recovered`` (same thread) resolves it. Every other kind triggers.
+and ``site-recovered`` (same thread) resolves it, as does a follow-up with ``details.resolves``
+(the end of a PSA heads-up's window). Every other event triggers.
 
 Request (pure, :func:`build_event`)::
 
@@ -56,6 +57,13 @@ DEFAULT_BASE_URL = "https://events.pagerduty.com"
 
 RESOLVING_KINDS = frozenset({"site-recovered"})
 """Event kinds that end their thread's alert."""
+
+
+def resolves(event: Event) -> bool:
+    """Whether ``event`` ends its thread's alert: a resolving kind, or a follow-up that says
+    so (``details.resolves``: the end of a PSA heads-up's window)."""
+    return event.kind in RESOLVING_KINDS or event.details.get("resolves") is True
+
 
 HINTS = {
     400: "check routing_key is the Integration Key of an Events API v2 integration "
@@ -136,7 +144,7 @@ def build_event(
     event = notification.event
     body: dict[str, Any] = {
         "routing_key": routing_key,
-        "event_action": "resolve" if event.kind in RESOLVING_KINDS else "trigger",
+        "event_action": "resolve" if resolves(event) else "trigger",
         "dedup_key": dedup_key_for(event.thread),
     }
     if body["event_action"] == "resolve":

@@ -10,6 +10,9 @@ import pytest
 
 from monitord.calendar import BusinessCalendar
 from monitord.drupal import decide as dc
+from monitord.drupal import events as ev
+from monitord.drupal import match as mt
+from monitord.drupal import psa as pw
 from monitord.drupal.advisory import Advisory
 from monitord.drupal.inventory import Inventory
 
@@ -309,7 +312,7 @@ def test_patch_day_of_a_queued_item(
 
 
 def decision(action: str, installed: str = "6.2.3") -> dc.Decision:
-    m = dc.Match(action in ("now", "patch-day"), "why", "drupal/webform", installed)
+    m = mt.Match(action in ("now", "patch-day"), "why", "drupal/webform", installed)
     return dc.Decision(
         "SA-CONTRIB-2026-100",
         SITE,
@@ -478,7 +481,7 @@ FIXED_TABLE = [
 )
 def test_fixed_version(solution: str, installed: str, expected: str | None) -> None:
     a = core(solution=solution, affected="<1.6.0 || >=8.0.0 <10.3.9 || >=11.0.0 <11.0.8")
-    assert dc.fixed_version(a, installed) == expected
+    assert mt.fixed_version(a, installed) == expected
 
 
 def _core_sa(sa_id: str, affected: str, solution: str) -> Advisory:
@@ -519,12 +522,12 @@ TARGETS = [
 def test_fixed_version_is_one_no_known_advisory_affects(
     advisory: Advisory, others: list[Advisory], installed: str, expected: str | None
 ) -> None:
-    targets = dc.ReleaseTargets.of([advisory, *others])
-    assert dc.fixed_version(advisory, installed, targets) == expected
+    targets = mt.ReleaseTargets.of([advisory, *others])
+    assert mt.fixed_version(advisory, installed, targets) == expected
 
 
 def test_decide_names_a_release_no_known_advisory_affects() -> None:
-    known = dc.ReleaseTargets.of([SA_005, SA_010, SA_013])
+    known = mt.ReleaseTargets.of([SA_005, SA_010, SA_013])
     d = dc.decide(SA_005, SITE, inv(core="11.2.5"), CAL, NOW, known)
     assert d.match.fixed == "11.3.16"
     assert dc.decide(SA_005, SITE, inv(core="11.2.5"), CAL, NOW).match.fixed == "11.2.14"
@@ -591,7 +594,7 @@ WINDOW_TABLE: list[tuple[str, str, tuple[datetime, datetime] | None]] = [
     ("text", "expected"), [row[1:] for row in WINDOW_TABLE], ids=[row[0] for row in WINDOW_TABLE]
 )
 def test_announced_window(text: str, expected: tuple[datetime, datetime] | None) -> None:
-    assert dc.announced_window(text, PUBLISHED) == expected
+    assert pw.announced_window(text, PUBLISHED) == expected
 
 
 def psa(
@@ -655,20 +658,20 @@ HEADS_UP_TABLE: list[tuple[str, Advisory, datetime, datetime | None]] = [
     ids=[row[0] for row in HEADS_UP_TABLE],
 )
 def test_heads_up(advisory: Advisory, now: datetime, due: datetime | None) -> None:
-    hu = dc.heads_up(advisory, now)
+    hu = pw.heads_up(advisory, now)
     assert (None if hu is None else hu.due) == due
     if hu is not None:
         assert hu.window_start <= hu.window_end
-        event = dc.psa_heads_up_event(advisory, hu, now)
+        event = ev.psa_heads_up_event(advisory, hu, now)
         assert event.kind == "psa-heads-up"
         assert event.key.startswith("psa-heads-up|PSA-2026-11-16|")
 
 
 def test_sa_is_never_a_heads_up_and_psa_windows_feed_polling() -> None:
-    assert dc.heads_up(core(), NOW) is None
+    assert pw.heads_up(core(), NOW) is None
     hc = psa("Drupal core - Highly critical - PSA", _w(18, 17, 0, 21, 0), "Highly critical")
-    assert dc.psa_windows([hc, hc, core()], PUBLISHED) == [_w(18, 17, 0, 21, 0)]
-    assert dc.psa_windows([hc], datetime(2026, 11, 19, tzinfo=UTC)) == []
+    assert pw.psa_windows([hc, hc, core()], PUBLISHED) == [_w(18, 17, 0, 21, 0)]
+    assert pw.psa_windows([hc], datetime(2026, 11, 19, tzinfo=UTC)) == []
 
 
 # ---------------------------------------------------------------- events
@@ -677,7 +680,7 @@ def test_sa_is_never_a_heads_up_and_psa_windows_feed_polling() -> None:
 def test_security_now_event_has_everything_a_ticket_needs() -> None:
     a = core(solution="Update to https://www.drupal.org/project/drupal/releases/10.3.9")
     d = dc.decide(a, SITE, inv(core="10.3.8"), CAL, NOW)
-    e = dc.security_now_event(d, a, NOW)
+    e = ev.security_now_event(d, a, NOW)
     assert (e.kind, e.client, e.site, e.severity) == (
         "security-now",
         "acme",
@@ -697,23 +700,23 @@ def test_security_now_event_has_everything_a_ticket_needs() -> None:
         "link": "https://www.drupal.org/sa-core-2026-030",
     }.items():
         assert e.details[key] == value
-    assert e == dc.security_now_event(d, a, NOW)  # deterministic
+    assert e == ev.security_now_event(d, a, NOW)  # deterministic
 
 
 def test_patch_day_event_lists_every_item_once_per_site() -> None:
     items = [
-        (SITE, NOV_PATCH, dc.PatchItem("SA-2", "Webform", "6.2.3", None, "https://x/2")),
-        (SITE, NOV_PATCH, dc.PatchItem("SA-1", "Admin Toolbar", "3.0.0", "3.0.2", "https://x/1")),
+        (SITE, NOV_PATCH, ev.PatchItem("SA-2", "Webform", "6.2.3", None, "https://x/2")),
+        (SITE, NOV_PATCH, ev.PatchItem("SA-1", "Admin Toolbar", "3.0.0", "3.0.2", "https://x/1")),
         (
             dc.SiteRef("acme", "acme-shop"),
             NOV_PATCH,
-            dc.PatchItem("SA-1", "Admin Toolbar", "3.0.0", "3.0.2", "l"),
+            ev.PatchItem("SA-1", "Admin Toolbar", "3.0.0", "3.0.2", "l"),
         ),
-        (SITE, DEC_PATCH, dc.PatchItem("SA-3", "Later", "1.0.0", None, "l")),  # not yet due
+        (SITE, DEC_PATCH, ev.PatchItem("SA-3", "Later", "1.0.0", None, "l")),  # not yet due
     ]
-    queues = dc.group_due(items, NOV_PATCH)
+    queues = ev.group_due(items, NOV_PATCH)
     assert [q.site.site for q in queues] == ["acme-shop", "acme-www"]
-    e = dc.patch_day_event(queues[1], NOV_PATCH)
+    e = ev.patch_day_event(queues[1], NOV_PATCH)
     assert e.kind == "patch-day" and e.key == "patch-day|acme-www|2026-11-19"
     assert e.details["items"] == [
         {
@@ -732,7 +735,7 @@ def test_patch_day_event_lists_every_item_once_per_site() -> None:
         },
     ]
     # A daemon down for a month: both months' items in one notice, keyed by the later day.
-    late = dc.group_due(items, DEC_PATCH)
+    late = ev.group_due(items, DEC_PATCH)
     assert [len(q.items) for q in late] == [1, 3] and late[1].patch_day == DEC_PATCH
 
 

@@ -13,14 +13,16 @@ from xml.sax.saxutils import escape
 import pytest
 
 from monitord.drupal.advisory import Advisory, risk_label_for_score
+from monitord.drupal.description import (
+    parse_risk,
+    psa_window,
+)
 from monitord.drupal.feeds import (
     detect_revision,
     parse_feed,
     parse_psa_json,
-    parse_risk,
     parse_rss,
     parse_title,
-    psa_window,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"

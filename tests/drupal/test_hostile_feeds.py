@@ -16,6 +16,14 @@ from typing import TypeVar
 
 import pytest
 
+from monitord.drupal.description import (
+    _first_href,
+    _strip_tags,
+    _text,
+    description_fields,
+    parse_risk,
+    psa_window,
+)
 from monitord.drupal.feeds import (
     DESCRIPTION_MAX_CHARS,
     ERRORS_MAX,
@@ -23,15 +31,9 @@ from monitord.drupal.feeds import (
     FEED_MAX_TAGS,
     FIELD_MAX_CHARS,
     SHORT_FIELD_MAX_CHARS,
-    _first_href,
-    _strip_tags,
-    _text,
-    description_fields,
     parse_feed,
     parse_psa_json,
-    parse_risk,
     parse_rss,
-    psa_window,
 )
 from monitord.drupal.fetch import FEED_MAX_BYTES, content_problem
 from tests.helpers.hostile_drupal import FEEDS, many_items

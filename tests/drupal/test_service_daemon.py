@@ -157,12 +157,29 @@ class FeedServer:
     bodies: dict[str, bytes] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
     requests: list[tuple[str, str | None]] = field(default_factory=list)
+    answered: list[int] = field(default_factory=list)
+    """The status of each answer, in order (200 full body, 304 not modified, …)."""
     base: str = ""
+    _answer_given: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait_answered(self, count: int) -> list[int]:
+        """Wait until ``count`` requests were answered (10 s at most); their statuses."""
+        async with asyncio.timeout(10):
+            while len(self.answered) < count:
+                self._answer_given.clear()
+                await self._answer_given.wait()
+        return list(self.answered)
 
     def url(self, name: str) -> str:
         return f"{self.base}/{name}"
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        resp = await self._answer(request)
+        self.answered.append(resp.status)
+        self._answer_given.set()
+        return resp
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         self.requests.append((name, request.headers.get("If-None-Match")))
         status = self.statuses.get(name, 200)
@@ -587,7 +604,10 @@ async def test_unknown_inventory_tells_the_agency_only_and_psa_gives_a_heads_up(
     async with running(cfg, clock) as (daemon, service):
         report = await service.run_once(clock.now)
         kinds = sorted(e.kind for e in report.events)
-        assert kinds == ["psa-heads-up", "security-unknown"]  # webform: contrib, not told
+        # webform: contrib, not told; the heads-up and its follow-up at the window's end
+        assert kinds == ["psa-heads-up", "psa-heads-up", "security-unknown"]
+        over = next(e for e in report.events if e.details.get("resolves"))
+        assert over.thread == "PSA-2026-11-16"
         unknown = next(e for e in report.events if e.kind == "security-unknown")
         assert "inventory unknown" in unknown.summary
         mails = await mailer.wait_for_async(1)

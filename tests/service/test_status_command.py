@@ -71,7 +71,9 @@ async def test_status_reads_the_running_daemon_then_the_store(
     text = await asyncio.to_thread(run_status, cfg, capsys)
     assert text.splitlines()[0].startswith("from the store ")
     assert "DOWN     acme/acme-www" in text
-    assert f"  incident since Thu 26 Nov 2026 14:01 GMT: http {www['url']}: HTTP 502 in 9 ms" in text
+    assert (
+        f"  incident since Thu 26 Nov 2026 14:01 GMT: http {www['url']}: HTTP 502 in 9 ms" in text
+    )
     assert f"heartbeat/{token}" in text
 
 
