@@ -16,6 +16,7 @@ import hashlib
 import math
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from fractions import Fraction
 
 import structlog
 from structlog.typing import FilteringBoundLogger
@@ -64,7 +65,9 @@ def backoff(attempts: int, key: str, retry_after: float | None) -> timedelta:
     delay = min(base * 2.0**exponent * jitter, cap)
     if retry_after is not None and not math.isnan(retry_after) and retry_after > 0:
         delay = max(delay, min(retry_after, RETRY_AFTER_CEILING.total_seconds()))
-    return timedelta(seconds=delay)
+    # Up to the next whole microsecond, exactly: timedelta(seconds=float) rounds to the
+    # nearest one, which can land just before the server's Retry-After.
+    return timedelta(microseconds=math.ceil(Fraction(delay) * 1_000_000))
 
 
 def _error_text(text: str) -> str:
