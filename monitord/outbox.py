@@ -145,10 +145,12 @@ class OutboxSender:
         self._notifier_slots: dict[str, asyncio.Semaphore] = {}
         self._claimed: Counter[str] = Counter()
         """Items claimed by this run and not finished, per notifier."""
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._sizes: dict[asyncio.Task[None], int] = {}
+        """The deliveries in flight, with how many items each carries."""
         self._woken = asyncio.Event()
         self._next_due: datetime | None = None
         self._recovered = False
+        self._round_lock = asyncio.Lock()
         self.run_id = secrets.token_hex(16)
         """This run's id, recorded with every item it claims: SENDING items of another id
         were left by a run that is gone."""
@@ -176,10 +178,13 @@ class OutboxSender:
     # ------------------------------------------------------------------ rounds
 
     async def run_once(self) -> int:
-        """One round: claim due items and deliver them, awaiting those deliveries (tests and
-        one-shot use). Returns how many items were handled."""
+        """One round: claim due items and deliver them, awaiting those deliveries and any
+        others in flight (tests and one-shot use: what is due now is delivered when this
+        returns). Returns how many items were delivered meanwhile (or failed, or retried)."""
         count, started = await self._round()
-        await asyncio.gather(*started, return_exceptions=True)
+        others = {t: n for t, n in self._sizes.items() if t not in started}
+        count += sum(others.values())
+        await asyncio.gather(*started, *others, return_exceptions=True)
         for task in started:
             if not task.cancelled() and (exc := task.exception()) is not None:
                 raise exc
@@ -213,18 +218,23 @@ class OutboxSender:
                     self._next_due = None
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._woken.wait(), timeout=timeout)
-            while self._tasks:
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            while self._sizes:
+                await asyncio.gather(*list(self._sizes), return_exceptions=True)
         finally:
-            for task in list(self._tasks):
+            for task in list(self._sizes):
                 task.cancel()
-            if self._tasks:
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            if self._sizes:
+                await asyncio.gather(*list(self._sizes), return_exceptions=True)
 
     async def _round(self) -> tuple[int, list[asyncio.Task[None]]]:
         """Recover what a gone run left (all of it at this run's first round), claim what is
         due for notifiers with free slots, start their deliveries. Returns how many items
-        were taken and the deliveries started."""
+        were taken and the deliveries started. One round at a time (``run`` and
+        ``run_once`` may overlap)."""
+        async with self._round_lock:
+            return await self._claim_and_start()
+
+    async def _claim_and_start(self) -> tuple[int, list[asyncio.Task[None]]]:
         now = self._clock()
         recovered = await self._store.recover(
             self.run_id, now, now if not self._recovered else now - limits.OUTBOX_LEASE
@@ -247,10 +257,10 @@ class OutboxSender:
         notifier = unit[0].notifier
         self._claimed[notifier] += len(unit)
         task = asyncio.create_task(self._deliver_unit(unit), name=f"outbox-send-{unit[0].key}")
-        self._tasks.add(task)
+        self._sizes[task] = len(unit)
 
         def done(t: asyncio.Task[None]) -> None:
-            self._tasks.discard(t)
+            self._sizes.pop(t, None)
             self._claimed[notifier] -= len(unit)
             if self._claimed[notifier] <= 0:
                 del self._claimed[notifier]
