@@ -63,6 +63,11 @@ RECORD_RETRY_CAP = timedelta(seconds=30)
 doubling up to every 30 s, for as long as it takes: the send happened, so it is never
 answered by sending again."""
 
+RECOVER_EVERY = timedelta(minutes=1)
+"""How often a running sender looks for items another sender run left SENDING past
+limits.OUTBOX_LEASE (only a second daemon on the same store, which is refused, leaves any);
+a gone run's items are taken over at once, at the first round."""
+
 IDLE_WAIT = timedelta(seconds=5)
 """The longest ``run`` waits between polls when not woken: it also picks up items enqueued by
 another process or due later, and leases that expired."""
@@ -149,7 +154,7 @@ class OutboxSender:
         """The deliveries in flight, with how many items each carries."""
         self._woken = asyncio.Event()
         self._next_due: datetime | None = None
-        self._recovered = False
+        self._recover_at: datetime | None = None
         self._round_lock = asyncio.Lock()
         self.run_id = secrets.token_hex(16)
         """This run's id, recorded with every item it claims: SENDING items of another id
@@ -216,8 +221,11 @@ class OutboxSender:
                     until = (self._next_due - self._clock()).total_seconds()
                     timeout = min(timeout, max(until, 0.0))
                     self._next_due = None
+                # asyncio.timeout, not wait_for: wait_for can swallow a cancel that arrives
+                # as the event is set (a send finishing), and the task would never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._woken.wait(), timeout=timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._woken.wait()
             while self._sizes:
                 await asyncio.gather(*list(self._sizes), return_exceptions=True)
         finally:
@@ -236,11 +244,13 @@ class OutboxSender:
 
     async def _claim_and_start(self) -> tuple[int, list[asyncio.Task[None]]]:
         now = self._clock()
-        recovered = await self._store.recover(
-            self.run_id, now, now if not self._recovered else now - limits.OUTBOX_LEASE
-        )
-        if not self._recovered:
-            self._recovered = True
+        recovered: list[OutboxItem] = []
+        if self._recover_at is None or now >= self._recover_at:
+            # At this run's first round: everything a gone run left; later, rarely, what
+            # another run sharing the store (forbidden, but possible) left past the lease.
+            before = now if self._recover_at is None else now - limits.OUTBOX_LEASE
+            recovered = await self._store.recover(self.run_id, now, before)
+            self._recover_at = now + RECOVER_EVERY
         if recovered:
             self._log.warning(
                 "outbox.recovered",

@@ -18,7 +18,13 @@ from monitord import limits
 from monitord.errors import PermanentError, RetryableError
 from monitord.events import Event
 from monitord.notify.base import NOTIFIER_API_VERSION, Notification, Notifier
-from monitord.outbox import CLAIMS_PER_SLOT, OutboxSender, backoff
+from monitord.outbox import (
+    CLAIMS_PER_SLOT,
+    NOTIFIER_SLOTS,
+    RECOVER_EVERY,
+    OutboxSender,
+    backoff,
+)
 from monitord.store import FAILED, PENDING, SENDING, SENT, OutboxItem, SqliteStore
 from tests.helpers.clock import Clock
 
@@ -465,3 +471,55 @@ async def test_items_of_one_thread_go_out_in_order_even_across_retries(tmp_path:
         assert list(email.delivered) == ["elsewhere", "down", "recovered"]
     finally:
         await store.close()
+
+
+async def test_a_running_sender_takes_over_another_run_s_item_only_past_the_lease(
+    store: SqliteStore,
+) -> None:
+    """Two senders on one store (one daemon per store forbids it): the other run's item in
+    flight is left alone until limits.OUTBOX_LEASE has passed."""
+    clock = Clock(T0)
+    email = ScriptedNotifier("email")
+    sender = OutboxSender(store, {"email": email}, clock)
+    assert await sender.run_once() == 0  # this run's first round: nothing to recover
+    await store.enqueue([note("n1")], clock())
+    (other,) = await store.claim_due(clock(), 10, "another-live-run")
+    await store.mark_attempt([other.id], clock(), "another-live-run")
+    clock.advance(limits.OUTBOX_LEASE - timedelta(seconds=1))
+    assert await sender.run_once() == 0
+    # Looked for again RECOVER_EVERY later: now past the lease.
+    clock.advance(RECOVER_EVERY)
+    assert await sender.run_once() == 1
+    assert [n.key for n in email.calls] == ["n1"]
+    assert (await item(store, "n1")).status == SENT
+
+
+async def test_a_hanging_notifier_fills_only_its_own_slots(store: SqliteStore) -> None:
+    clock = Clock(T0)
+    hook = GatedNotifier("hook", full_at=NOTIFIER_SLOTS)
+    email = ScriptedNotifier("email")
+    log, _ = capturing_logger()
+    sender = OutboxSender(store, {"hook": hook, "email": email}, clock, log=log, concurrency=8)
+    await store.enqueue([note(f"hook-{i}", "hook") for i in range(100)], clock())
+    runner = asyncio.create_task(sender.run())
+    try:
+        await asyncio.wait_for(hook.full.wait(), timeout=5)
+        await store.enqueue([note("mail-1"), note("mail-2")], clock())
+        sender.wake()
+        while len(email.delivered) < 2:
+            email.called.clear()
+            await asyncio.wait_for(email.called.wait(), timeout=5)
+        assert hook.active == NOTIFIER_SLOTS  # still hanging, never more than its slots
+        # Its backlog is not claimed round after round: once busy it is left out of the claim.
+        claimed = [i for i in await store.outbox_items(SENDING, 1000) if i.notifier == "hook"]
+        assert len(claimed) <= sender.batch_size
+    finally:
+        hook.release.set()
+        sender.finish()
+        await asyncio.wait_for(runner, timeout=5)
+    assert hook.most == NOTIFIER_SLOTS
+    # Stopped: what was claimed and not begun is left to the next run, which sends it all.
+    after = OutboxSender(store, {"hook": hook, "email": email}, clock, log=log)
+    while await after.run_once():
+        pass
+    assert {i.status for i in await store.outbox_items(limit=1000)} == {SENT}
