@@ -34,7 +34,9 @@ OUTBOX_BACKOFF_CAP = timedelta(hours=1)
 """Exponential backoff between delivery tries: 5 s doubling, never more than an hour apart."""
 
 OUTBOX_LEASE = timedelta(minutes=5)
-"""A claimed item not recorded as sent within this is claimed again (its sender died)."""
+"""An item another sender run claimed and left unrecorded this long is taken over while this
+run goes on (a run's own in-flight items never are; at start, a gone run's are taken over at
+once: monitord.outbox)."""
 
 OUTBOX_STOP_GRACE = timedelta(seconds=10)
 """On SIGTERM, sends already under way get this long to finish and be recorded before they are

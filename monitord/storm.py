@@ -8,7 +8,8 @@ Grouping
     (monitord.outbox). Notifications already held to a later time (office hours) are grouped
     by that due time instead, so everything held overnight for one person is one message.
     Only notifiers whose ``mergeable`` capability is true are grouped (see
-    monitord.notify.base.is_mergeable); agency-only events (no client) are never delayed.
+    monitord.notify.base.is_mergeable); agency-only events (no client), pages (the on-call
+    person) and URGENT_KINDS are never delayed.
 
 Connectivity
     :func:`connectivity_step` decides, from how many checks fail right now, whether monitord
@@ -35,6 +36,9 @@ from monitord.notify.base import Notification
 CANARY_RECHECK = timedelta(minutes=1)
 """While many checks fail but the canaries answered, they are probed again at most this
 often: often enough to notice the network going, rarely enough not to hammer them."""
+
+URGENT_KINDS = frozenset({"security-now"})
+"""Kinds never delayed by a storm group: a highly critical advisory is acted on at once."""
 
 GroupKey = tuple[str, str, str]
 """(client, notifier, recipient)."""
@@ -63,7 +67,11 @@ def assign_groups(
     out: list[Notification] = []
     for n in notifications:
         client = n.event.client
-        if window <= timedelta(0) or not client or not mergeable(n.notifier):
+        if window <= timedelta(0) or not client or not mergeable(n.notifier) or n.page:
+            out.append(n)
+            continue
+        is_held = n.due_at is not None and n.due_at > now
+        if n.event.kind in URGENT_KINDS and not is_held:
             out.append(n)
             continue
         if n.due_at is not None and n.due_at > now:

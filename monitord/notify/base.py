@@ -28,6 +28,8 @@ class Notification:
     group: str | None = None
     """Items of one group due together are merged into one send by a mergeable notifier
     (monitord.storm); None: sent on its own."""
+    page: bool = False
+    """For whoever is on call (the ``oncall-pager`` target): never delayed by storm grouping."""
 
 
 @runtime_checkable

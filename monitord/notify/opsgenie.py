@@ -192,6 +192,9 @@ class OpsgenieNotifier:
     """Creates and closes Opsgenie / JSM alerts, one per incident/advisory thread."""
 
     api_version: ClassVar[int] = NOTIFIER_API_VERSION
+    resend_is_harmless: ClassVar[bool] = True
+    """An alert created again with the same ``alias`` while open is de-duplicated by Opsgenie
+    (its count goes up, no second alert); a close sent again is a no-op (monitord.outbox)."""
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid", frozen=True)

@@ -181,6 +181,10 @@ class PagerDutyNotifier:
     """Triggers and resolves PagerDuty alerts, one per incident/advisory thread."""
 
     api_version: ClassVar[int] = NOTIFIER_API_VERSION
+    resend_is_harmless: ClassVar[bool] = True
+    """A trigger sent again with the same ``dedup_key`` joins the alert it opened (PagerDuty
+    de-duplicates while that alert is open); a resolve sent again is a no-op. So an uncertain
+    send (its process died before recording it) is simply sent again (monitord.outbox)."""
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid", frozen=True)

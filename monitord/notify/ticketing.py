@@ -19,7 +19,7 @@ from monitord.events import Event
 from monitord.notify.base import NOTIFIER_API_VERSION, Notification
 from monitord.notify.http import JsonPoster, Timeout, safe_url
 from monitord.notify.plugins import NotifierContext
-from monitord.tickets import Ticket, deliver
+from monitord.tickets import RESOLVING_KINDS, Ticket, deliver, ticket_for
 
 
 class TicketNotifier(ABC):
@@ -97,6 +97,28 @@ class TicketNotifier(ABC):
         """Comment and resolve (as far as the API allows)."""
 
     # Notifier
+
+    async def find_delivery(self, notification: Notification) -> str | None:
+        """Whether ``notification`` was already applied, for an uncertain send (its process
+        died before recording it, monitord.outbox): the ticket id if the store recorded it,
+        or, for a notification that would open the thread's ticket, if the API has that
+        ticket by its idempotency field (the create went through, its record did not).
+        None: not applied, so it is sent (a comment whose record was lost may repeat)."""
+        event = notification.event
+        store = self._store
+        if store is None:
+            return None
+        done: str | None = await store.ticket_applied(self.name, notification.key)
+        if done is not None:
+            return done
+        if event.kind in RESOLVING_KINDS or await store.ticket_ref(self.name, event.thread):
+            return None
+        found = await self.find(ticket_for(event, self._calendar, self._ctx.agency.name))
+        if found is not None:
+            await store.record_ticket(
+                self.name, event.thread, notification.key, found, self._ctx.clock()
+            )
+        return found
 
     async def send(self, notification: Notification) -> str | None:
         external = await deliver(

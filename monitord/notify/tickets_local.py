@@ -38,6 +38,9 @@ class LocalTicketsNotifier:
     """Opens, comments on and resolves tickets in the monitord store."""
 
     api_version: ClassVar[int] = NOTIFIER_API_VERSION
+    resend_is_harmless: ClassVar[bool] = True
+    """The notification's key is stored with its change in one transaction: applying it
+    again changes nothing (monitord.outbox)."""
 
     class Options(BaseModel):
         """``tickets-local`` needs no options: tickets live in the state store (state.path)."""

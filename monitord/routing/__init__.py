@@ -377,6 +377,7 @@ def _evaluate(
                             recipient_name=name,
                             event=event,
                             due_at=until,
+                            page=target == "oncall-pager",
                         )
                     )
         traces.append(RouteTrace(i, default, r, status, reason, until, tuple(notes)))
@@ -400,10 +401,14 @@ def plan(event: Event, config: Config, now: datetime | None = None, *, email: st
             prev = chosen.get(k)
             if prev is None:
                 chosen[k] = n
-            elif prev.due_at is not None and (n.due_at is None or n.due_at < prev.due_at):
+                continue
+            if prev.due_at is not None and (n.due_at is None or n.due_at < prev.due_at):
                 # The same person told now (or sooner) by another route: keep the first
                 # position, take the earlier time.
-                chosen[k] = replace(prev, due_at=n.due_at)
+                prev = chosen[k] = replace(prev, due_at=n.due_at)
+            if n.page and not prev.page:
+                # Also the person on call: a page, never delayed by grouping.
+                chosen[k] = replace(prev, page=True)
     return Plan(list(chosen.values()), traces, defaults_used)
 
 

@@ -10,7 +10,7 @@ and hands back aware UTC datetimes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal, Protocol
@@ -22,7 +22,9 @@ OutboxStatus = Literal["pending", "sending", "sent", "failed"]
 PENDING: Final = "pending"
 """Waiting for its ``due_at``; the sender claims it then."""
 SENDING: Final = "sending"
-"""Claimed by a sender at ``claimed_at``; claimed again after limits.OUTBOX_LEASE (crash)."""
+"""Claimed by a sender run (``run_id``) at ``claimed_at``; ``attempt_started`` is set when its
+send begins. Left so by a run that is gone, it is recovered by the next run at its start
+(Store.recover): back to pending if its send had not begun, else *uncertain*."""
 SENT: Final = "sent"
 """Delivered; ``external_id`` is what the destination made (Message-ID, ticket id)."""
 FAILED: Final = "failed"
@@ -86,6 +88,9 @@ class OutboxItem:
     last_error: str | None
     created: datetime
     external_id: str | None
+    uncertain: bool = False
+    """Recovered from a sender run that is gone after its send began: it may have been
+    delivered (Store.recover)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,15 +154,38 @@ class Store(Protocol):
     ) -> int:
         """Add notifications to the outbox (due at ``due_at``, default ``now``).
 
-        Idempotent: a key already in the outbox is ignored. Returns how many were new.
+        Idempotent: a key already in the outbox is ignored. Returns how many were new. An item
+        is never due before the open items ahead of it to the same notifier and recipient in
+        its thread (delivery in order per destination).
         """
 
-    async def claim_due(self, now: datetime, limit: int) -> list[OutboxItem]:
-        """Claim up to ``limit`` items to send.
+    async def claim_due(
+        self, now: datetime, limit: int, run_id: str = "", busy: Collection[str] = ()
+    ) -> list[OutboxItem]:
+        """Claim up to ``limit`` pending items due at or before ``now`` for sender run
+        ``run_id``, oldest due first, leaving out the notifiers named in ``busy``.
 
-        Pending items due at or before ``now``, and items whose claim is older than
-        limits.OUTBOX_LEASE (their sender died). Each becomes SENDING, claimed at ``now``,
-        with one more attempt counted.
+        In order per destination: an item is not claimed while an older one to the same
+        notifier and recipient in the same event thread is still open (an item is never due
+        before those, see ``enqueue``). Each becomes SENDING, claimed at ``now``, with one
+        more attempt counted.
+        """
+
+    async def claim_group(self, group: str, now: datetime, run_id: str = "") -> list[OutboxItem]:
+        """Claim the pending items of one storm group that are due (those a batch left out),
+        so a group larger than a claim batch still goes out as one message."""
+
+    async def mark_attempt(self, item_ids: Sequence[int], now: datetime, run_id: str) -> None:
+        """Record that the send of these claimed items begins now (before it begins)."""
+
+    async def recover(
+        self, run_id: str, now: datetime, claimed_before: datetime
+    ) -> list[OutboxItem]:
+        """Take over the SENDING items another run claimed before ``claimed_before``.
+
+        Only one daemon uses a store, so such a run is gone. Items whose send had not begun
+        go back to pending (that attempt not counted). The others are returned, claimed by
+        ``run_id`` and flagged ``uncertain``: they may have been delivered.
         """
 
     async def mark_sent(self, item_id: int, now: datetime, external_id: str | None) -> None: ...

@@ -197,6 +197,36 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
+        5,
+        "outbox: thread, recipient and group as columns (delivery in order per recipient); "
+        "the sender run that claimed an item and when its send began",
+        (
+            "ALTER TABLE outbox ADD COLUMN thread TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE outbox ADD COLUMN recipient TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE outbox ADD COLUMN grp TEXT",
+            # The sender run (a random id per daemon start) that claimed the item, and when
+            # it began handing the item to its notifier: a SENDING item of another run with
+            # an attempt begun may have been delivered (uncertain); one without was not.
+            "ALTER TABLE outbox ADD COLUMN run_id TEXT",
+            "ALTER TABLE outbox ADD COLUMN attempt_started TEXT",
+            "UPDATE outbox SET "
+            "thread = COALESCE(json_extract(notification, '$.event.thread'), ''), "
+            "recipient = lower(COALESCE(json_extract(notification, '$.recipient'), '')), "
+            "grp = json_extract(notification, '$.group')",
+            # Items a sender of an older monitord held: their send may have begun.
+            "UPDATE outbox SET attempt_started = claimed_at WHERE status = 'sending'",
+            "DROP INDEX outbox_open_thread",
+            # The claim skips an item while an older one to the same destination (notifier and
+            # recipient) in the same thread is still open: a recovery never overtakes its
+            # DOWN, and one person's held mail never holds another's page.
+            "CREATE INDEX outbox_open_dest ON outbox (notifier, recipient, thread, id) "
+            "WHERE status IN ('pending', 'sending')",
+            "CREATE INDEX outbox_group ON outbox (grp) "
+            "WHERE status = 'pending' AND grp IS NOT NULL",
+            "CREATE INDEX outbox_sending_run ON outbox (run_id) WHERE status = 'sending'",
+        ),
+    ),
+    Migration(
         6,
         "retention: find finished rows by age (outbox, tickets)",
         (

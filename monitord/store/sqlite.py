@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -92,6 +93,7 @@ def notification_to_json(n: Notification) -> str:
             # Routing (issue 4): only when set, so older items read back unchanged.
             **({"due_at": to_iso(n.due_at)} if n.due_at is not None else {}),
             **({"group": n.group} if n.group is not None else {}),
+            **({"page": True} if n.page else {}),
         },
         what=f"notification {n.key!r}",
     )
@@ -107,12 +109,14 @@ def notification_from_json(text: str) -> Notification:
         event=Event.from_json(d["event"]),
         due_at=from_iso(d["due_at"]) if d.get("due_at") else None,
         group=d.get("group"),
+        page=bool(d.get("page", False)),
     )
 
 
 _ResultParams = tuple[str, str, str, str, int, str, str | None, float, str, str]
 _IncidentParams = tuple[str, str, str, str, str, str, str | None, str, str]
-_OutboxParams = tuple[str, str, str, str, str, str]
+_OutboxParams = tuple[str, str, str, str, str, str, str, str | None]
+"""key, notifier, notification JSON, due_at, created, thread, recipient (lower case), group."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +173,8 @@ def _incident_params(i: IncidentRow) -> _IncidentParams:
 
 
 def _outbox_params(ns: Sequence[Notification], created: str, due: str) -> list[_OutboxParams]:
-    """Outbox rows; an item is due at the later of ``due`` and its own ``due_at``."""
+    """Outbox rows; an item is due at the later of ``due`` and its own ``due_at`` (and, in
+    _INSERT_OUTBOX, of the open items before it to the same destination in its thread)."""
     return [
         (
             n.key,
@@ -177,7 +182,9 @@ def _outbox_params(ns: Sequence[Notification], created: str, due: str) -> list[_
             notification_to_json(n),
             max(due, to_iso(n.due_at)) if n.due_at is not None else due,
             created,
-            created,
+            n.event.thread,
+            n.recipient.lower(),
+            n.group,
         )
         for n in ns
     ]
@@ -217,31 +224,56 @@ _SELECT_INCIDENTS = (
     "SELECT id, key, client, site, check_id, started, ended, summary, last_message "
     "FROM incident ORDER BY started DESC, id DESC LIMIT ?"
 )
+# An item is never due before the open items ahead of it to the same destination (notifier
+# and recipient) in its thread, so "in order per destination" only ever waits for items that
+# are due themselves: a recovery sent "always" still follows its DOWN held to office hours.
 _INSERT_OUTBOX = (
-    "INSERT INTO outbox (key, notifier, notification, due_at, created, updated, status) "
-    "VALUES (?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT (key) DO NOTHING"
+    "INSERT INTO outbox (key, notifier, notification, due_at, created, updated, status, "
+    "thread, recipient, grp) "
+    "VALUES (?1, ?2, ?3, max(?4, COALESCE((SELECT MAX(p.due_at) FROM outbox p "
+    "  WHERE p.notifier = ?2 AND p.recipient = ?7 AND p.thread = ?6 "
+    "    AND p.status IN ('pending', 'sending')), '')), "
+    "?5, ?5, 'pending', ?6, ?7, ?8) ON CONFLICT (key) DO NOTHING"
 )
+# Due items, in order per destination within a thread: not while an older item to the same
+# notifier and recipient in the thread is open (another recipient's held mail never holds a
+# page). Notifiers in :busy (their send slots are full) are left for a later round.
 _CLAIM_OUTBOX = (
     "UPDATE outbox SET status = 'sending', claimed_at = :now, updated = :now, "
-    "attempts = attempts + 1 "
+    "attempts = attempts + 1, run_id = :run, attempt_started = NULL "
     "WHERE id IN (SELECT id FROM outbox o "
-    "  WHERE (status = 'pending' AND due_at <= :now "
-    # In order within a thread: not while an older item of it for this notifier is open.
-    "         AND NOT EXISTS (SELECT 1 FROM outbox p "
-    "           WHERE p.notifier = o.notifier "
-    "             AND json_extract(p.notification, '$.event.thread') "
-    "               = json_extract(o.notification, '$.event.thread') "
-    "             AND p.id < o.id AND p.status IN ('pending', 'sending'))) "
-    "     OR (status = 'sending' AND claimed_at <= :lease_cutoff) "
+    "  WHERE status = 'pending' AND due_at <= :now "
+    "    AND notifier NOT IN (SELECT value FROM json_each(:busy)) "
+    "    AND NOT EXISTS (SELECT 1 FROM outbox p "
+    "      WHERE p.notifier = o.notifier AND p.recipient = o.recipient "
+    "        AND p.thread = o.thread AND p.id < o.id "
+    "        AND p.status IN ('pending', 'sending')) "
     "  ORDER BY due_at, id LIMIT :limit) "
     "RETURNING id, key, notifier, notification, attempts, due_at, status, last_error, "
     "created, external_id"
 )
 _CLAIM_GROUP = (
     "UPDATE outbox SET status = 'sending', claimed_at = :now, updated = :now, "
-    "attempts = attempts + 1 "
-    "WHERE status = 'pending' AND due_at <= :now "
-    "AND json_extract(notification, '$.group') = :grp "
+    "attempts = attempts + 1, run_id = :run, attempt_started = NULL "
+    "WHERE status = 'pending' AND due_at <= :now AND grp = :grp "
+    "RETURNING id, key, notifier, notification, attempts, due_at, status, last_error, "
+    "created, external_id"
+)
+_MARK_ATTEMPT = (
+    "UPDATE outbox SET attempt_started = :now, updated = :now "
+    "WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'sending' AND run_id = :run"
+)
+# Items another sender run claimed (before :before) and left SENDING: that run is gone (one
+# daemon per store). Those whose send had not begun go back to pending, as if never claimed;
+# the others may have been delivered: this run takes them over to resolve them.
+_RECOVER_UNSTARTED = (
+    "UPDATE outbox SET status = 'pending', attempts = max(attempts - 1, 0), run_id = NULL, "
+    "updated = :now WHERE status = 'sending' AND run_id IS NOT :run "
+    "AND claimed_at <= :before AND attempt_started IS NULL"
+)
+_RECOVER_UNCERTAIN = (
+    "UPDATE outbox SET run_id = :run, claimed_at = :now, updated = :now "
+    "WHERE status = 'sending' AND run_id IS NOT :run AND claimed_at <= :before "
     "RETURNING id, key, notifier, notification, attempts, due_at, status, last_error, "
     "created, external_id"
 )
@@ -784,36 +816,54 @@ class SqliteStore:
             return 0
         return await self._run("add notifications to the outbox", self._enqueue_sync, rows)
 
-    def _claim_sync(self, now: str, lease_cutoff: str, limit: int) -> list[OutboxItem]:
+    def _claim_sync(self, params: dict[str, Any]) -> list[OutboxItem]:
         with self._tx() as conn:
-            params = {"now": now, "lease_cutoff": lease_cutoff, "limit": limit}
             rows = conn.execute(_CLAIM_OUTBOX, params).fetchall()
         items = [_outbox_item(row) for row in rows]
         items.sort(key=lambda i: (i.due_at, i.id))
         return items
 
-    async def claim_due(self, now: datetime, limit: int) -> list[OutboxItem]:
+    async def claim_due(
+        self, now: datetime, limit: int, run_id: str = "", busy: Collection[str] = ()
+    ) -> list[OutboxItem]:
         if limit < 1:
             return []
-        return await self._run(
-            "claim outbox items",
-            self._claim_sync,
-            to_iso(now),
-            to_iso(now - limits.OUTBOX_LEASE),
-            limit,
-        )
+        params = {
+            "now": to_iso(now),
+            "limit": limit,
+            "run": run_id,
+            "busy": json.dumps(sorted(busy)),
+        }
+        return await self._run("claim outbox items", self._claim_sync, params)
 
-    def _claim_group_sync(self, group: str, now: str) -> list[OutboxItem]:
+    def _claim_group_sync(self, group: str, now: str, run_id: str) -> list[OutboxItem]:
         with self._tx() as conn:
-            rows = conn.execute(_CLAIM_GROUP, {"now": now, "grp": group}).fetchall()
+            params = {"now": now, "grp": group, "run": run_id}
+            rows = conn.execute(_CLAIM_GROUP, params).fetchall()
         return sorted((_outbox_item(row) for row in rows), key=lambda i: (i.due_at, i.id))
 
-    async def claim_group(self, group: str, now: datetime) -> list[OutboxItem]:
-        """Claim the pending items of one storm group that are due (those a batch left out),
-        so a group larger than a claim batch still goes out as one message."""
+    async def claim_group(self, group: str, now: datetime, run_id: str = "") -> list[OutboxItem]:
         return await self._run(
-            "claim outbox items of a group", self._claim_group_sync, group, to_iso(now)
+            "claim outbox items of a group", self._claim_group_sync, group, to_iso(now), run_id
         )
+
+    async def mark_attempt(self, item_ids: Sequence[int], now: datetime, run_id: str) -> None:
+        params = {"ids": json.dumps(list(item_ids)), "now": to_iso(now), "run": run_id}
+        await self._run("record a delivery attempt", self._update_sync, _MARK_ATTEMPT, params)
+
+    def _recover_sync(self, params: dict[str, Any]) -> list[OutboxItem]:
+        with self._tx() as conn:
+            conn.execute(_RECOVER_UNSTARTED, params)
+            rows = conn.execute(_RECOVER_UNCERTAIN, params).fetchall()
+        items = [dataclasses.replace(_outbox_item(row), uncertain=True) for row in rows]
+        items.sort(key=lambda i: (i.due_at, i.id))
+        return items
+
+    async def recover(
+        self, run_id: str, now: datetime, claimed_before: datetime
+    ) -> list[OutboxItem]:
+        params = {"run": run_id, "now": to_iso(now), "before": to_iso(claimed_before)}
+        return await self._run("recover unfinished deliveries", self._recover_sync, params)
 
     def _update_sync(self, sql: str, params: Mapping[str, Any] | Sequence[Any]) -> None:
         with self._tx() as conn:

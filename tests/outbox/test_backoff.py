@@ -6,7 +6,7 @@ import math
 from datetime import timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from monitord import limits
@@ -112,13 +112,26 @@ def test_retry_after(
     key=st.text(max_size=200),
     retry_after=st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
 )
+# Retry-After values just past a whole microsecond, which timedelta(seconds=…) rounded down.
+@example(attempts=1, key="", retry_after=120.0000004)
+@example(attempts=1, key="", retry_after=7200.0000004)
+@example(attempts=11, key="", retry_after=5000.0000001)
 def test_backoff_properties(attempts: int, key: str, retry_after: float | None) -> None:
-    d = backoff(attempts, key, retry_after).total_seconds()
+    delay = backoff(attempts, key, retry_after)
+    d = delay.total_seconds()
     assert d >= 4.5
     honoured = (
         min(retry_after, 86400.0)
         if retry_after is not None and not math.isnan(retry_after) and retry_after > 0
         else 0.0
     )
+    # Never before the server's time; rounded up to the next whole microsecond at most.
     assert d >= honoured
-    assert d <= max(3600.0, honoured)
+    assert (delay - timedelta(microseconds=1)).total_seconds() < max(3600.0, honoured)
+
+
+@pytest.mark.parametrize("retry_after", [120.0000004, 7200.0000004, 86399.9999999])
+def test_retry_after_is_never_rounded_down(retry_after: float) -> None:
+    d = backoff(1, "k", retry_after)
+    assert d.total_seconds() >= retry_after
+    assert (d - timedelta(microseconds=1)).total_seconds() < retry_after

@@ -18,7 +18,13 @@ from monitord import limits
 from monitord.errors import PermanentError, RetryableError
 from monitord.events import Event
 from monitord.notify.base import NOTIFIER_API_VERSION, Notification, Notifier
-from monitord.outbox import CLAIMS_PER_SLOT, OutboxSender, backoff
+from monitord.outbox import (
+    CLAIMS_PER_SLOT,
+    NOTIFIER_SLOTS,
+    RECOVER_EVERY,
+    OutboxSender,
+    backoff,
+)
 from monitord.store import FAILED, PENDING, SENDING, SENT, OutboxItem, SqliteStore
 from tests.helpers.clock import Clock
 
@@ -259,14 +265,16 @@ async def test_too_many_attempts_gives_up(
     ]
 
 
-async def test_a_lease_reclaimed_past_the_limit_is_failed_without_sending(
+async def test_an_uncertain_item_past_the_limit_is_failed_without_sending(
     store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(limits, "OUTBOX_MAX_ATTEMPTS", 1)
     clock = Clock(T0)
     await store.enqueue([note("n1")], clock())
-    await store.claim_due(clock(), 10)  # a sender claimed it and died
-    clock.advance(limits.OUTBOX_LEASE)
+    (claimed,) = await store.claim_due(clock(), 10, "gone-run")
+    await store.mark_retry(claimed.id, clock(), clock(), "451 try later")
+    (claimed,) = await store.claim_due(clock(), 10, "gone-run")  # the second attempt …
+    await store.mark_attempt([claimed.id], clock(), "gone-run")  # … began, then the run died
+    monkeypatch.setattr(limits, "OUTBOX_MAX_ATTEMPTS", 1)
     email = ScriptedNotifier("email")
     assert await OutboxSender(store, {"email": email}, clock).run_once() == 1
     assert email.calls == []
@@ -291,35 +299,85 @@ async def test_sends_run_concurrently_up_to_the_bound(store: SqliteStore) -> Non
     assert [i.status for i in await store.outbox_items()] == [SENT] * 20
 
 
-async def test_a_crash_mid_send_redelivers_the_same_notification(tmp_path: Path) -> None:
-    path = tmp_path / "monitord.sqlite3"
-    clock = Clock(T0)
+class FindingNotifier(ScriptedNotifier):
+    """A ticket-like notifier that can look up whether a notification was applied."""
+
+    def __init__(self, name: str, applied: dict[str, str]) -> None:
+        super().__init__(name)
+        self.applied = applied
+
+    async def find_delivery(self, notification: Notification) -> str | None:
+        return self.applied.get(notification.key)
+
+
+class DedupingNotifier(ScriptedNotifier):
+    resend_is_harmless: ClassVar[bool] = True
+
+
+async def crash_mid_send(path: Path, clock: Clock, notifier: str = "email") -> None:
+    """Store ``n1`` and let a sender begin its send, then kill that sender (the send is
+    never recorded): what a process killed between the server's answer and mark_sent leaves."""
     store = SqliteStore(path)
     await store.open()
-    await store.write("acme-www/http", {"down": True}, None, [note("n1")], now=clock())
-    stuck = GatedNotifier("email", full_at=1)
-    sending = asyncio.create_task(OutboxSender(store, {"email": stuck}, clock).run_once())
+    await store.write("acme-www/http", {"down": True}, None, [note("n1", notifier)], now=clock())
+    stuck = GatedNotifier(notifier, full_at=1)
+    sending = asyncio.create_task(OutboxSender(store, {notifier: stuck}, clock).run_once())
     await asyncio.wait_for(stuck.full.wait(), timeout=5)
     sending.cancel()  # the process dies mid-send
     with pytest.raises(asyncio.CancelledError):
         await sending
     await store.close()
 
+
+@pytest.mark.parametrize(
+    ("make", "sends", "resolution"),
+    [
+        (lambda: ScriptedNotifier("email"), 1, "resent-may-duplicate"),
+        (lambda: DedupingNotifier("email"), 1, "resent-deduplicated-by-destination"),
+        (lambda: FindingNotifier("email", {"n1": "T-1"}), 0, "found-delivered"),
+        (lambda: FindingNotifier("email", {}), 1, "not-delivered-sending"),
+    ],
+)
+async def test_a_crash_mid_send_is_resolved_by_the_next_run_at_once(
+    tmp_path: Path, make: Any, sends: int, resolution: str
+) -> None:
+    """Not after limits.OUTBOX_LEASE: the new run knows the old one is gone (another run id)."""
+    path = tmp_path / "monitord.sqlite3"
+    clock = Clock(T0)
+    await crash_mid_send(path, clock)
     store = SqliteStore(path)
     await store.open()
     try:
         assert (await item(store, "n1")).status == SENDING
-        email = ScriptedNotifier("email")
-        sender = OutboxSender(store, {"email": email}, clock)
-        clock.advance(limits.OUTBOX_LEASE - timedelta(seconds=1))
-        assert await sender.run_once() == 0  # still leased to the dead sender
-        clock.advance(timedelta(seconds=1))
-        assert await sender.run_once() == 1
-        assert email.delivered == {"n1": note("n1")}
+        notifier = make()
+        log, cap = capturing_logger()
+        clock.advance(seconds=3)  # the restart
+        assert await OutboxSender(store, {"email": notifier}, clock, log=log).run_once() == 1
+        assert len(notifier.calls) == sends
         got = await item(store, "n1")
-        assert (got.status, got.attempts) == (SENT, 2)
+        assert got.status == SENT
+        assert got.attempts == 1
+        if sends == 0:
+            assert got.external_id == "T-1"
+        (uncertain,) = [e for e in cap.entries if e["event"] == "outbox.uncertain"]
+        assert uncertain["resolution"] == resolution
     finally:
         await store.close()
+
+
+async def test_a_claimed_item_whose_send_never_began_is_sent_plainly_by_the_next_run(
+    store: SqliteStore,
+) -> None:
+    clock = Clock(T0)
+    await store.enqueue([note("n1")], clock())
+    await store.claim_due(clock(), 10, "gone-run")  # claimed, then the run died before sending
+    email = ScriptedNotifier("email")
+    log, cap = capturing_logger()
+    assert await OutboxSender(store, {"email": email}, clock, log=log).run_once() == 1
+    assert [n.key for n in email.calls] == ["n1"]
+    got = await item(store, "n1")
+    assert (got.status, got.attempts) == (SENT, 1)
+    assert not [e for e in cap.entries if e["event"] == "outbox.uncertain"]
 
 
 async def test_run_delivers_on_wake_retries_and_stops_cleanly(store: SqliteStore) -> None:
@@ -413,3 +471,55 @@ async def test_items_of_one_thread_go_out_in_order_even_across_retries(tmp_path:
         assert list(email.delivered) == ["elsewhere", "down", "recovered"]
     finally:
         await store.close()
+
+
+async def test_a_running_sender_takes_over_another_run_s_item_only_past_the_lease(
+    store: SqliteStore,
+) -> None:
+    """Two senders on one store (one daemon per store forbids it): the other run's item in
+    flight is left alone until limits.OUTBOX_LEASE has passed."""
+    clock = Clock(T0)
+    email = ScriptedNotifier("email")
+    sender = OutboxSender(store, {"email": email}, clock)
+    assert await sender.run_once() == 0  # this run's first round: nothing to recover
+    await store.enqueue([note("n1")], clock())
+    (other,) = await store.claim_due(clock(), 10, "another-live-run")
+    await store.mark_attempt([other.id], clock(), "another-live-run")
+    clock.advance(limits.OUTBOX_LEASE - timedelta(seconds=1))
+    assert await sender.run_once() == 0
+    # Looked for again RECOVER_EVERY later: now past the lease.
+    clock.advance(RECOVER_EVERY)
+    assert await sender.run_once() == 1
+    assert [n.key for n in email.calls] == ["n1"]
+    assert (await item(store, "n1")).status == SENT
+
+
+async def test_a_hanging_notifier_fills_only_its_own_slots(store: SqliteStore) -> None:
+    clock = Clock(T0)
+    hook = GatedNotifier("hook", full_at=NOTIFIER_SLOTS)
+    email = ScriptedNotifier("email")
+    log, _ = capturing_logger()
+    sender = OutboxSender(store, {"hook": hook, "email": email}, clock, log=log, concurrency=8)
+    await store.enqueue([note(f"hook-{i}", "hook") for i in range(100)], clock())
+    runner = asyncio.create_task(sender.run())
+    try:
+        await asyncio.wait_for(hook.full.wait(), timeout=5)
+        await store.enqueue([note("mail-1"), note("mail-2")], clock())
+        sender.wake()
+        while len(email.delivered) < 2:
+            email.called.clear()
+            await asyncio.wait_for(email.called.wait(), timeout=5)
+        assert hook.active == NOTIFIER_SLOTS  # still hanging, never more than its slots
+        # Its backlog is not claimed round after round: once busy it is left out of the claim.
+        claimed = [i for i in await store.outbox_items(SENDING, 1000) if i.notifier == "hook"]
+        assert len(claimed) <= sender.batch_size
+    finally:
+        hook.release.set()
+        sender.finish()
+        await asyncio.wait_for(runner, timeout=5)
+    assert hook.most == NOTIFIER_SLOTS
+    # Stopped: what was claimed and not begun is left to the next run, which sends it all.
+    after = OutboxSender(store, {"hook": hook, "email": email}, clock, log=log)
+    while await after.run_once():
+        pass
+    assert {i.status for i in await store.outbox_items(limit=1000)} == {SENT}

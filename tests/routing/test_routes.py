@@ -211,6 +211,28 @@ def test_default_security_page_uses_the_rota_once_there_is_one() -> None:
     assert "pagerduty" not in {n.notifier for n in notes}
 
 
+def test_only_what_goes_to_oncall_pager_is_a_page() -> None:
+    cfg = make_config(routes=ISSUE_ROUTES, oncall=ONCALL)
+    notes = route(event("site-down", "beta", "beta-www", EVENING), cfg, now=utc(EVENING))
+    assert {(n.notifier, n.page) for n in notes} == {
+        ("pagerduty", True),
+        ("tickets", False),
+        ("email", False),
+    }
+
+
+def test_a_recipient_also_on_call_is_paged() -> None:
+    """The same (notifier, recipient) from two routes is one notification: a page if either
+    route pages."""
+    routes = [
+        {"match": {"kind": "site-down"}, "notify": ["agency"]},
+        {"match": {"kind": "site-down"}, "notify": ["oncall-pager"]},
+    ]
+    cfg = make_config(routes=routes, notifiers={}, security={"oncall_notifier": "email"})
+    (note,) = route(event("site-down", "acme", "acme-www", EVENING), cfg, now=utc(EVENING))
+    assert (note.notifier, note.recipient, note.page) == ("email", SUPPORT, True)
+
+
 def test_default_oncall_without_a_rota_is_the_security_oncall_notifier() -> None:
     cfg = make_config(notifiers={}, security={"oncall_notifier": "pager2"})
     notes = route(event("security-now", at=EVENING), cfg)

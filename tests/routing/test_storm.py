@@ -75,6 +75,19 @@ def test_not_grouped_paging_agency_only_or_off() -> None:
     assert out[0].group is None and out[0].due_at is None
 
 
+def test_a_page_or_a_security_now_is_never_delayed_by_a_group() -> None:
+    """The on-call person reached by e-mail (mergeable) is paged at once, not at the group's
+    end; so is a highly critical advisory. Others to the same person still group."""
+    page = replace(note("acme", "a", to="sam@x.example"), page=True)
+    sec = note("acme", "b", to="sam@x.example")
+    sec = replace(sec, event=replace(sec.event, kind="security-now"))
+    other = note("acme", "c", to="sam@x.example")
+    out, groups = assign_groups([page, sec, other], {}, T0, W, mergeable)
+    assert out[:2] == [page, sec]  # untouched: no group, due at once
+    assert out[2].group is not None and out[2].due_at == T0 + W
+    assert list(groups) == [("acme", "email", "sam@x.example")]
+
+
 def test_held_items_group_by_their_due_time() -> None:
     morning = utc("2026-11-27T09:00")
     held = [replace(note("acme", s), due_at=morning) for s in "abc"]

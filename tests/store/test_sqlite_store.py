@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from monitord import limits
 from monitord.errors import StoreError
 from monitord.events import Event
 from monitord.notify.base import Notification
@@ -331,13 +330,38 @@ async def test_claim_order_limit_and_fields(store: SqliteStore) -> None:
     assert await store.claim_due(now, 10) == []  # 'later' is not due; the others are leased
 
 
-async def test_a_lease_expires_exactly_after_outbox_lease(store: SqliteStore) -> None:
+async def test_recover_takes_over_at_once_what_a_gone_run_left(store: SqliteStore) -> None:
+    await store.enqueue([note("begun"), note("also-begun"), note("not-begun")], T0)
+    claimed = {i.key: i for i in await store.claim_due(T0, 10, "old-run")}
+    await store.mark_attempt([claimed["begun"].id, claimed["also-begun"].id], T0, "old-run")
+    # The old run is gone; the new one starts a minute later, long before any lease.
+    now = T0 + timedelta(minutes=1)
+    uncertain = await store.recover("new-run", now, now)
+    assert [(i.key, i.uncertain, i.attempts, i.status) for i in uncertain] == [
+        ("begun", True, 1, SENDING),
+        ("also-begun", True, 1, SENDING),
+    ]
+    # The one whose send never began is pending again, that attempt not counted.
+    (again,) = await store.claim_due(now, 10, "new-run")
+    assert (again.key, again.attempts, again.uncertain) == ("not-begun", 1, False)
+    # Taken over: neither run recovers them again.
+    assert await store.recover("new-run", now, now) == []
+
+
+async def test_recover_leaves_this_run_s_items_and_others_until_claimed_before(
+    store: SqliteStore,
+) -> None:
     await store.enqueue([note("n")], T0)
-    (first,) = await store.claim_due(T0, 10)
-    assert await store.claim_due(T0 + limits.OUTBOX_LEASE - timedelta(seconds=1), 10) == []
-    (again,) = await store.claim_due(T0 + limits.OUTBOX_LEASE, 10)
-    assert again.id == first.id
-    assert again.attempts == 2
+    (first,) = await store.claim_due(T0, 10, "r1")
+    await store.mark_attempt([first.id], T0, "r1")
+    late = T0 + timedelta(days=1)
+    assert await store.recover("r1", late, late) == []  # its own, in flight: never taken back
+    assert await store.recover("r2", late, T0 - timedelta(seconds=1)) == []
+    (again,) = await store.recover("r2", late, T0)
+    assert (again.id, again.attempts, again.uncertain) == (first.id, 1, True)
+    # Only a claiming run may record the start of a send.
+    await store.mark_attempt([first.id], late, "r1")
+    assert await store.recover("r3", late, late) != []
 
 
 async def test_a_crashed_sender_s_item_is_redelivered_with_the_same_key(path: Path) -> None:
@@ -345,17 +369,20 @@ async def test_a_crashed_sender_s_item_is_redelivered_with_the_same_key(path: Pa
     await store.open()
     n = note("acme-www/http/1/down/jo@acme.example")
     await store.write("k", {"down": True}, None, [n], now=T0)
-    (claimed,) = await store.claim_due(T0, 10)
+    (claimed,) = await store.claim_due(T0, 10, "run-1")
+    await store.mark_attempt([claimed.id], T0, "run-1")
     await store.close()  # the sender "crashed": never marked sent
 
     store = SqliteStore(path)
     await store.open()
     try:
-        assert await store.claim_due(T0 + timedelta(minutes=1), 10) == []
-        (again,) = await store.claim_due(T0 + limits.OUTBOX_LEASE + timedelta(seconds=1), 10)
+        assert await store.claim_due(T0 + timedelta(minutes=1), 10, "run-2") == []
+        (again,) = await store.recover(
+            "run-2", T0 + timedelta(minutes=1), T0 + timedelta(minutes=1)
+        )
         assert again.key == claimed.key == n.key
         assert again.notification == n
-        assert again.attempts == 2
+        assert again.uncertain
     finally:
         await store.close()
 

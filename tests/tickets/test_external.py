@@ -271,6 +271,40 @@ async def test_resend_after_losing_the_record_finds_the_ticket(rig: Rig, tmp_pat
         await notifier.aclose()
 
 
+async def test_an_uncertain_send_whose_ticket_was_made_is_not_repeated(
+    rig: Rig, tmp_path: Path
+) -> None:
+    """A run killed after the API made the ticket, before anything was recorded: the next run
+    finds the ticket by the API's idempotency field and records the item as sent, with no
+    second ticket and no comment (Redmine has no such field: it opens a second one)."""
+    down = n("site-down")
+    await rig.store.enqueue([down], rig.clock.now)
+    (claimed,) = await rig.store.claim_due(rig.clock.now, 10, "killed-run")
+    await rig.store.mark_attempt([claimed.id], rig.clock.now, "killed-run")
+    notifier = rig.notifier()
+    lost = SqliteStore(tmp_path / "lost.sqlite3")  # where the killed run's record "went"
+    await lost.open()
+    try:
+        notifier.attach_store(lost)
+        first = await notifier.send(down)
+        notifier.attach_store(rig.store)
+        sender = OutboxSender(rig.store, {"tickets": notifier}, rig.clock)
+        assert await sender.run_once() == 1
+    finally:
+        await lost.close()
+        await notifier.aclose()
+    (item,) = await rig.store.outbox_items()
+    assert item.status == "sent"
+    if rig.api.remote_lookup:
+        assert item.external_id == first
+        assert rig.standin.creates() == 1
+        (ticket,) = rig.standin.tickets.values()
+        assert ticket.comments == []
+        assert await rig.store.ticket_applied("tickets", down.key) == first
+    else:
+        assert rig.standin.creates() == 2
+
+
 # ---------------------------------------------------------------- failures through the outbox
 
 

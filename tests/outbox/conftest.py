@@ -1,0 +1,2 @@
+from tests.helpers.daemon import site  # noqa: F401
+from tests.helpers.smtp import smtp_server, smtp_server_factory, test_ca  # noqa: F401
