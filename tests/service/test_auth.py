@@ -82,7 +82,7 @@ def test_bad_listen_values_say_how_to_write_them(listen: str) -> None:
     ],
 )
 def test_when_auth_is_required(fields: dict[str, object], auth: bool) -> None:
-    assert HttpConfig(**fields).auth_required is auth  # type: ignore[arg-type]
+    assert HttpConfig(**fields).auth_required is auth
 
 
 @pytest.mark.parametrize(
