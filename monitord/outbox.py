@@ -14,13 +14,14 @@ import asyncio
 import contextlib
 import hashlib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 import structlog
 from structlog.typing import FilteringBoundLogger
 
 from monitord import limits
+from monitord.clock import Clock
 from monitord.errors import PermanentError, RetryableError
 from monitord.notify.base import Notifier, is_mergeable
 from monitord.store.base import OutboxItem, Store
@@ -79,7 +80,7 @@ class OutboxSender:
         self,
         store: Store,
         notifiers: Mapping[str, Notifier],
-        clock: Callable[[], datetime],
+        clock: Clock,
         log: FilteringBoundLogger | None = None,
         concurrency: int = 8,
     ) -> None:
