@@ -15,9 +15,9 @@ from monitord.cli import add_config_argument, moment_argument
 from monitord.clock import utcnow
 from monitord.config import load_config
 from monitord.config.loader import resolve_config_dir
-from monitord.config.models import ROUTE_KINDS, Config
+from monitord.config.models import Config
 from monitord.errors import MonitordError
-from monitord.events import Event
+from monitord.events import ROUTE_KINDS, Event
 from monitord.maintenance import SUPPRESSIBLE_KINDS, in_maintenance
 from monitord.notify.plugins import NOTIFIER_TYPES
 from monitord.routing import (
