@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitord.calendar import BusinessCalendar
+from monitord.calendar import BusinessCalendar, agency_calendar
 from monitord.cli import add_config_argument, moment_argument
 from monitord.clock import utcnow
 from monitord.commands.advisories_parse import fetch_once
@@ -194,7 +194,7 @@ def handler(args: argparse.Namespace) -> int:
     for ref, inv in sites:
         for err in inv.errors:
             print(f"monitord: {ref.site}: {err}", file=sys.stderr)
-    calendar = BusinessCalendar.from_agency(config.main.agency)
+    calendar = agency_calendar(config.main.agency)
     rows = rows_for(list(parsed.advisories), sites, calendar, now)
     if args.json:
         for r in rows:

@@ -11,6 +11,7 @@ import argparse
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from monitord.calendar import agency_calendar
 from monitord.cli import add_config_argument, moment_argument
 from monitord.clock import utcnow
 from monitord.config import load_config
@@ -22,7 +23,6 @@ from monitord.maintenance import SUPPRESSIBLE_KINDS, in_maintenance
 from monitord.notify.plugins import NOTIFIER_TYPES
 from monitord.routing import (
     RouteTrace,
-    agency_calendar,
     find_client,
     oncall_gap,
     plan,

@@ -38,9 +38,8 @@ from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from monitord.calendar import BusinessCalendar, TimeWindow
+from monitord.calendar import TimeWindow, agency_calendar
 from monitord.config.models import (
-    Agency,
     ClientConfig,
     Config,
     Route,
@@ -121,12 +120,6 @@ TICKETS_LOCAL_TYPE = "tickets-local"
 DEFAULT_GROUPING_WINDOW = timedelta(seconds=30)
 """Storm grouping when ``routes:`` are configured and ``grouping:`` is not: long enough for a
 burst of failures from one cause to land in one message, short enough not to delay a page."""
-
-
-@lru_cache(maxsize=8)
-def agency_calendar(agency: Agency) -> BusinessCalendar:
-    """The agency's office calendar (cached: building one loads the holiday tables)."""
-    return BusinessCalendar.from_agency(agency)
 
 
 @lru_cache(maxsize=64)
