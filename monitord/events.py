@@ -6,6 +6,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+__all__ = [
+    "CONTACT_KIND",
+    "EVENT_KINDS",
+    "ROUTE_KINDS",
+    "Event",
+    "EventKind",
+    "RouteKind",
+    "Severity",
+]
+
 RouteKind = Literal[
     "site-down",
     "site-reminder",

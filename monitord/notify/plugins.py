@@ -39,6 +39,13 @@ from monitord.errors import ConfigError, ConfigIssue, NotifierTypeError
 from monitord.notify.base import NOTIFIER_API_VERSION, Notifier
 from monitord.redact import display_host
 
+# What a notifier plugin and its tests may use (docs/notifiers.md); the rest is monitord's loader.
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "NotifierContext",
+    "make_context",
+]
+
 if TYPE_CHECKING:
     from monitord.store.base import Store
 
