@@ -57,7 +57,7 @@ DEFAULT_COUNTRY = "GB"
 DEFAULT_SUBDIVISION = "ENG"
 
 RESPONSE_TIME = timedelta(hours=1)
-"""The agency's first-response promise: one working hour (issue 4, "Office-hours SLA")."""
+"""The agency's first-response promise (the office-hours SLA): one working hour."""
 
 EXTRA_CLOSURE_NAME = "Office closed"
 """The name :meth:`BusinessCalendar.holiday_name` gives an extra closure day from the config."""

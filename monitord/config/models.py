@@ -459,7 +459,7 @@ class NotifierConfig(Model):
         return data
 
 
-# ---------------------------------------------------------------- routing (issue 4; docs/routing.md)
+# ---------------------------------------------------------------- routing (docs/routing.md)
 
 RouteSeverity = Severity
 Cover = Literal["office_hours", "out_of_hours"]
@@ -660,11 +660,13 @@ class MainConfig(Model):
     notifiers: dict[Ident, NotifierConfig] = {}
     """Named notifiers besides the built-in ``email`` (see docs/notifiers.md)."""
     routes: tuple[Route, ...] = ()
-    """Who is told what and when (docs/routing.md); none: the built-in part-1 rules."""
+    """Who is told what and when (docs/routing.md); none: the built-in routes
+    (routing.DEFAULT_ROUTES)."""
     windows: dict[Ident, WindowConfig] = {}
     oncall: OncallConfig | None = None
     grouping: GroupingConfig | None = None
-    """Absent: 30s when ``routes:`` are configured, off otherwise (part-1 behaviour)."""
+    """Absent: 30s when ``routes:`` are configured, off otherwise (each notification
+    sent alone, at once)."""
     connectivity: ConnectivityConfig = ConnectivityConfig()
     billing: BillingConfig | None = None
     """The agency's rates for support contracts (monitord.contracts; docs/contracts.md)."""

@@ -177,7 +177,7 @@ class Store(Protocol):
     async def set_meta(self, key: str, value: str) -> None: ...
 
 
-# ---------------------------------------------------------------- security advisories (part 2)
+# ---------------------------------------------------------------- security advisories
 
 Decided = Literal["now", "patch-day", "unknown", "none"]
 
@@ -274,7 +274,7 @@ class SecurityStore(Protocol):
         """Apply ``changes`` atomically; returns how many notifications were new."""
 
 
-# ---------------------------------------------------------------- tickets (part 3)
+# ---------------------------------------------------------------- local tickets
 
 TicketStatus = Literal["open", "acked", "resolved"]
 

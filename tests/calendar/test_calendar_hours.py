@@ -20,7 +20,7 @@ from monitord.config.models import Agency, HolidaysConfig, OfficeHours
 
 LONDON = ZoneInfo("Europe/London")
 
-# The agency of issue 2's example config: GB/ENG plus the extra closure day 2026-12-29.
+# The example config's agency: GB/ENG plus the extra closure day 2026-12-29.
 AGENCY = BusinessCalendar(extra=[date(2026, 12, 29)])
 PLAIN_GB = BusinessCalendar()
 

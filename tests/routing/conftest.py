@@ -11,7 +11,7 @@ from tests.helpers.secrets import captured_logs  # noqa: F401
 from tests.helpers.smtp import smtp_server, smtp_server_factory  # noqa: F401
 from tests.helpers.tls import test_ca  # noqa: F401
 
-ISSUE_ROUTES: list[dict[str, Any]] = [
+EXAMPLE_ROUTES: list[dict[str, Any]] = [
     {
         "match": {"kind": "security-now"},
         "when": "always",
@@ -29,6 +29,7 @@ ISSUE_ROUTES: list[dict[str, Any]] = [
     },
     {"match": {"kind": "patch-day"}, "notify": ["tickets", "client-contacts"]},
 ]
+"""The routes of docs/routing.md's example."""
 
 ONCALL: dict[str, Any] = {
     "rota": [

@@ -15,7 +15,7 @@ from monitord.oncall import on_call
 from monitord.routing import route
 from tests.helpers.sites import serve_app
 from tests.notify.standins.pagerduty import PagerDutyStandIn
-from tests.routing.conftest import ISSUE_ROUTES, ONCALL, event, make_config
+from tests.routing.conftest import EXAMPLE_ROUTES, ONCALL, event, make_config
 
 KEY = "0123456789abcdefABCDEF0123456789"
 
@@ -24,7 +24,7 @@ async def _send_all(ev: Event, when: str) -> tuple[list[dict[str, object]], str]
     standin = PagerDutyStandIn(routing_keys={KEY})
     async with serve_app(standin.app()) as site:
         options = {"type": "pagerduty", "routing_key": KEY, "base_url": site.url}
-        config = make_config(routes=ISSUE_ROUTES, oncall=ONCALL, notifiers={"pagerduty": options})
+        config = make_config(routes=EXAMPLE_ROUTES, oncall=ONCALL, notifiers={"pagerduty": options})
         assert config.main.oncall is not None
         who = on_call(config.main.oncall, ZoneInfo("Europe/London"), ev.at).person.name
         pages = [n for n in route(ev, config) if n.notifier == "pagerduty"]

@@ -16,7 +16,7 @@ from monitord.routing import (
     route,
     short_form,
 )
-from tests.routing.conftest import CLIENTS, ISSUE_ROUTES, ONCALL, event, make_config, utc
+from tests.routing.conftest import CLIENTS, EXAMPLE_ROUTES, ONCALL, event, make_config, utc
 
 SUPPORT = "support@collective.example"
 OFFICE = "2026-11-26T14:00"  # Thursday, office time; Alex is on the rota
@@ -29,12 +29,12 @@ Row = tuple[str, str, datetime | None]
 
 
 def got(kind: str, client: str, site: str | None, at: str) -> set[Row]:
-    cfg = make_config(routes=ISSUE_ROUTES, oncall=ONCALL)
+    cfg = make_config(routes=EXAMPLE_ROUTES, oncall=ONCALL)
     ev = event(kind, client, site, at)
     return {(n.notifier, n.recipient, n.due_at) for n in route(ev, cfg, now=utc(at))}
 
 
-ISSUE_TABLE: list[tuple[str, str, str, str | None, str, set[Row]]] = [
+EXAMPLE_TABLE: list[tuple[str, str, str, str | None, str, set[Row]]] = [
     (
         "office-hours site-down: ticket and contacts now",
         "site-down", "acme", "acme-www", OFFICE,
@@ -153,16 +153,16 @@ ISSUE_TABLE: list[tuple[str, str, str, str | None, str, set[Row]]] = [
 
 @pytest.mark.parametrize(
     ("why", "kind", "client", "site", "at", "expected"),
-    ISSUE_TABLE,
-    ids=[row[0] for row in ISSUE_TABLE],
+    EXAMPLE_TABLE,
+    ids=[row[0] for row in EXAMPLE_TABLE],
 )
-def test_issue_routes(
+def test_example_routes(
     why: str, kind: str, client: str, site: str | None, at: str, expected: set[Row]
 ) -> None:
     assert got(kind, client, site, at) == expected, why
 
 
-# ---------------------------------------------------------------- the defaults: part 1/2 + tickets
+# ---------------------------------------------------------------- the built-in routes
 
 TICKET = ("tickets", "")
 """Every problem becomes a ticket: the built-in ``tickets`` (tickets-local) notifier."""
@@ -353,7 +353,7 @@ def test_named_notifier_and_tickets_targets() -> None:
 
 
 def test_plan_traces_say_why() -> None:
-    cfg = make_config(routes=ISSUE_ROUTES, oncall=ONCALL)
+    cfg = make_config(routes=EXAMPLE_ROUTES, oncall=ONCALL)
     p = plan(event("site-down", "beta", "beta-www", EVENING), cfg, utc(EVENING))
     assert [(t.index, t.status) for t in p.traces] == [
         (1, "no-match"),
@@ -366,7 +366,7 @@ def test_plan_traces_say_why() -> None:
 
 
 def test_short_form() -> None:
-    r = Route.model_validate(ISSUE_ROUTES[1])
+    r = Route.model_validate(EXAMPLE_ROUTES[1])
     assert short_form(r) == (
         "kind=site-down client_cover=out_of_hours when=out_of_hours -> oncall-pager"
     )
@@ -374,9 +374,10 @@ def test_short_form() -> None:
 
 
 def test_grouping_window_defaults() -> None:
-    assert grouping_window(make_config()) == timedelta(0)  # part-1 behaviour
-    assert grouping_window(make_config(routes=ISSUE_ROUTES)) == timedelta(seconds=30)
-    assert grouping_window(make_config(grouping={"window": "0s"}, routes=ISSUE_ROUTES)) == (
+    # No routes: each notification is sent alone, at once.
+    assert grouping_window(make_config()) == timedelta(0)
+    assert grouping_window(make_config(routes=EXAMPLE_ROUTES)) == timedelta(seconds=30)
+    assert grouping_window(make_config(grouping={"window": "0s"}, routes=EXAMPLE_ROUTES)) == (
         timedelta(0)
     )
     assert grouping_window(make_config(grouping={"window": "10s"})) == timedelta(seconds=10)

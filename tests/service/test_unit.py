@@ -1,4 +1,4 @@
-"""systemd/monitord.service: the directives the issue asks for, and systemd/check-unit.sh
+"""systemd/monitord.service: its hardening and restart directives, and systemd/check-unit.sh
 (``systemd-analyze verify`` + ``security --offline=yes`` at most 2.0) passing on it and failing
 on a weakened copy. Skipped without systemd-analyze, except on CI (set CI=1)."""
 
