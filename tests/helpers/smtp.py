@@ -76,6 +76,13 @@ class ReceivedMail:
         return msg
 
 
+def plain_text(msg: EmailMessage) -> str:
+    """The message's text/plain body (every message monitord sends has one)."""
+    body = msg.get_body(("plain",))
+    assert body is not None, f"no text/plain part in {msg['Subject']!r}"
+    return str(body.get_content())
+
+
 class _Authenticator:
     def __init__(self, username: str, password: str) -> None:
         self.username = username.encode()

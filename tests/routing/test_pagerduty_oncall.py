@@ -6,6 +6,7 @@ names (the Events API has no field for a user)."""
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitord.events import Event
@@ -20,7 +21,7 @@ from tests.routing.conftest import EXAMPLE_ROUTES, ONCALL, event, make_config
 KEY = "0123456789abcdefABCDEF0123456789"
 
 
-async def _send_all(ev: Event, when: str) -> tuple[list[dict[str, object]], str]:
+async def _send_all(ev: Event, when: str) -> tuple[list[dict[str, Any]], str]:
     standin = PagerDutyStandIn(routing_keys={KEY})
     async with serve_app(standin.app()) as site:
         options = {"type": "pagerduty", "routing_key": KEY, "base_url": site.url}
@@ -58,7 +59,7 @@ async def test_over_christmas_the_override_is_who_the_trigger_names() -> None:
     ev = event("security-now", at="2026-12-25T10:00", severity="critical")
     (body,), who = await _send_all(ev, "Christmas Day")
     assert who == "Alex"  # the override, 24 Dec 17:00 to 29 Dec 09:00
-    assert body["payload"]["custom_details"]["on_call"] == {  # type: ignore[index]
+    assert body["payload"]["custom_details"]["on_call"] == {
         "name": "Alex",
         "pagerduty_user": "P456",
     }

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitord.config.models import Route, RouteMatch
-from monitord.events import Event
+from monitord.events import Event, EventKind, Severity
 from monitord.routing import (
     DEFAULT_ROUTES,
     grouping_window,
@@ -28,13 +28,13 @@ AFTER_XMAS = utc("2026-12-30T09:00")  # 25 Christmas, 28 Boxing Day (observed), 
 Row = tuple[str, str, datetime | None]
 
 
-def got(kind: str, client: str, site: str | None, at: str) -> set[Row]:
+def got(kind: EventKind, client: str, site: str | None, at: str) -> set[Row]:
     cfg = make_config(routes=EXAMPLE_ROUTES, oncall=ONCALL)
     ev = event(kind, client, site, at)
     return {(n.notifier, n.recipient, n.due_at) for n in route(ev, cfg, now=utc(at))}
 
 
-EXAMPLE_TABLE: list[tuple[str, str, str, str | None, str, set[Row]]] = [
+EXAMPLE_TABLE: list[tuple[str, EventKind, str, str | None, str, set[Row]]] = [
     (
         "office-hours site-down: ticket and contacts now",
         "site-down", "acme", "acme-www", OFFICE,
@@ -157,7 +157,7 @@ EXAMPLE_TABLE: list[tuple[str, str, str, str | None, str, set[Row]]] = [
     ids=[row[0] for row in EXAMPLE_TABLE],
 )
 def test_example_routes(
-    why: str, kind: str, client: str, site: str | None, at: str, expected: set[Row]
+    why: str, kind: EventKind, client: str, site: str | None, at: str, expected: set[Row]
 ) -> None:
     assert got(kind, client, site, at) == expected, why
 
@@ -167,7 +167,7 @@ def test_example_routes(
 TICKET = ("tickets", "")
 """Every problem becomes a ticket: the built-in ``tickets`` (tickets-local) notifier."""
 
-LEGACY_TABLE: list[tuple[str, str, str, list[tuple[str, str]]]] = [
+BUILT_IN_TABLE: list[tuple[EventKind, str, str, list[tuple[str, str]]]] = [
     ("site-down", "acme", OFFICE, [("email", "jo@acme.example"), TICKET]),
     ("site-down", "acme", EVENING, [("email", "jo@acme.example"), TICKET]),
     # Reminders and flapping comment on the incident's ticket.
@@ -188,9 +188,9 @@ LEGACY_TABLE: list[tuple[str, str, str, list[tuple[str, str]]]] = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "client", "at", "expected"), LEGACY_TABLE)
-def test_without_routes_the_part_1_and_2_rules_and_a_ticket_per_problem_hold_exactly(
-    kind: str, client: str, at: str, expected: list[tuple[str, str]]
+@pytest.mark.parametrize(("kind", "client", "at", "expected"), BUILT_IN_TABLE)
+def test_without_routes_the_built_in_routes_hold_exactly(
+    kind: EventKind, client: str, at: str, expected: list[tuple[str, str]]
 ) -> None:
     cfg = make_config(notifiers={})
     ev = event(kind, client, None, at)
@@ -222,7 +222,7 @@ def test_default_oncall_without_a_rota_is_the_security_oncall_notifier() -> None
 # ---------------------------------------------------------------- match keys
 
 
-MATCH_TABLE: list[tuple[dict[str, object], str, str, str | None, str, str | None]] = [
+MATCH_TABLE: list[tuple[dict[str, object], EventKind, str, str | None, Severity, str | None]] = [
     ({}, "site-down", "acme", "acme-www", "error", None),
     ({"kind": "site-down"}, "site-recovered", "acme", "acme-www", "error", "kind is site-recovered"),
     ({"kind": ["site-down", "certificate"]}, "certificate", "acme", "acme-www", "error", None),
@@ -250,10 +250,10 @@ MATCH_TABLE: list[tuple[dict[str, object], str, str, str | None, str, str | None
 @pytest.mark.parametrize(("match", "kind", "client", "site", "severity", "problem"), MATCH_TABLE)
 def test_match(
     match: dict[str, object],
-    kind: str,
+    kind: EventKind,
     client: str,
     site: str | None,
-    severity: str,
+    severity: Severity,
     problem: str | None,
 ) -> None:
     cfg = make_config()
@@ -264,7 +264,7 @@ def test_match(
 
 
 @pytest.mark.parametrize("kind", ["site-reminder", "site-flapping"])
-def test_a_kind_named_by_some_route_no_longer_counts_as_site_down(kind: str) -> None:
+def test_a_kind_named_by_some_route_no_longer_counts_as_site_down(kind: EventKind) -> None:
     routes = [
         {"match": {"kind": "site-down"}, "notify": ["agency"]},
         {"match": {"kind": kind}, "notify": ["client-contacts"]},

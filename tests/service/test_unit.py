@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -109,7 +110,7 @@ def test_check_unit_passes() -> None:
     ],
     ids=["exposure", "verify"],
 )
-def test_check_unit_fails_on_a_weaker_unit(tmp_path: Path, weaken) -> None:  # type: ignore[no-untyped-def]
+def test_check_unit_fails_on_a_weaker_unit(tmp_path: Path, weaken: Callable[[str], str]) -> None:
     (tmp_path / "check-unit.sh").write_text(SCRIPT.read_text())
     (tmp_path / "monitord.service").write_text(weaken(UNIT.read_text()))
     proc = subprocess.run(
