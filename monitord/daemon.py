@@ -25,6 +25,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitord.clock import Clock, utcnow
 from monitord.config import load_config
 from monitord.config.models import (
     CheckSpec,
@@ -93,10 +94,6 @@ PRUNE_INTERVAL = timedelta(hours=1)
 """How often finished rows older than their retention (``state.retention``) are deleted: the
 shortest retention is a day, so an hour late is nothing; a pass at 10,000 sites takes
 milliseconds (docs/benchmarks.md)."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 GC_THRESHOLDS = (50_000, 20, 10)
@@ -273,7 +270,7 @@ class Daemon:
         self,
         config_dir: Path,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
         ssl_context: ssl.SSLContext | None = None,
         notifier_factory: NotifierFactory = default_notifiers,
         schedule: bool = True,
@@ -709,7 +706,7 @@ class Daemon:
             misfire_grace_time=max(1, int(secs)),
         )
         # APScheduler fires on the wall clock, so its own time decides the first run.
-        first = first_run(datetime.now(UTC), sc.start, sc.spec.interval, sc.key)
+        first = first_run(utcnow(), sc.start, sc.spec.interval, sc.key)
         if first is not None:
             self._scheduler.add_job(
                 self._scheduled_run,

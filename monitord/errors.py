@@ -4,6 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = [
+    "ConfigError",
+    "ConfigIssue",
+    "MonitordError",
+    "NotifierError",
+    "NotifierTypeError",
+    "PermanentError",
+    "ProbeSetupError",
+    "RetryableError",
+    "SecretNotFoundError",
+    "StoreError",
+    "VersionError",
+]
+
 
 class MonitordError(Exception):
     """Base of every error monitord raises on purpose."""

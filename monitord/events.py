@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-EventKind = Literal[
+__all__ = [
+    "CONTACT_KIND",
+    "EVENT_KINDS",
+    "ROUTE_KINDS",
+    "Event",
+    "EventKind",
+    "RouteKind",
+    "Severity",
+]
+
+RouteKind = Literal[
     "site-down",
     "site-reminder",
     "site-recovered",
@@ -20,8 +30,15 @@ EventKind = Literal[
     "connectivity",
     "ticket-overdue",
     "test",
-    "digest",  # several notifications merged into one message (monitord.storm)
 ]
+"""Every kind a route can match (``routes[].match.kind``, ``routes explain --kind``)."""
+
+EventKind = Literal[RouteKind, "digest"]
+"""Every event kind: the routable ones and ``digest``, several notifications merged into one
+message after routing (monitord.storm)."""
+
+ROUTE_KINDS: tuple[RouteKind, ...] = get_args(RouteKind)
+EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
 
 Severity = Literal["critical", "error", "warning", "info"]
 

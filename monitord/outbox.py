@@ -36,6 +36,7 @@ import structlog
 from structlog.typing import FilteringBoundLogger
 
 from monitord import limits
+from monitord.clock import Clock
 from monitord.errors import PermanentError, RetryableError
 from monitord.notify.base import Notification, Notifier, is_mergeable
 from monitord.store.base import OutboxItem, Store
@@ -132,7 +133,7 @@ class OutboxSender:
         self,
         store: Store,
         notifiers: Mapping[str, Notifier],
-        clock: Callable[[], datetime],
+        clock: Clock,
         log: FilteringBoundLogger | None = None,
         concurrency: int = 8,
         per_notifier: int = NOTIFIER_SLOTS,

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from monitord import limits
+from monitord.clock import Clock
 from monitord.errors import StoreError
 from monitord.logsetup import get_logger
 
@@ -79,7 +80,7 @@ class Pipeline:
 
     def __init__(
         self,
-        clock: Callable[[], datetime],
+        clock: Clock,
         *,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         first_retry: float = limits.STORE_RETRY_FIRST.total_seconds(),

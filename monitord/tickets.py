@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from monitord.calendar.hours import BusinessCalendar
+from monitord.calendar.hours import BusinessCalendar, agency_calendar
 from monitord.events import Event
 from monitord.notify.base import Notification
 from monitord.notify.render import compose, format_time, one_line, subject_for, text_blocks
@@ -267,7 +267,7 @@ def reminder_recipients(
 ) -> list[Notification]:
     """Who is reminded (pure): the agency's support address; for an urgent ticket out of
     office hours also whoever is on call (routing's on-call resolution)."""
-    from monitord.routing import agency_calendar, notification_key, resolve_target
+    from monitord.routing import notification_key, resolve_target
 
     targets = ["agency"]
     if ticket.priority == "urgent" and not agency_calendar(config.main.agency).is_office_time(now):

@@ -8,6 +8,7 @@ whole session, raising the same error a firewall's reject would.
 
 from __future__ import annotations
 
+import _socket
 import ipaddress
 import socket
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ def _allowed(address: Any) -> bool:
     )
 
 
-def _guarded_connect(self: socket.socket, address: Any) -> None:
+def _guarded_connect(self: _socket.socket, address: Any) -> None:
     if not _allowed(address):
         raise ConnectionRefusedError(
             111, f"tests may not connect beyond loopback (refused {address!r})"
@@ -40,7 +41,7 @@ def _guarded_connect(self: socket.socket, address: Any) -> None:
     _real_connect(self, address)
 
 
-def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+def _guarded_connect_ex(self: _socket.socket, address: Any) -> int:
     if not _allowed(address):
         return 111
     return _real_connect_ex(self, address)

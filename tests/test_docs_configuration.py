@@ -76,9 +76,7 @@ EXCLUDED: dict[tuple[type[BaseModel], str], str] = {
 }
 """Fields deliberately not documented as keys, each with the reason."""
 
-PENDING_LINKS: dict[str, str] = {
-    "tickets.md": "written by the tickets engineer alongside the ticket notifiers (issue 4)",
-}
+PENDING_LINKS: dict[str, str] = {}
 """Linked documents that may not exist yet, each with the reason; remove once they exist."""
 
 

@@ -6,7 +6,6 @@ page renders it. :func:`snapshot` is pure (values in, JSON-ready dict out, ``now
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -15,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitord.api.storeview import StoreExtras, read_extras
-from monitord.calendar import BusinessCalendar, next_patch_day
+from monitord.calendar import agency_calendar, next_patch_day
 from monitord.certexpiry import days_left, expiry_message, not_after_of
-from monitord.config.models import Agency, Config, TlsCheck
+from monitord.config.models import Config, TlsCheck
 from monitord.incidents import CheckState
 from monitord.store.base import IncidentRow, ResultRow
 
@@ -38,12 +37,6 @@ def instance_id(config: Config) -> str:
     its own daemon from another one answering on the same port."""
     text = str(Path(config.directory).resolve())
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-
-
-@functools.lru_cache(maxsize=4)
-def agency_calendar(agency: Agency) -> BusinessCalendar:
-    """The agency's calendar, built once per configuration (holiday tables are not free)."""
-    return BusinessCalendar.from_agency(agency)
 
 
 def _iso(t: datetime | None) -> str | None:

@@ -5,7 +5,7 @@ Everything here is pure: instants are passed in (aware datetimes), nothing reads
 
 from __future__ import annotations
 
-from monitord.calendar.hours import RESPONSE_TIME, BusinessCalendar, CalendarError
+from monitord.calendar.hours import RESPONSE_TIME, BusinessCalendar, CalendarError, agency_calendar
 from monitord.calendar.patchday import (
     PATCH_DAY_TIME,
     RELEASE_WINDOW,
@@ -28,6 +28,7 @@ __all__ = [
     "OneOffWindow",
     "TimeWindow",
     "Window",
+    "agency_calendar",
     "default_calendar",
     "next_patch_day",
     "patch_day",

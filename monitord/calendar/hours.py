@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
+from functools import lru_cache
 from typing import TYPE_CHECKING, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -44,6 +45,7 @@ __all__ = [
     "RESPONSE_TIME",
     "BusinessCalendar",
     "CalendarError",
+    "agency_calendar",
     "parse_weekday",
     "require_aware",
     "to_zone",
@@ -55,7 +57,7 @@ DEFAULT_COUNTRY = "GB"
 DEFAULT_SUBDIVISION = "ENG"
 
 RESPONSE_TIME = timedelta(hours=1)
-"""The agency's first-response promise: one working hour (issue 4, "Office-hours SLA")."""
+"""The agency's first-response promise (the office-hours SLA): one working hour."""
 
 EXTRA_CLOSURE_NAME = "Office closed"
 """The name :meth:`BusinessCalendar.holiday_name` gives an extra closure day from the config."""
@@ -346,3 +348,11 @@ class BusinessCalendar:
         """When the first response to something received at ``received`` is due: one working
         hour later (16:30 -> 09:30 next working day; 20:00 or a weekend -> 10:00)."""
         return self.add_working_time(received, RESPONSE_TIME)
+
+
+@lru_cache(maxsize=8)  # a configuration or two alive at once (old and new across a reload)
+def agency_calendar(agency: Agency) -> BusinessCalendar:
+    """The calendar the agency's configuration describes (:meth:`BusinessCalendar.from_agency`),
+    built once per configuration: building one loads the holiday tables, and routing, the
+    ticket notifiers, the security service, the status page and the commands all ask for it."""
+    return BusinessCalendar.from_agency(agency)

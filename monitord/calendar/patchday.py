@@ -4,7 +4,7 @@ Drupal security releases come out on Wednesdays (core: usually the third Wednesd
 The agency's patch day is the Thursday after the third Wednesday — in a month that starts on a
 Thursday that is the month's *fourth* Thursday, not its third — moved to the next working day when
 it is a holiday or closure day. Queued (less than Highly critical) work is ticketed at 09:00 agency
-time on that day (DESIGN.md, issue 3 "Decisions").
+time on that day, when the office opens.
 """
 
 from __future__ import annotations

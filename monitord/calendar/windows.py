@@ -1,4 +1,4 @@
-"""Named time windows for routing and maintenance (issue 4 ``when``): pure and wall-clock based.
+"""Named time windows for routing (a route's ``when``) and maintenance: pure, wall-clock based.
 
 A :class:`TimeWindow` is a recurring daily window in a zone: ``days`` (weekdays), ``start`` and
 ``end`` wall-clock times, and optionally ``dates`` (explicit dates and inclusive date ranges).

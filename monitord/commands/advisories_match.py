@@ -16,13 +16,14 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitord.calendar import BusinessCalendar
+from monitord.calendar import BusinessCalendar, agency_calendar
 from monitord.cli import add_config_argument, moment_argument
+from monitord.clock import utcnow
 from monitord.commands.advisories_parse import fetch_once
 from monitord.config import load_config, resolve_config_dir
 from monitord.config.models import Config
@@ -188,12 +189,12 @@ def handler(args: argparse.Namespace) -> int:
     for err in parsed.errors:
         print(f"monitord: {err}", file=sys.stderr)
     zone = ZoneInfo(config.main.agency.timezone)
-    now = in_zone(args.at, zone) if args.at is not None else datetime.now(UTC)
+    now = in_zone(args.at, zone) if args.at is not None else utcnow()
     sites = asyncio.run(_inventories(config))
     for ref, inv in sites:
         for err in inv.errors:
             print(f"monitord: {ref.site}: {err}", file=sys.stderr)
-    calendar = BusinessCalendar.from_agency(config.main.agency)
+    calendar = agency_calendar(config.main.agency)
     rows = rows_for(list(parsed.advisories), sites, calendar, now)
     if args.json:
         for r in rows:

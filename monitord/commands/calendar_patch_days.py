@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from monitord.calendar import BusinessCalendar, default_calendar, patch_days
+from monitord.calendar import agency_calendar as calendar_of
 from monitord.cli import add_config_argument
 
 GROUP = "calendar"
@@ -43,7 +44,7 @@ def agency_calendar(args: argparse.Namespace) -> BusinessCalendar:
             f"{extra} extra closure day{'s' if extra != 1 else ''})",
             file=sys.stderr,
         )
-    return BusinessCalendar.from_agency(agency)
+    return calendar_of(agency)
 
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100

@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from monitord.cli import add_config_argument
+from monitord.clock import utcnow
 from monitord.config.loader import load_config, resolve_config_dir
 from monitord.config.models import Config
 from monitord.errors import NotifierError, PermanentError, RetryableError
@@ -104,7 +105,7 @@ async def _send(config: Config, name: str, to: str | None) -> str | None:
     notifiers = build_notifiers(config, only={name})
     notifier = notifiers[name]
     try:
-        return await notifier.send(build_test_notification(config, name, to, datetime.now(UTC)))
+        return await notifier.send(build_test_notification(config, name, to, utcnow()))
     finally:
         await notifier.aclose()
 

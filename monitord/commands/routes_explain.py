@@ -8,20 +8,21 @@ be told (notifier, recipient). Nothing is stored or sent.
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from monitord.calendar import agency_calendar
 from monitord.cli import add_config_argument, moment_argument
+from monitord.clock import utcnow
 from monitord.config import load_config
 from monitord.config.loader import resolve_config_dir
-from monitord.config.models import ROUTE_KINDS, Config
+from monitord.config.models import Config
 from monitord.errors import MonitordError
-from monitord.events import Event
+from monitord.events import ROUTE_KINDS, Event
 from monitord.maintenance import SUPPRESSIBLE_KINDS, in_maintenance
 from monitord.notify.plugins import NOTIFIER_TYPES
 from monitord.routing import (
     RouteTrace,
-    agency_calendar,
     find_client,
     oncall_gap,
     plan,
@@ -133,7 +134,7 @@ def _trace_lines(t: RouteTrace, zone: ZoneInfo) -> list[str]:
 def handler(args: argparse.Namespace) -> int:
     config = load_config(resolve_config_dir(args.config), notifier_types=NOTIFIER_TYPES)
     zone = ZoneInfo(config.main.agency.timezone)
-    at = in_zone(args.at, zone) if args.at is not None else datetime.now(UTC)
+    at = in_zone(args.at, zone) if args.at is not None else utcnow()
     for line in explain(config, args.kind, args.client or "", args.site, at, args.severity):
         print(line)
     return 0

@@ -104,7 +104,7 @@ async def _from_store(config: Config) -> dict[str, Any]:
         finally:
             await store.close()
         extras = await asyncio.to_thread(read_extras, path)
-    from monitord.daemon import utcnow
+    from monitord.clock import utcnow
 
     data = snapshot(config, states, results, incidents, extras, utcnow())
     data["source"] = f"the store {path} (the daemon's API did not answer)"

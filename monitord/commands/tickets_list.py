@@ -11,11 +11,12 @@ import argparse
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from monitord.cli import add_config_argument
+from monitord.clock import utcnow
 from monitord.errors import MonitordError
 from monitord.store.base import LocalTicketRow, TicketNoteRow
 from monitord.store.sqlite import SqliteStore
@@ -28,10 +29,6 @@ LIST_LIMIT = 10_000
 """Tickets listed at most: a bound for a runaway store; real backlogs are far smaller."""
 
 _T = TypeVar("_T")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def with_store(

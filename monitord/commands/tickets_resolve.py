@@ -6,7 +6,8 @@ import argparse
 from zoneinfo import ZoneInfo
 
 from monitord.cli import add_config_argument
-from monitord.commands.tickets_list import local, utcnow, with_store
+from monitord.clock import utcnow
+from monitord.commands.tickets_list import local, with_store
 from monitord.commands.tickets_show import not_found
 from monitord.store.sqlite import SqliteStore
 

@@ -271,7 +271,7 @@ def cross_checks(main_doc: Doc | None, client_docs: list[Doc], issues: Issues) -
 
 
 def check_routing(doc: Doc | None, issues: Issues) -> None:
-    """Cross-references of ``routes:`` and ``oncall:`` (issue 4, docs/routing.md), on the data
+    """Cross-references of ``routes:`` and ``oncall:`` (docs/routing.md), on the data
     as written: a route naming an unknown notifier or window, an override naming nobody in
     the rota, an on-call notifier that is not configured."""
     if doc is None or not isinstance(doc.data, dict):

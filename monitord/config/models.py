@@ -33,7 +33,7 @@ from pydantic import (
 
 from monitord.contracts.models import BillingConfig, ContractConfig
 from monitord.durations import DurationTooLong, format_duration, parse_duration
-from monitord.events import Severity
+from monitord.events import RouteKind, Severity
 from monitord.limits import (
     API_HEADER_TIMEOUT,
     API_IDLE_TIMEOUT,
@@ -199,15 +199,7 @@ NotifyKind = Literal[
     "hours",  # the support hours: use passing a threshold, an estimate over the balance
     "report",  # the monthly client report
 ]
-NOTIFY_KINDS: tuple[str, ...] = (
-    "site-down",
-    "site-recovered",
-    "certificate",
-    "security",
-    "maintenance",
-    "hours",
-    "report",
-)
+NOTIFY_KINDS: tuple[str, ...] = get_args(NotifyKind)
 
 
 # ---------------------------------------------------------------- monitord.yml
@@ -467,26 +459,8 @@ class NotifierConfig(Model):
         return data
 
 
-# ---------------------------------------------------------------- routing (issue 4; docs/routing.md)
+# ---------------------------------------------------------------- routing (docs/routing.md)
 
-RouteKind = Literal[
-    "site-down",
-    "site-reminder",
-    "site-recovered",
-    "site-flapping",
-    "site-update",
-    "certificate",
-    "security-now",
-    "security-unknown",
-    "patch-day",
-    "psa-heads-up",
-    "connectivity",
-    "ticket-overdue",
-    "test",
-]
-"""Every events.EventKind a route can match (all but the synthetic ``digest``); a test keeps the
-two lists in step."""
-ROUTE_KINDS: tuple[str, ...] = get_args(RouteKind)
 RouteSeverity = Severity
 Cover = Literal["office_hours", "out_of_hours"]
 """A client's support cover: ``office_hours`` (the default) or ``out_of_hours`` (bought)."""
@@ -686,11 +660,13 @@ class MainConfig(Model):
     notifiers: dict[Ident, NotifierConfig] = {}
     """Named notifiers besides the built-in ``email`` (see docs/notifiers.md)."""
     routes: tuple[Route, ...] = ()
-    """Who is told what and when (docs/routing.md); none: the built-in part-1 rules."""
+    """Who is told what and when (docs/routing.md); none: the built-in routes
+    (routing.DEFAULT_ROUTES)."""
     windows: dict[Ident, WindowConfig] = {}
     oncall: OncallConfig | None = None
     grouping: GroupingConfig | None = None
-    """Absent: 30s when ``routes:`` are configured, off otherwise (part-1 behaviour)."""
+    """Absent: 30s when ``routes:`` are configured, off otherwise (each notification
+    sent alone, at once)."""
     connectivity: ConnectivityConfig = ConnectivityConfig()
     billing: BillingConfig | None = None
     """The agency's rates for support contracts (monitord.contracts; docs/contracts.md)."""

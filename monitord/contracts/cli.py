@@ -7,9 +7,10 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from monitord.clock import utcnow as utcnow  # the hours commands read it here; tests drive it
 from monitord.config.models import ClientConfig, Config
 from monitord.contracts.ledger import Statement, Terms, statement
 from monitord.contracts.models import Month
@@ -20,10 +21,6 @@ from monitord.timeinput import parse_moment
 
 MAX_ENTRY = timedelta(hours=24)
 """The longest single time entry: a day's work. More is a typo (``90h`` for ``90m``)."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

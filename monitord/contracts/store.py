@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
+from monitord.clock import utcnow
 from monitord.contracts.ledger import Statement, TimeEntry, statement_from_json, statement_json
 from monitord.contracts.models import Month
 from monitord.errors import StoreError
@@ -172,7 +173,7 @@ class SqliteTimeEntryStore:
                     f"the hours tables in {self.path} have schema version {version}, but this "
                     f"monitord only knows versions up to {LATEST_VERSION}: upgrade monitord"
                 )
-            applied = _iso(datetime.now(UTC))
+            applied = _iso(utcnow())
             for m in MIGRATIONS:
                 if m.version <= version:
                     continue

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from monitord.calendar import BusinessCalendar
+from monitord.calendar import BusinessCalendar, agency_calendar
 from monitord.config.models import Config, Site
 from monitord.drupal import decide as dc
 from monitord.drupal import plan
@@ -229,7 +229,7 @@ class SecurityService:
 
     def calendar(self) -> BusinessCalendar:
         if self._calendar is None:
-            self._calendar = BusinessCalendar.from_agency(self._config().main.agency)
+            self._calendar = agency_calendar(self._config().main.agency)
         return self._calendar
 
     def _remember(self, row: AdvisoryRow) -> None:

@@ -8,6 +8,13 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from monitord.events import Event
 
+__all__ = [
+    "NOTIFIER_API_VERSION",
+    "Notification",
+    "Notifier",
+    "is_mergeable",
+]
+
 NOTIFIER_API_VERSION = 1
 
 

@@ -37,7 +37,6 @@ import hashlib
 import re
 import socket
 import ssl
-from collections.abc import Callable
 from datetime import UTC, datetime
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -49,6 +48,7 @@ from zoneinfo import ZoneInfo
 import aiosmtplib
 import structlog
 
+from monitord.clock import Clock, utcnow
 from monitord.config.models import Agency, SmtpConfig
 from monitord.errors import NotifierError, PermanentError, RetryableError
 from monitord.notify.base import NOTIFIER_API_VERSION, Notification
@@ -114,7 +114,7 @@ class EmailNotifier:
         agency: Agency,
         ssl_context: ssl.SSLContext | None = None,
         *,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock = utcnow,
     ) -> None:
         self.name = name
         self._smtp = smtp
@@ -122,7 +122,7 @@ class EmailNotifier:
         self._tz = ZoneInfo(agency.timezone)
         self._given_ssl_context = ssl_context
         self._ssl_context: ssl.SSLContext | None = None
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock
         self._from_name, self._from_addr, self._domain = _parse_from(smtp.from_)
         self._local_hostname: str | None = None
 

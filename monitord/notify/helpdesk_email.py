@@ -26,7 +26,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitord.calendar.hours import BusinessCalendar
+from monitord.calendar.hours import BusinessCalendar, agency_calendar
 from monitord.errors import PermanentError
 from monitord.notify.base import NOTIFIER_API_VERSION, Notification
 from monitord.notify.email import EmailNotifier
@@ -63,7 +63,7 @@ class HelpdeskEmailNotifier(EmailNotifier):
             )
         super().__init__(name, ctx.smtp, ctx.agency, ctx.ssl_context, clock=ctx.clock)
         self._o = options
-        self._calendar = BusinessCalendar.from_agency(ctx.agency)
+        self._calendar = agency_calendar(ctx.agency)
 
     def _addressed(self, notification: Notification) -> Notification:
         return replace(notification, recipient=self._o.address, recipient_name=self._o.name)

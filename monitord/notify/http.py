@@ -48,6 +48,26 @@ from monitord.redact import (
     url_credentials,
 )
 
+__all__ = [
+    "ERROR_EXCERPT_CHARS",
+    "HTTP_TIMEOUT",
+    "HTTP_TIMEOUT_CEILING",
+    "RESPONSE_BODY_CAP",
+    "RETRYABLE_STATUSES",
+    "HttpReply",
+    "JsonPoster",
+    "Timeout",
+    "body_reason",
+    "classify_exception",
+    "classify_reply",
+    "excerpt",
+    "find_cause",
+    "json_safe",
+    "parse_retry_after",
+    "request_secrets",
+    "safe_url",
+]
+
 HTTP_TIMEOUT = timedelta(seconds=10)
 """Default for a whole request (connect, send, read the answer). Paging and chat APIs answer in
 well under a second; a hung API must not hold one of the outbox's send slots for long, and the

@@ -25,7 +25,6 @@ import inspect
 import ssl
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -34,10 +33,18 @@ import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from structlog.typing import FilteringBoundLogger
 
+from monitord.clock import Clock, utcnow
 from monitord.config.models import EMAIL_NOTIFIER, Agency, Config, SmtpConfig
 from monitord.errors import ConfigError, ConfigIssue, NotifierTypeError
 from monitord.notify.base import NOTIFIER_API_VERSION, Notifier
 from monitord.redact import display_host
+
+# What a notifier plugin and its tests may use (docs/notifiers.md); the rest is monitord's loader.
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "NotifierContext",
+    "make_context",
+]
 
 if TYPE_CHECKING:
     from monitord.store.base import Store
@@ -57,10 +64,6 @@ unless the configuration has a notifier named ``tickets`` or one of these types 
 third-party ticket plugin is used as the ``tickets`` target when it is named ``tickets``)."""
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class NotifierContext:
     """What every notifier is built with, besides its name and options."""
@@ -69,7 +72,7 @@ class NotifierContext:
     smtp: SmtpConfig | None
     ssl_context: ssl.SSLContext | None
     """Trust for HTTPS/SMTPS (tests pass their CA); None means the system's trust store."""
-    clock: Callable[[], datetime]
+    clock: Clock
     """The time now (UTC, aware); use it instead of reading the clock (tests drive it)."""
     log: FilteringBoundLogger
     config_dir: Path
@@ -249,7 +252,7 @@ def build_notifier(name: str, cls: type[Any], options: BaseModel, ctx: NotifierC
 def make_context(
     config: Config,
     ssl_context: ssl.SSLContext | None = None,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Clock = utcnow,
     *,
     store: Store | None = None,
     log: FilteringBoundLogger | None = None,
@@ -293,7 +296,7 @@ def configured_types(config: Config) -> dict[str, str]:
 def build_notifiers(
     config: Config,
     ssl_context: ssl.SSLContext | None = None,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Clock = utcnow,
     *,
     store: Store | None = None,
     only: Collection[str] | None = None,

@@ -50,6 +50,18 @@ from monitord import certexpiry
 from monitord.durations import format_duration
 from monitord.events import CONTACT_KIND, Event
 
+# What a notifier plugin may use (docs/notifiers.md); the rest serves monitord's own notifiers.
+__all__ = [
+    "Rendered",
+    "client_label",
+    "format_date",
+    "format_short_time",
+    "format_time",
+    "one_line",
+    "parse_instant",
+    "render",
+]
+
 SUBJECT_MAX_CHARS = 160
 """Longest subject produced: mail apps show about 80–130 characters, and a longer generic
 summary is cut with an ellipsis rather than folded over several header lines."""

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from monitord.calendar.hours import BusinessCalendar
+from monitord.calendar.hours import agency_calendar
 from monitord.events import Event
 from monitord.notify.base import NOTIFIER_API_VERSION, Notification
 from monitord.notify.http import JsonPoster, Timeout, safe_url
@@ -52,7 +52,7 @@ class TicketNotifier(ABC):
         self.name = name
         self._ctx = ctx
         self._store: Any = ctx.store
-        self._calendar = BusinessCalendar.from_agency(ctx.agency)
+        self._calendar = agency_calendar(ctx.agency)
         self._base = base_url.rstrip("/")
         self._service = f"{self.SERVICE} at {safe_url(base_url)} (notifier {name!r})"
         self._headers = dict(headers)

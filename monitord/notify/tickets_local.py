@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from monitord.calendar.hours import BusinessCalendar
+from monitord.calendar.hours import agency_calendar
 from monitord.errors import RetryableError, StoreError
 from monitord.notify.base import NOTIFIER_API_VERSION, Notification
 from monitord.notify.plugins import NotifierContext
@@ -56,7 +56,7 @@ class LocalTicketsNotifier:
         self._options = options
         self._store: Store | None = ctx.store
         self._own: Store | None = None
-        self._calendar = BusinessCalendar.from_agency(ctx.agency)
+        self._calendar = agency_calendar(ctx.agency)
 
     def attach_store(self, store: Store) -> None:
         """Use this store (the daemon passes its own in ``ctx.store``; tests set one here)."""

@@ -12,19 +12,15 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from monitord.clock import Clock, utcnow
 from monitord.config.models import CheckSpec, Site
 from monitord.errors import ProbeSetupError
 
 if TYPE_CHECKING:
     import aiohttp
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +55,7 @@ class ProbeContext:
     user_agent: str = "monitord/0.1 (+https://github.com/monitord)"
     session: aiohttp.ClientSession | None = None
     """The shared HTTP session (fresh connection per request); set by open_probe_context."""
-    clock: Callable[[], datetime] = _utcnow
+    clock: Clock = utcnow
     """Wall-clock "now" (aware, UTC) for certificate arithmetic; tests pass a fixed one."""
     _verifying: list[ssl.SSLContext] = field(default_factory=list, repr=False, compare=False)
     _unverified: list[ssl.SSLContext] = field(default_factory=list, repr=False, compare=False)

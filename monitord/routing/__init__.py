@@ -7,7 +7,7 @@ in office time, a named window that is closed). Recipients are de-duplicated per
 recipient); one due now beats the same one held.
 
 With no ``routes:`` — or when none of the configured routes matches an event — the built-in
-:data:`DEFAULT_ROUTES` apply. They are the part-1/part-2 rules plus a ticket for every problem:
+:data:`DEFAULT_ROUTES` apply:
 
 - agency-only kinds (unknown inventories, node connectivity, overdue tickets, PSA heads-ups,
   tests) go to ``agency.support_email``;
@@ -38,9 +38,8 @@ from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from monitord.calendar import BusinessCalendar, TimeWindow
+from monitord.calendar import TimeWindow, agency_calendar
 from monitord.config.models import (
-    Agency,
     ClientConfig,
     Config,
     Route,
@@ -111,7 +110,7 @@ DEFAULT_ROUTES: tuple[Route, ...] = (
     # A PSA announcing a highly critical release: whoever is on call then must be ready.
     Route.model_validate({"match": {"kind": ["psa-heads-up"]}, "notify": ["oncall-pager"]}),
 )
-"""The built-in routes: part 1's and part 2's rules (see the module docstring)."""
+"""The built-in routes, for when none is configured or none matches (see the module docstring)."""
 
 EMAIL = "email"
 
@@ -121,12 +120,6 @@ TICKETS_LOCAL_TYPE = "tickets-local"
 DEFAULT_GROUPING_WINDOW = timedelta(seconds=30)
 """Storm grouping when ``routes:`` are configured and ``grouping:`` is not: long enough for a
 burst of failures from one cause to land in one message, short enough not to delay a page."""
-
-
-@lru_cache(maxsize=8)
-def agency_calendar(agency: Agency) -> BusinessCalendar:
-    """The agency's office calendar (cached: building one loads the holiday tables)."""
-    return BusinessCalendar.from_agency(agency)
 
 
 @lru_cache(maxsize=64)
@@ -140,7 +133,8 @@ def named_window(window: WindowConfig, default_zone: str) -> TimeWindow:
 
 def grouping_window(config: Config) -> timedelta:
     """The storm-grouping window in force: ``grouping.window`` when written; else
-    DEFAULT_GROUPING_WINDOW with configured ``routes:`` and none (part-1 behaviour) without."""
+    DEFAULT_GROUPING_WINDOW with configured ``routes:``; without, none (each notification is
+    sent alone, at once)."""
     if config.main.grouping is not None:
         return config.main.grouping.window
     return DEFAULT_GROUPING_WINDOW if config.main.routes else timedelta(0)
@@ -169,7 +163,7 @@ def oncall_recipients(
 
     With an ``oncall:`` rota: its person on call, through ``oncall.notifier`` (their PagerDuty
     or Opsgenie user for those, else their e-mail). Without one: ``security.oncall_notifier``
-    to ``agency.support_email`` (part 2's stand-in).
+    to ``agency.support_email`` (an agency without a rota is paged at its support address).
     """
     at = now or event.at
     oc = config.main.oncall

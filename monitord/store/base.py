@@ -205,7 +205,7 @@ class Store(Protocol):
     async def set_meta(self, key: str, value: str) -> None: ...
 
 
-# ---------------------------------------------------------------- security advisories (part 2)
+# ---------------------------------------------------------------- security advisories
 
 Decided = Literal["now", "patch-day", "unknown", "none"]
 
@@ -302,7 +302,7 @@ class SecurityStore(Protocol):
         """Apply ``changes`` atomically; returns how many notifications were new."""
 
 
-# ---------------------------------------------------------------- tickets (part 3)
+# ---------------------------------------------------------------- local tickets
 
 TicketStatus = Literal["open", "acked", "resolved"]
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from monitord.clock import utcnow
 from monitord.errors import StoreError
 
 
@@ -269,7 +270,7 @@ def migrate(
     own ``BEGIN IMMEDIATE`` transaction so a failure leaves the previous version intact.
     """
     latest = migrations[-1].version if migrations else 0
-    applied_at = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds")
+    applied_at = (now or utcnow()).astimezone(UTC).isoformat(timespec="microseconds")
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(

@@ -90,7 +90,8 @@ def notification_to_json(n: Notification) -> str:
             "recipient": n.recipient,
             "recipient_name": n.recipient_name,
             "event": n.event.to_json(),
-            # Routing (issue 4): only when set, so older items read back unchanged.
+            # Routing's hold time and storm group: only when set, so items stored without
+            # them read back unchanged.
             **({"due_at": to_iso(n.due_at)} if n.due_at is not None else {}),
             **({"group": n.group} if n.group is not None else {}),
             **({"page": True} if n.page else {}),
@@ -388,7 +389,7 @@ def _outbox_item(row: sqlite3.Row) -> OutboxItem:
     )
 
 
-# ---------------------------------------------------------------- tickets (part 3)
+# ---------------------------------------------------------------- local tickets
 
 _TICKET_SELECT = (
     "SELECT id, thread, client, site, check_id, kind, priority, title, body, opened_at, "
@@ -915,7 +916,7 @@ class SqliteStore:
     async def set_meta(self, key: str, value: str) -> None:
         await self._run("save a stored value", self._update_sync, _UPSERT_META, (key, value))
 
-    # -- security advisories, decisions, the patch-day queue (part 2) -------------------------
+    # -- security advisories, decisions, the patch-day queue ----------------------------------
 
     def _load_advisories_sync(self) -> list[AdvisoryRow]:
         rows = self._db().execute(_SELECT_ADVISORIES).fetchall()
@@ -1060,7 +1061,7 @@ class SqliteStore:
             outbox,
         )
 
-    # -- tickets (part 3) ------------------------------------------------------------------
+    # -- local tickets ---------------------------------------------------------------------
 
     def _apply_local_sync(
         self, ticket: Any, key: str, resolving: bool, text: str, now: str

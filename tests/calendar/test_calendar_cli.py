@@ -19,7 +19,7 @@ def write_config(directory: Path, agency_yaml: str) -> Path:
 
 @pytest.fixture
 def agency_dir(tmp_path: Path) -> Path:
-    """The agency of issue 2: London, GB/ENG, closed on 2026-12-29 and on 2026-03-19."""
+    """The example agency: London, GB/ENG, closed on 2026-12-29 and on 2026-03-19."""
     return write_config(
         tmp_path / "agency",
         "agency:\n"

@@ -14,13 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitord.calendar import BusinessCalendar, CalendarError
+from monitord.calendar import BusinessCalendar, CalendarError, agency_calendar
 from monitord.calendar.hours import EXTRA_CLOSURE_NAME, parse_weekday
 from monitord.config.models import Agency, HolidaysConfig, OfficeHours
 
 LONDON = ZoneInfo("Europe/London")
 
-# The agency of issue 2's example config: GB/ENG plus the extra closure day 2026-12-29.
+# The example config's agency: GB/ENG plus the extra closure day 2026-12-29.
 AGENCY = BusinessCalendar(extra=[date(2026, 12, 29)])
 PLAIN_GB = BusinessCalendar()
 
@@ -325,6 +325,17 @@ def test_from_agency_uses_every_config_field() -> None:
     assert cal.respond_by(iso("2026-06-09T15:30:00+02:00")).isoformat() == (
         "2026-06-11T08:30:00+02:00"
     )
+
+
+def test_agency_calendar_is_built_once_per_configuration() -> None:
+    """Every part asks :func:`agency_calendar`; an equal agency (a reload that did not change
+    it) gets the same calendar, another agency its own."""
+    london = agency_calendar(Agency(name="Collective"))
+    assert agency_calendar(Agency(name="Collective")) is london
+    assert repr(london) == repr(BusinessCalendar.from_agency(Agency(name="Collective")))
+    berlin = agency_calendar(Agency(name="Collective", timezone="Europe/Berlin"))
+    assert berlin is not london
+    assert berlin.zone == ZoneInfo("Europe/Berlin")
 
 
 def test_from_agency_defaults_match_the_default_calendar() -> None:

@@ -7,6 +7,7 @@ import os
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,9 +59,12 @@ def _row(key: str, ok: bool, message: str, at: datetime, **details: object) -> R
     return ResultRow(key, client, site, check, ok, message, None, 0.05, at, dict(details))
 
 
-def _data(tmp_path: Path) -> dict[str, object]:
+def _data(tmp_path: Path) -> dict[str, Any]:
     config = load_config(_config(tmp_path))
-    www = lambda c: check_key("acme", "acme-www", c)  # noqa: E731
+
+    def www(check: str) -> str:
+        return check_key("acme", "acme-www", check)
+
     give = check_key("acme", "acme-fundraising-campaign-2026", "http")
     down_since = datetime(2026, 12, 6, 9, 2, tzinfo=UTC)
     not_after = PROBED + timedelta(days=40, hours=2)  # 40 d 2 h at the probe, 39 d 21 h now
@@ -120,7 +124,7 @@ def test_status_times_use_the_mail_format_in_the_agency_zone(tmp_path: Path) -> 
 def test_status_certificate_days_are_counted_now(tmp_path: Path) -> None:
     # Stored at the probe: 40 days (40 d 2 h left then); 5 hours later 39 d 21 h are left.
     data = _data(tmp_path)
-    (www,) = [s for s in data["sites"] if s["site"] == "acme-www"]  # type: ignore[index]
+    (www,) = [s for s in data["sites"] if s["site"] == "acme-www"]
     (tls,) = [c for c in www["checks"] if c["check"] == "tls"]
     assert tls["last_result"]["message"] == "certificate valid, expires in 39 days"
     assert tls["certificate"]["days_left"] == 39

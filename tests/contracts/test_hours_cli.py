@@ -218,8 +218,8 @@ def test_close_then_a_late_entry_is_an_adjustment(
     assert "2026-02 has not ended" in capsys.readouterr().err
     clock.now = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
     assert run(conf, "close", "--month", "2026-03", "--client", "acme") == 0
-    out = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[1].strip() for line in out] == ["closed 2026-02", "closed 2026-03"]
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[1].strip() for line in lines] == ["closed 2026-02", "closed 2026-03"]
 
 
 def test_statement_csv_invoice_lines(

@@ -16,6 +16,7 @@ import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -24,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import monitord.store.sqlite as sqlite_store
 from monitord.api.server import ApiService
 from monitord.daemon import Daemon
+from monitord.errors import StoreError
 from tests.helpers.clock import Clock
 from tests.helpers.daemon import KEY, T0, Switchable, ticks, write_config
 from tests.helpers.sites import LoopbackSite, closed_port
@@ -243,10 +245,13 @@ async def test_a_connectivity_notice_refused_by_the_store_is_retried_and_sent_on
             await retry.wait()
 
         daemon.pipeline.sleep = wait_for_the_test
+
         # A durable write refused (not the background flush of results, also refused).
-        daemon.pipeline.health.listeners.append(
-            lambda _exc: daemon.pipeline.pending > 0 and refused.set()
-        )
+        def on_refused(_exc: StoreError) -> None:
+            if daemon.pipeline.pending > 0:
+                refused.set()
+
+        daemon.pipeline.health.listeners.append(on_refused)
         await daemon.start()
         release = await lock_from_another_connection(daemon)
         try:
@@ -257,10 +262,11 @@ async def test_a_connectivity_notice_refused_by_the_store_is_retried_and_sent_on
                 asyncio.gather(*(daemon.tick(routing_key(i)) for i in range(20)))
             )
             async with asyncio.timeout(20):
-                await asyncio.wait(
-                    [ticks_, asyncio.ensure_future(refused.wait())],
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
+                waiting: list[asyncio.Future[Any]] = [
+                    ticks_,
+                    asyncio.ensure_future(refused.wait()),
+                ]
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             assert refused.is_set(), "the refused notice was not kept to be retried"
             assert not daemon.desk.connectivity.isolated  # not remembered before it is stored
             await release()

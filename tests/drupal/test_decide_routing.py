@@ -1,4 +1,4 @@
-"""Who hears about security events (routing.py's part-2 rules, and a ticket for every problem),
+"""Who hears about security events (routing's built-in rules, and a ticket for every problem),
 by kind and time of day."""
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ from tests.helpers.hostile_drupal import (
     unclosed_labels,
 )
 from tests.helpers.sites import serve_app
-from tests.helpers.smtp import ReceivedMail, SmtpServer
+from tests.helpers.smtp import ReceivedMail, SmtpServer, plain_text
 from tests.helpers.tls import test_ca as _test_ca
 
 # The loopback SMTP fixtures, registered in this module (tests/drupal has no conftest).
@@ -307,7 +307,7 @@ async def test_highly_critical_mails_client_and_agency_once_across_polls_and_res
         assert event.details["constraint"] == ">=8.0.0 <10.3.9 || >=11.0.0 <11.0.8"
         mails = await mailer.wait_for_async(2)
         assert recipients(mails) == ["sec@acme.example", "support@collective.example"]
-        body = mails[0].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        body = plain_text(mails[0].message)
         assert "SA-CORE-2026-030" in body and "10.3.8" in body
 
         clock.now += timedelta(minutes=15)
@@ -382,7 +382,7 @@ async def test_moderate_advisory_waits_for_patch_day_and_one_notice_lists_it(
         ]
         mails = await mailer.wait_for_async(2)
         assert recipients(mails) == ["maint@acme.example", "support@collective.example"]
-        text = mails[0].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        text = plain_text(mails[0].message)
         assert "SA-CONTRIB-2026-300" in text and "SA-CONTRIB-2026-301" in text
 
         clock.now += timedelta(hours=1)

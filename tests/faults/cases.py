@@ -399,7 +399,7 @@ async def hanging_webhook(rig: Rig) -> None:
 # ---------------------------------------------------------------- 6. the API flooded
 
 FLOOD_IDLE = 1150
-"""Idle connections (the issue's 1,143 blinded a daemon under the unit's 1024-file limit)."""
+"""Idle connections (1,143 of them blinded a daemon under the unit's 1024-file limit)."""
 FLOOD_SLOW = 50
 """Slow connections: a request line, then one header line every SLOW_EVERY seconds."""
 SLOW_EVERY = 2.0

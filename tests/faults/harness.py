@@ -453,7 +453,8 @@ class Gate:
             if delay:
                 await asyncio.sleep(delay)  # the slow server's pace
                 # A reply of several lines is one burst: take what came meanwhile too.
-                while len(src._buffer):
+                # asyncio has no public "bytes already buffered"; its private buffer tells.
+                while len(src._buffer):  # type: ignore[attr-defined]
                     data += await src.read(65536)
             dst.write(data)
             await dst.drain()

@@ -1,4 +1,4 @@
-"""A clock the test moves by hand (pass it wherever monitord takes ``clock: Callable[[], datetime]``).
+"""A clock the test moves by hand (pass it wherever monitord takes a ``monitord.clock.Clock``).
 
 clock = Clock(datetime(2026, 11, 26, 14, 0, tzinfo=UTC))
 clock()                              # the current instant

@@ -41,7 +41,8 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 from pydantic import SecretStr
 
 from monitord.config.models import SmtpConfig
-from tests.helpers.tls import TestCA, test_ca  # noqa: F401  (re-exported fixture)
+from tests.helpers.tls import TestCA
+from tests.helpers.tls import test_ca as test_ca  # re-exported: smtp_server_factory needs it
 
 Security = Literal["none", "starttls", "tls"]
 Stage = Literal["mail", "rcpt", "data"]
@@ -73,6 +74,13 @@ class ReceivedMail:
         msg = email.message_from_bytes(self.data, policy=email.policy.default)
         assert isinstance(msg, EmailMessage)
         return msg
+
+
+def plain_text(msg: EmailMessage) -> str:
+    """The message's text/plain body (every message monitord sends has one)."""
+    body = msg.get_body(("plain",))
+    assert body is not None, f"no text/plain part in {msg['Subject']!r}"
+    return str(body.get_content())
 
 
 class _Authenticator:
@@ -311,7 +319,7 @@ SmtpServerFactory = Callable[..., SmtpServer]
 
 @pytest.fixture
 def smtp_server_factory(
-    test_ca: TestCA,  # noqa: F811
+    test_ca: TestCA,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[SmtpServerFactory]:
     """Start servers with ``factory(security=..., username=..., password=...)``; any TLS one

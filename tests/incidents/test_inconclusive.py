@@ -36,7 +36,7 @@ NO_FILES = ProbeResult(
 
 def fold(pattern: str) -> tuple[CheckState, list[str]]:
     """'+' pass, '-' fail, '?' inconclusive, one a minute; the final state and event kinds."""
-    s, kinds = CheckState(), []
+    s, kinds = CheckState(), list[str]()
     for i, ch in enumerate(pattern):
         result = {"+": OK, "-": FAIL, "?": NO_FILES}[ch]
         ev = evaluate(s, result, POLICY, REF, T0 + timedelta(minutes=i))

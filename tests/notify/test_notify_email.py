@@ -533,7 +533,7 @@ async def test_each_contact_gets_only_the_kinds_it_lists(smtp_server: SmtpServer
         clients=(ClientConfig(client="acme", name="ACME Charity", contacts=contacts),),
     )
     n = notifier(smtp)
-    expected = {
+    expected: dict[EventKind, list[str]] = {
         "site-down": ["jo@acme.example", "ops@acme.example"],
         "site-reminder": ["jo@acme.example", "ops@acme.example"],
         "site-recovered": ["jo@acme.example"],
@@ -543,7 +543,7 @@ async def test_each_contact_gets_only_the_kinds_it_lists(smtp_server: SmtpServer
     sent: list[tuple[str, str]] = []
     ticketed: list[str] = []
     for kind, addresses in expected.items():
-        for notification in route(event(kind), cfg):  # type: ignore[arg-type]
+        for notification in route(event(kind), cfg):
             # This test is about the e-mail notifier: the default routes also open a ticket
             # for every problem through the built-in `tickets` notifier (no address), which
             # is not this notifier's to send; it is counted, not mailed.

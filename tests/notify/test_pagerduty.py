@@ -182,10 +182,10 @@ def test_routing_key_must_be_32_characters(value: str, ok: bool) -> None:
     from pydantic import ValidationError
 
     if ok:
-        PagerDutyNotifier.Options(routing_key=value)  # type: ignore[arg-type]
+        PagerDutyNotifier.Options(routing_key=value)
         return
     with pytest.raises(ValidationError) as err:
-        PagerDutyNotifier.Options(routing_key=value)  # type: ignore[arg-type]
+        PagerDutyNotifier.Options(routing_key=value)
     assert "32 characters" in str(err.value)
 
 

@@ -156,7 +156,7 @@ def test_only_named_notifiers_are_built_and_email_comes_with_smtp(tmp_path: Path
             "  ops-chat: {type: slack, url: 'https://hooks.slack.com/services/T/B/abc'}\n",
         )
     )
-    # `tickets` (tickets-local) is built in: every problem becomes a ticket (issue 4).
+    # `tickets` (tickets-local) is built in: every problem becomes a ticket.
     assert configured_types(config) == {
         "email": "email",
         "oncall-pager": "pagerduty",

@@ -10,6 +10,8 @@ setuptools when that can build wheels, else in pip's usual isolated build enviro
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -41,12 +43,9 @@ PIP_TIMEOUT = 180
 
 
 def _can_build_offline() -> bool:
-    try:
-        import setuptools
-        import wheel  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("setuptools") is None or importlib.util.find_spec("wheel") is None:
         return False
-    major = int(setuptools.__version__.split(".")[0])
+    major = int(importlib.metadata.version("setuptools").split(".")[0])
     return major >= 61
 
 

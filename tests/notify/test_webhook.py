@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitord.errors import PermanentError, RetryableError
+from monitord.events import EventKind
 from monitord.notify.webhook import (
     SlackNotifier,
     TeamsNotifier,
@@ -34,12 +35,12 @@ LONDON = ZoneInfo("Europe/London")
 HOSTILE = "<!channel> & <https://evil.example|click> *bold* \n second line"
 
 
-KINDS = ["site-down", "site-recovered", "certificate", "test"]
+KINDS: list[EventKind] = ["site-down", "site-recovered", "certificate", "test"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_goldens(kind: str) -> None:
-    n = note(kind)  # type: ignore[arg-type]
+def test_goldens(kind: EventKind) -> None:
+    n = note(kind)
     check_golden(f"webhook-{kind}.json", webhook_body(n))
     check_golden(f"slack-{kind}.json", slack_body(n, "Collective", LONDON))
     check_golden(f"teams-{kind}.json", teams_body(n, "Collective", LONDON))

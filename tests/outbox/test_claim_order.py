@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from monitord.events import EventKind
 from monitord.notify.base import Notification
 from monitord.store import PENDING, SENDING, SqliteStore
 from monitord.store.migrations import MIGRATIONS, migrate
@@ -25,7 +26,7 @@ THREAD = "acme/acme-www/http@2026-11-29T14:00:00Z"
 
 
 def to(
-    key: str, recipient: str, due: datetime | None = None, kind: str = "site-down"
+    key: str, recipient: str, due: datetime | None = None, kind: EventKind = "site-down"
 ) -> Notification:
     n = note(key, thread=THREAD)
     return dataclasses.replace(

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitord.config.models import ClientConfig, Config, MainConfig
-from monitord.events import Event
+from monitord.events import Event, EventKind, Severity
 from tests.helpers.secrets import captured_logs  # noqa: F401
 from tests.helpers.smtp import smtp_server, smtp_server_factory  # noqa: F401
 from tests.helpers.tls import test_ca  # noqa: F401
 
-ISSUE_ROUTES: list[dict[str, Any]] = [
+EXAMPLE_ROUTES: list[dict[str, Any]] = [
     {
         "match": {"kind": "security-now"},
         "when": "always",
@@ -29,6 +29,7 @@ ISSUE_ROUTES: list[dict[str, Any]] = [
     },
     {"match": {"kind": "patch-day"}, "notify": ["tickets", "client-contacts"]},
 ]
+"""The routes of docs/routing.md's example."""
 
 ONCALL: dict[str, Any] = {
     "rota": [
@@ -103,14 +104,14 @@ def utc(text: str) -> datetime:
 
 
 def event(
-    kind: str,
+    kind: EventKind,
     client: str = "acme",
     site: str | None = "acme-www",
     at: str = "2026-11-26T14:00",
-    severity: str = "error",
+    severity: Severity = "error",
 ) -> Event:
     return Event(
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         client=client,
         site=site,
         check="http" if site else None,
@@ -118,5 +119,5 @@ def event(
         key=f"{client}/{site}/{kind}/{at}",
         thread=f"{client}/{site}",
         summary=f"{kind} of {site}",
-        severity=severity,  # type: ignore[arg-type]
+        severity=severity,
     )

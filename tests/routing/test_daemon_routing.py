@@ -18,7 +18,7 @@ from aiohttp import web
 from monitord.daemon import Daemon, check_key
 from tests.helpers.clock import Clock
 from tests.helpers.sites import LoopbackSite, closed_port, serve_app
-from tests.helpers.smtp import SmtpServer
+from tests.helpers.smtp import SmtpServer, plain_text
 
 SUPPORT = "support@collective.example"
 
@@ -147,7 +147,7 @@ async def test_out_of_hours_down_is_held_and_delivered_at_nine_next_working_day(
         assert await settle(daemon) == 2
         mails = await smtp_server.wait_for_async(2)
         assert sorted(m.rcpt_tos[0] for m in mails) == ["ann@acme.example", "jo@acme.example"]
-        body = mails[0].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        body = plain_text(mails[0].message)
         assert "DOWN" in body and "HTTP 503" in body
     finally:
         await daemon.stop()
@@ -194,7 +194,7 @@ async def test_maintenance_suppresses_then_notifies_the_open_incident_at_its_end
         late = [m for m in mails[2:]]
         assert {m.message["X-Monitord-Site"] for m in late} == {"s0"}
         assert {m.rcpt_tos[0] for m in late} == {"jo@acme.example", "ann@acme.example"}
-        assert "DOWN" in late[0].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "DOWN" in plain_text(late[0].message)
         # Once only.
         clock.advance(minutes=1)
         await tick_all(daemon, 1)
@@ -262,7 +262,7 @@ async def test_five_sites_down_within_the_window_make_one_mail_per_recipient(
         mails = await smtp_server.wait_for_async(2)
         assert sorted(m.rcpt_tos[0] for m in mails) == ["ann@acme.example", "jo@acme.example"]
         for m in mails:
-            text = m.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+            text = plain_text(m.message)
             for i in range(5):
                 assert f"s{i}" in text
             assert "5 NOTICES" in text and "HTTP 503" in text
@@ -319,7 +319,7 @@ async def _isolated(
         mails = await smtp_server.wait_for_async(1)
         assert [m.rcpt_tos[0] for m in mails] == [SUPPORT]
         assert mails[0].message["X-Monitord-Kind"] == "connectivity"
-        text = mails[0].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        text = plain_text(mails[0].message)
         found = re.search(r"(\d+) of (\d+) checks fail at once", text)
         assert found is not None and canary in text
         failing, total = int(found[1]), int(found[2])
@@ -337,15 +337,7 @@ async def _isolated(
         await settle(daemon)
         mails = await smtp_server.wait_for_async(1 + 1 + 3 * 2)
         restored = [m for m in mails if m.message["X-Monitord-Kind"] == "connectivity"]
-        assert (
-            len(restored) == 2
-            and "restored"
-            in restored[1]
-            .message.get_body(  # type: ignore[union-attr]
-                ("plain",)
-            )
-            .get_content()
-        )
+        assert len(restored) == 2 and "restored" in plain_text(restored[1].message)
         downs = [m for m in mails if m.message["X-Monitord-Kind"] == "site-down"]
         assert sorted({m.message["X-Monitord-Site"] for m in downs}) == ["s0", "s1", "s2"]
         # The nine that came back meanwhile were never told about, so no recovery mail.

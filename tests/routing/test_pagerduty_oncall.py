@@ -6,6 +6,7 @@ names (the Events API has no field for a user)."""
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitord.events import Event
@@ -15,16 +16,16 @@ from monitord.oncall import on_call
 from monitord.routing import route
 from tests.helpers.sites import serve_app
 from tests.notify.standins.pagerduty import PagerDutyStandIn
-from tests.routing.conftest import ISSUE_ROUTES, ONCALL, event, make_config
+from tests.routing.conftest import EXAMPLE_ROUTES, ONCALL, event, make_config
 
 KEY = "0123456789abcdefABCDEF0123456789"
 
 
-async def _send_all(ev: Event, when: str) -> tuple[list[dict[str, object]], str]:
+async def _send_all(ev: Event, when: str) -> tuple[list[dict[str, Any]], str]:
     standin = PagerDutyStandIn(routing_keys={KEY})
     async with serve_app(standin.app()) as site:
         options = {"type": "pagerduty", "routing_key": KEY, "base_url": site.url}
-        config = make_config(routes=ISSUE_ROUTES, oncall=ONCALL, notifiers={"pagerduty": options})
+        config = make_config(routes=EXAMPLE_ROUTES, oncall=ONCALL, notifiers={"pagerduty": options})
         assert config.main.oncall is not None
         who = on_call(config.main.oncall, ZoneInfo("Europe/London"), ev.at).person.name
         pages = [n for n in route(ev, config) if n.notifier == "pagerduty"]
@@ -58,7 +59,7 @@ async def test_over_christmas_the_override_is_who_the_trigger_names() -> None:
     ev = event("security-now", at="2026-12-25T10:00", severity="critical")
     (body,), who = await _send_all(ev, "Christmas Day")
     assert who == "Alex"  # the override, 24 Dec 17:00 to 29 Dec 09:00
-    assert body["payload"]["custom_details"]["on_call"] == {  # type: ignore[index]
+    assert body["payload"]["custom_details"]["on_call"] == {
         "name": "Alex",
         "pagerduty_user": "P456",
     }

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitord.config.models import Route, RouteMatch
-from monitord.events import Event
+from monitord.events import Event, EventKind, Severity
 from monitord.routing import (
     DEFAULT_ROUTES,
     grouping_window,
@@ -16,7 +16,7 @@ from monitord.routing import (
     route,
     short_form,
 )
-from tests.routing.conftest import CLIENTS, ISSUE_ROUTES, ONCALL, event, make_config, utc
+from tests.routing.conftest import CLIENTS, EXAMPLE_ROUTES, ONCALL, event, make_config, utc
 
 SUPPORT = "support@collective.example"
 OFFICE = "2026-11-26T14:00"  # Thursday, office time; Alex is on the rota
@@ -28,13 +28,13 @@ AFTER_XMAS = utc("2026-12-30T09:00")  # 25 Christmas, 28 Boxing Day (observed), 
 Row = tuple[str, str, datetime | None]
 
 
-def got(kind: str, client: str, site: str | None, at: str) -> set[Row]:
-    cfg = make_config(routes=ISSUE_ROUTES, oncall=ONCALL)
+def got(kind: EventKind, client: str, site: str | None, at: str) -> set[Row]:
+    cfg = make_config(routes=EXAMPLE_ROUTES, oncall=ONCALL)
     ev = event(kind, client, site, at)
     return {(n.notifier, n.recipient, n.due_at) for n in route(ev, cfg, now=utc(at))}
 
 
-ISSUE_TABLE: list[tuple[str, str, str, str | None, str, set[Row]]] = [
+EXAMPLE_TABLE: list[tuple[str, EventKind, str, str | None, str, set[Row]]] = [
     (
         "office-hours site-down: ticket and contacts now",
         "site-down", "acme", "acme-www", OFFICE,
@@ -153,21 +153,21 @@ ISSUE_TABLE: list[tuple[str, str, str, str | None, str, set[Row]]] = [
 
 @pytest.mark.parametrize(
     ("why", "kind", "client", "site", "at", "expected"),
-    ISSUE_TABLE,
-    ids=[row[0] for row in ISSUE_TABLE],
+    EXAMPLE_TABLE,
+    ids=[row[0] for row in EXAMPLE_TABLE],
 )
-def test_issue_routes(
-    why: str, kind: str, client: str, site: str | None, at: str, expected: set[Row]
+def test_example_routes(
+    why: str, kind: EventKind, client: str, site: str | None, at: str, expected: set[Row]
 ) -> None:
     assert got(kind, client, site, at) == expected, why
 
 
-# ---------------------------------------------------------------- the defaults: part 1/2 + tickets
+# ---------------------------------------------------------------- the built-in routes
 
 TICKET = ("tickets", "")
 """Every problem becomes a ticket: the built-in ``tickets`` (tickets-local) notifier."""
 
-LEGACY_TABLE: list[tuple[str, str, str, list[tuple[str, str]]]] = [
+BUILT_IN_TABLE: list[tuple[EventKind, str, str, list[tuple[str, str]]]] = [
     ("site-down", "acme", OFFICE, [("email", "jo@acme.example"), TICKET]),
     ("site-down", "acme", EVENING, [("email", "jo@acme.example"), TICKET]),
     # Reminders and flapping comment on the incident's ticket.
@@ -188,9 +188,9 @@ LEGACY_TABLE: list[tuple[str, str, str, list[tuple[str, str]]]] = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "client", "at", "expected"), LEGACY_TABLE)
-def test_without_routes_the_part_1_and_2_rules_and_a_ticket_per_problem_hold_exactly(
-    kind: str, client: str, at: str, expected: list[tuple[str, str]]
+@pytest.mark.parametrize(("kind", "client", "at", "expected"), BUILT_IN_TABLE)
+def test_without_routes_the_built_in_routes_hold_exactly(
+    kind: EventKind, client: str, at: str, expected: list[tuple[str, str]]
 ) -> None:
     cfg = make_config(notifiers={})
     ev = event(kind, client, None, at)
@@ -212,7 +212,7 @@ def test_default_security_page_uses_the_rota_once_there_is_one() -> None:
 
 
 def test_only_what_goes_to_oncall_pager_is_a_page() -> None:
-    cfg = make_config(routes=ISSUE_ROUTES, oncall=ONCALL)
+    cfg = make_config(routes=EXAMPLE_ROUTES, oncall=ONCALL)
     notes = route(event("site-down", "beta", "beta-www", EVENING), cfg, now=utc(EVENING))
     assert {(n.notifier, n.page) for n in notes} == {
         ("pagerduty", True),
@@ -244,7 +244,7 @@ def test_default_oncall_without_a_rota_is_the_security_oncall_notifier() -> None
 # ---------------------------------------------------------------- match keys
 
 
-MATCH_TABLE: list[tuple[dict[str, object], str, str, str | None, str, str | None]] = [
+MATCH_TABLE: list[tuple[dict[str, object], EventKind, str, str | None, Severity, str | None]] = [
     ({}, "site-down", "acme", "acme-www", "error", None),
     ({"kind": "site-down"}, "site-recovered", "acme", "acme-www", "error", "kind is site-recovered"),
     ({"kind": ["site-down", "certificate"]}, "certificate", "acme", "acme-www", "error", None),
@@ -272,10 +272,10 @@ MATCH_TABLE: list[tuple[dict[str, object], str, str, str | None, str, str | None
 @pytest.mark.parametrize(("match", "kind", "client", "site", "severity", "problem"), MATCH_TABLE)
 def test_match(
     match: dict[str, object],
-    kind: str,
+    kind: EventKind,
     client: str,
     site: str | None,
-    severity: str,
+    severity: Severity,
     problem: str | None,
 ) -> None:
     cfg = make_config()
@@ -286,7 +286,7 @@ def test_match(
 
 
 @pytest.mark.parametrize("kind", ["site-reminder", "site-flapping"])
-def test_a_kind_named_by_some_route_no_longer_counts_as_site_down(kind: str) -> None:
+def test_a_kind_named_by_some_route_no_longer_counts_as_site_down(kind: EventKind) -> None:
     routes = [
         {"match": {"kind": "site-down"}, "notify": ["agency"]},
         {"match": {"kind": kind}, "notify": ["client-contacts"]},
@@ -375,7 +375,7 @@ def test_named_notifier_and_tickets_targets() -> None:
 
 
 def test_plan_traces_say_why() -> None:
-    cfg = make_config(routes=ISSUE_ROUTES, oncall=ONCALL)
+    cfg = make_config(routes=EXAMPLE_ROUTES, oncall=ONCALL)
     p = plan(event("site-down", "beta", "beta-www", EVENING), cfg, utc(EVENING))
     assert [(t.index, t.status) for t in p.traces] == [
         (1, "no-match"),
@@ -388,7 +388,7 @@ def test_plan_traces_say_why() -> None:
 
 
 def test_short_form() -> None:
-    r = Route.model_validate(ISSUE_ROUTES[1])
+    r = Route.model_validate(EXAMPLE_ROUTES[1])
     assert short_form(r) == (
         "kind=site-down client_cover=out_of_hours when=out_of_hours -> oncall-pager"
     )
@@ -396,9 +396,10 @@ def test_short_form() -> None:
 
 
 def test_grouping_window_defaults() -> None:
-    assert grouping_window(make_config()) == timedelta(0)  # part-1 behaviour
-    assert grouping_window(make_config(routes=ISSUE_ROUTES)) == timedelta(seconds=30)
-    assert grouping_window(make_config(grouping={"window": "0s"}, routes=ISSUE_ROUTES)) == (
+    # No routes: each notification is sent alone, at once.
+    assert grouping_window(make_config()) == timedelta(0)
+    assert grouping_window(make_config(routes=EXAMPLE_ROUTES)) == timedelta(seconds=30)
+    assert grouping_window(make_config(grouping={"window": "0s"}, routes=EXAMPLE_ROUTES)) == (
         timedelta(0)
     )
     assert grouping_window(make_config(grouping={"window": "10s"})) == timedelta(seconds=10)

@@ -174,7 +174,7 @@ def test_check_config_reports_routing_references(
     ]
 
 
-def test_check_config_accepts_the_issue_example(
+def test_check_config_accepts_the_documented_example(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     d = config(tmp_path)

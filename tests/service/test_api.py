@@ -19,6 +19,7 @@ from monitord.daemon import Daemon, check_key
 from monitord.probes.base import ProbeResult
 from tests.helpers.clock import Clock
 from tests.helpers.daemon import T0
+from tests.helpers.secrets import CapturedLogs
 from tests.helpers.smtp import SmtpServer
 from tests.service.conftest import client, running, write_config
 
@@ -299,7 +300,7 @@ async def test_listen_off_runs_no_server_and_a_reload_turns_it_on(tmp_path: Path
 
 
 async def test_an_address_in_use_is_logged_and_monitoring_goes_on(
-    tmp_path: Path, captured_logs: object
+    tmp_path: Path, captured_logs: CapturedLogs
 ) -> None:
     first_cfg = write_config(tmp_path / "one")
     async with running(first_cfg, Clock(T0)) as (_d1, api1):
@@ -309,7 +310,7 @@ async def test_an_address_in_use_is_logged_and_monitoring_goes_on(
         async with running(cfg, Clock(T0)) as (daemon, api):
             assert api.bound is None
             assert await daemon.tick(RIVER, UP) == []  # still monitoring
-    assert "api.listen_failed" in captured_logs.text  # type: ignore[attr-defined]
+    assert "api.listen_failed" in captured_logs.text
 
 
 def test_store_extras_are_read_when_the_tables_exist(tmp_path: Path) -> None:

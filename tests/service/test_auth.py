@@ -21,7 +21,7 @@ from monitord.config.models import HttpConfig, is_loopback_host, split_listen
 from monitord.daemon import check_key
 from tests.helpers.clock import Clock
 from tests.helpers.daemon import T0
-from tests.helpers.secrets import assert_no_secret
+from tests.helpers.secrets import CapturedLogs, assert_no_secret
 from tests.service.conftest import API_TOKEN, client, running, write_config
 
 KEY = check_key("acme", "acme-cron", "heartbeat")
@@ -82,7 +82,7 @@ def test_bad_listen_values_say_how_to_write_them(listen: str) -> None:
     ],
 )
 def test_when_auth_is_required(fields: dict[str, object], auth: bool) -> None:
-    assert HttpConfig(**fields).auth_required is auth  # type: ignore[arg-type]
+    assert HttpConfig(**fields).auth_required is auth
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,7 @@ def test_short_token_is_a_config_error_without_echoing_it(
 
 
 async def test_token_required_everywhere_but_healthz_and_heartbeat(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, captured_logs: object
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, captured_logs: CapturedLogs
 ) -> None:
     monkeypatch.setenv("MONITORD_TEST_API_TOKEN", API_TOKEN)
     cfg = write_config(
@@ -163,8 +163,8 @@ async def test_token_required_everywhere_but_healthz_and_heartbeat(
             assert r.status == 200
         async with http.post(f"{base}/heartbeat/{'y' * len(token)}") as r:
             assert r.status == 404
-    assert_no_secret(API_TOKEN, captured_logs.text)  # type: ignore[attr-defined]
-    assert_no_secret(token, captured_logs.text)  # type: ignore[attr-defined]
+    assert_no_secret(API_TOKEN, captured_logs.text)
+    assert_no_secret(token, captured_logs.text)
 
 
 async def test_loopback_listen_asks_for_nothing(tmp_path: Path) -> None:

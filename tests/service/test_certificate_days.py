@@ -14,7 +14,7 @@ from monitord.commands.status import format_status
 from monitord.daemon import check_key
 from tests.helpers.clock import Clock
 from tests.helpers.sites import serve_app
-from tests.helpers.smtp import SmtpServer
+from tests.helpers.smtp import SmtpServer, plain_text
 from tests.helpers.tls import TestCA
 from tests.service.conftest import client, running, write_config
 from tests.service.test_api import labels, metrics_of
@@ -73,7 +73,7 @@ async def test_one_certificate_reads_the_same_days_everywhere(
             assert result.message == "certificate expires in 9 days"  # 1. the probe
 
             (mail,) = await smtp_server.wait_for_async(1)
-            body = mail.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+            body = plain_text(mail.message)
             assert "CERTIFICATE EXPIRES IN 9 DAYS" in body  # 2. the e-mail
             assert "TLS certificate of 127.0.0.1 expires" in body  # the host probed
             assert re.search(r"Days left:\s+9\s", body), body

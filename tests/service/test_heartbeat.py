@@ -3,8 +3,9 @@ with beats over real HTTP, a driven clock and the e-mails a real SMTP server rec
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -20,14 +21,14 @@ from monitord.probes.heartbeat import (
 )
 from tests.helpers.clock import Clock
 from tests.helpers.daemon import T0
-from tests.helpers.smtp import SmtpServer
+from tests.helpers.smtp import SmtpServer, plain_text
 from tests.service.conftest import client, running, write_config
 
 KEY = check_key("acme", "acme-cron", "heartbeat")
 SPEC = HeartbeatCheck(type="heartbeat", every="1h", grace="10m")
 
 
-def at(**kw: float):  # type: ignore[no-untyped-def]
+def at(**kw: float) -> datetime:
     return T0 + timedelta(**kw)
 
 
@@ -65,7 +66,7 @@ def at(**kw: float):  # type: ignore[no-untyped-def]
         (at(minutes=30), at(minutes=20), True, "last heartbeat 0s ago"),
     ],
 )
-def test_verdict_table(last_beat, now, ok, message) -> None:  # type: ignore[no-untyped-def]
+def test_verdict_table(last_beat: datetime, now: datetime, ok: bool, message: str) -> None:
     result = evaluate(SPEC, HeartbeatRecord("t", created=T0, last_beat=last_beat), now)
     assert (result.ok, result.message) == (ok, message)
 
@@ -85,7 +86,9 @@ def test_no_record_fails_and_says_why() -> None:
         ({}, timedelta(seconds=60)),
     ],
 )
-def test_evaluation_interval_defaults_to_a_fraction_of_every(fields, interval) -> None:  # type: ignore[no-untyped-def]
+def test_evaluation_interval_defaults_to_a_fraction_of_every(
+    fields: dict[str, Any], interval: timedelta
+) -> None:
     assert HeartbeatCheck(type="heartbeat", **fields).interval == interval
 
 
@@ -98,7 +101,7 @@ def test_evaluation_interval_defaults_to_a_fraction_of_every(fields, interval) -
         ({"grace": "-1m"}, "is not a duration"),
     ],
 )
-def test_invalid_heartbeat_checks(fields, problem) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_heartbeat_checks(fields: dict[str, Any], problem: str) -> None:
     with pytest.raises(ValidationError, match=problem):
         HeartbeatCheck(type="heartbeat", **fields)
 
@@ -187,7 +190,7 @@ async def test_missed_heartbeat_goes_down_and_a_beat_brings_it_up_with_mail(
         down = (await smtp_server.wait_for_async(1))[0]
         assert down.rcpt_tos == ("jo@acme.example",)
         assert "acme-cron" in down.message["Subject"]
-        body = down.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        body = plain_text(down.message)
         assert "no heartbeat since 2026-11-26T14:05:00Z" in body
         assert daemon.store is not None
         assert [(i.key, i.check) for i in await daemon.store.open_incidents()] == [

@@ -136,8 +136,13 @@ async def test_a_blocked_event_loop_sends_no_watchdog_ping(
     assert n.watchdog == 0.02
     task = asyncio.create_task(n.watchdog_loop())
     loop = asyncio.get_running_loop()
-    pinged = loop.create_future()
-    loop.add_reader(sock.fileno(), lambda: pinged.done() or pinged.set_result(sock.recv(64)))
+    pinged: asyncio.Future[bytes] = loop.create_future()
+
+    def on_readable() -> None:
+        if not pinged.done():
+            pinged.set_result(sock.recv(64))
+
+    loop.add_reader(sock.fileno(), on_readable)
     try:
         assert await asyncio.wait_for(pinged, WAIT) == b"WATCHDOG=1"
         loop.remove_reader(sock.fileno())

@@ -1,4 +1,4 @@
-"""systemd/monitord.service: the directives the issue asks for, and systemd/check-unit.sh
+"""systemd/monitord.service: its hardening and restart directives, and systemd/check-unit.sh
 (``systemd-analyze verify`` + ``security --offline=yes`` at most 2.0) passing on it and failing
 on a weakened copy. Skipped without systemd-analyze, except on CI (set CI=1)."""
 
@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -109,7 +110,7 @@ def test_check_unit_passes() -> None:
     ],
     ids=["exposure", "verify"],
 )
-def test_check_unit_fails_on_a_weaker_unit(tmp_path: Path, weaken) -> None:  # type: ignore[no-untyped-def]
+def test_check_unit_fails_on_a_weaker_unit(tmp_path: Path, weaken: Callable[[str], str]) -> None:
     (tmp_path / "check-unit.sh").write_text(SCRIPT.read_text())
     (tmp_path / "monitord.service").write_text(weaken(UNIT.read_text()))
     proc = subprocess.run(

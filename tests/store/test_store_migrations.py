@@ -15,7 +15,7 @@ from monitord.store.migrations import LATEST_VERSION, MIGRATIONS, Migration, mig
 NOW = datetime(2026, 3, 18, 16, 30, tzinfo=UTC)
 
 TABLES = {"schema_version", "check_state", "latest_result", "incident", "meta", "outbox"}
-"""The core tables (part 1); later migrations add their own, checked by their own tests."""
+"""The core tables (the first migration); later migrations add their own, checked by their own tests."""
 
 
 def tables(path: Path) -> set[str]:

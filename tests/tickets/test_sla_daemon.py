@@ -23,7 +23,7 @@ from monitord.tickets_sla import TicketSlaService, tickets_sla_service
 from tests.helpers.clock import Clock
 from tests.helpers.daemon import KEY, Switchable, write_config
 from tests.helpers.sites import LoopbackSite
-from tests.helpers.smtp import SmtpServer
+from tests.helpers.smtp import SmtpServer, plain_text
 
 DOWN_AT = datetime(2026, 11, 26, 16, 30, tzinfo=UTC)  # Thursday, GMT = UTC
 DUE = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)  # Friday 09:30
@@ -121,7 +121,7 @@ async def test_unacknowledged_ticket_reminds_the_agency_once_at_respond_by(
     mails = await smtp_server.wait_for_async(before + 1)
     reminder = mails[-1]
     assert reminder.rcpt_tos == ("support@collective.example",)
-    text = reminder.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    text = plain_text(reminder.message)
     assert f"#{ticket.id}" in text and "monitord tickets ack" in text
 
     # One reminder only, however often the SLA runs.

@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from monitord.errors import PermanentError
 from monitord.notify.base import NOTIFIER_API_VERSION, Notification
+from monitord.notify.plugins import NotifierContext
 
 
 class JsonLinesNotifier:
@@ -39,7 +40,7 @@ class JsonLinesNotifier:
                 raise ValueError(f"{v!r} is a directory; name a file, e.g. var/out.jsonl")
             return v
 
-    def __init__(self, name: str, options: Options, ctx: Any) -> None:
+    def __init__(self, name: str, options: Options, ctx: NotifierContext) -> None:
         self.name = name
         self.path = options.path if options.path.is_absolute() else ctx.config_dir / options.path
         self._clock = ctx.clock
