@@ -49,7 +49,7 @@ from monitord.config.models import (
 )
 from monitord.events import CONTACT_KIND, Event
 from monitord.notify.base import Notification
-from monitord.notify.plugins import TICKET_TYPES, configured_types
+from monitord.notify.names import TICKET_TYPES, configured_types
 from monitord.oncall import on_call, recipient_for
 
 AGENCY_KINDS = frozenset({"security-unknown", "connectivity", "ticket-overdue", "psa-heads-up"})
