@@ -37,7 +37,7 @@ from typing import Any, Literal
 from monitord.config.models import AlertPolicy
 from monitord.events import Event, EventKind, Severity
 from monitord.limits import FLAP_TRANSITIONS, FLAP_WINDOW
-from monitord.probes.base import ProbeResult
+from monitord.results import ProbeResult
 
 Status = Literal["unknown", "up", "down"]
 

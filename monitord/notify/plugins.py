@@ -34,9 +34,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from structlog.typing import FilteringBoundLogger
 
 from monitord.clock import Clock, utcnow
-from monitord.config.models import EMAIL_NOTIFIER, Agency, Config, SmtpConfig
+from monitord.config.models import Agency, Config, SmtpConfig
 from monitord.errors import ConfigError, ConfigIssue, NotifierTypeError
 from monitord.notify.base import NOTIFIER_API_VERSION, Notifier
+from monitord.notify.names import EMAIL as EMAIL
+from monitord.notify.names import TICKET_TYPES as TICKET_TYPES
+from monitord.notify.names import TICKETS as TICKETS
+from monitord.notify.names import TICKETS_LOCAL as TICKETS_LOCAL
+from monitord.notify.names import configured_types as configured_types
 from monitord.redact import display_host
 
 # What a notifier plugin and its tests may use (docs/notifiers.md); the rest is monitord's loader.
@@ -50,18 +55,6 @@ if TYPE_CHECKING:
     from monitord.store.base import Store
 
 ENTRY_POINT_GROUP = "monitord.notifiers"
-
-EMAIL = EMAIL_NOTIFIER
-"""The notifier every configuration with ``smtp:`` has: e-mail to each notification's recipient."""
-
-TICKETS = "tickets"
-TICKETS_LOCAL = "tickets-local"
-TICKET_TYPES = frozenset(
-    {TICKETS_LOCAL, "jira", "zendesk", "freshdesk", "redmine", "helpdesk-email"}
-)
-"""The built-in ticket systems. The notifier named ``tickets`` of type ``tickets-local`` exists
-unless the configuration has a notifier named ``tickets`` or one of these types of its own (a
-third-party ticket plugin is used as the ``tickets`` target when it is named ``tickets``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,20 +269,6 @@ def site_hosts(config: Config) -> dict[tuple[str, str], str]:
         for site in client.sites:
             if host := display_host(site.display_url):
                 out[(client.client, site.id)] = host
-    return out
-
-
-def configured_types(config: Config) -> dict[str, str]:
-    """Notifier name → type, as the configuration has them (``email`` included with smtp)."""
-    out: dict[str, str] = {}
-    if config.main.smtp is not None:
-        out[EMAIL] = EMAIL
-    for name, entry in config.main.notifiers.items():
-        out[name] = entry.type
-    if TICKETS not in out and not TICKET_TYPES & set(out.values()):
-        # Every problem becomes a ticket: without a ticket system configured, they are kept
-        # in monitord's own store (`monitord tickets list`).
-        out[TICKETS] = TICKETS_LOCAL
     return out
 
 

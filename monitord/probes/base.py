@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,26 +18,10 @@ from typing import TYPE_CHECKING, Any
 from monitord.clock import Clock, utcnow
 from monitord.config.models import CheckSpec, Site
 from monitord.errors import ProbeSetupError
+from monitord.results import ProbeResult
 
 if TYPE_CHECKING:
     import aiohttp
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeResult:
-    ok: bool
-    """The check passed (a warning may still be attached)."""
-    message: str
-    """One short line for people: ``HTTP 200 in 85 ms``, ``timed out after 10s``."""
-    duration: float = 0.0
-    """Seconds from the probe's start to its end, set by the runner."""
-    warning: str | None = None
-    """A passing check that needs attention soon, e.g. a certificate close to expiry."""
-    details: Mapping[str, Any] = field(default_factory=dict)
-    """Machine-readable facts: ``status``, ``cert_days_left``, ``cert_not_after``, ``addresses``."""
-    inconclusive: bool = False
-    """The monitor could not run the probe (it was out of open files): the result says nothing
-    about the site, and the incident engine leaves the check's state as it was."""
 
 
 @dataclass(frozen=True, slots=True)

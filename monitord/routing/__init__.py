@@ -48,7 +48,8 @@ from monitord.config.models import (
 )
 from monitord.events import CONTACT_KIND, Event
 from monitord.notify.base import Notification
-from monitord.notify.plugins import TICKET_TYPES, configured_types
+from monitord.notify.names import EMAIL as EMAIL
+from monitord.notify.names import TICKET_TYPES, TICKETS, configured_types
 from monitord.oncall import on_call, recipient_for
 
 AGENCY_KINDS = frozenset({"security-unknown", "connectivity", "ticket-overdue", "psa-heads-up"})
@@ -111,11 +112,6 @@ DEFAULT_ROUTES: tuple[Route, ...] = (
     Route.model_validate({"match": {"kind": ["psa-heads-up"]}, "notify": ["oncall-pager"]}),
 )
 """The built-in routes, for when none is configured or none matches (see the module docstring)."""
-
-EMAIL = "email"
-
-TICKETS = "tickets"
-TICKETS_LOCAL_TYPE = "tickets-local"
 
 DEFAULT_GROUPING_WINDOW = timedelta(seconds=30)
 """Storm grouping when ``routes:`` are configured and ``grouping:`` is not: long enough for a

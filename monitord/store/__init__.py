@@ -1,4 +1,13 @@
-"""Durable state behind one Protocol (store.base.Store); SQLite by default (store.sqlite)."""
+"""Durable state behind one Protocol (store.base.Store); SQLite by default (store.sqlite).
+
+``SqliteStore`` is imported on first use, so that the Protocols and row values of
+``monitord.store.base`` (which the pure core reads) do not bring sqlite3 and asyncio with them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from monitord.store.base import (
     FAILED,
@@ -12,7 +21,9 @@ from monitord.store.base import (
     ResultRow,
     Store,
 )
-from monitord.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from monitord.store.sqlite import SqliteStore
 
 __all__ = [
     "FAILED",
@@ -27,3 +38,9 @@ __all__ = [
     "SqliteStore",
     "Store",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SqliteStore":
+        return importlib.import_module("monitord.store.sqlite").SqliteStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
