@@ -1,6 +1,6 @@
 """The advisory watcher: polls drupal.org, decides per site, notifies through the outbox.
 
-:class:`SecurityService` is a daemon :class:`~monitord.daemon.Service`. Each round
+:class:`SecurityService` is a daemon service (:class:`monitord.runtime.Service`). Each round
 (:meth:`SecurityService.run_once`, which tests call with a driven clock):
 
 1. fetch every configured feed and psa.json (conditional GET, one aiohttp session, ETags in the
@@ -12,7 +12,8 @@
    advisory was revised, or the installed version changed) with :mod:`monitord.drupal.decide`;
 4. queue patch-day items; at 09:00 agency time on patch day, one ``patch-day`` event per site;
 5. write advisories, decisions, queue changes and their notifications in ONE transaction, so a
-   restart, a re-poll or the same advisory in two feeds changes nothing.
+   restart, a re-poll or the same advisory in two feeds changes nothing (the daemon's event
+   pipeline, :meth:`monitord.runtime.Runtime.emit`: stored, then told, then sent).
 
 The background loop sleeps :func:`~monitord.drupal.fetch.poll_interval` between rounds (fast in
 the Wednesday window and in windows PSAs announced), waking earlier for a due patch day.
@@ -44,7 +45,7 @@ from monitord.notify.base import Notification
 from monitord.store.base import AdvisoryRow, DecisionRow, PatchItemRow, SecurityChanges
 
 if TYPE_CHECKING:
-    from monitord.daemon import Daemon
+    from monitord.runtime import Runtime, RuntimeStore
 
 INVENTORY_COMMAND_REFRESH = timedelta(hours=1)
 """A ``command`` inventory (drush/composer on the site's host) is run at most this often: it
@@ -129,8 +130,8 @@ class SecurityService:
 
     name = "security"
 
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         self.log = get_logger(component="security")
         self._session: aiohttp.ClientSession | None = None
         self._fetcher: FeedFetcher | None = None
@@ -143,23 +144,22 @@ class SecurityService:
         self._queue: dict[tuple[str, str], PatchItemRow] = {}
         self._inventories: dict[str, _CachedInventory] = {}
         self._inventory_problems: str | None = None
-        self._calendar: BusinessCalendar | None = None
         self.last_report: PollReport | None = None
 
     # ------------------------------------------------------------------ life cycle
 
-    async def start(self, daemon: Daemon) -> None:
-        self.daemon = daemon
+    async def start(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         store = self._store()
-        connector = aiohttp.TCPConnector(ssl=daemon.ssl_context) if daemon.ssl_context else None
+        ssl_context = runtime.ssl_context
+        connector = aiohttp.TCPConnector(ssl=ssl_context) if ssl_context else None
         self._session = aiohttp.ClientSession(connector=connector)
         self._fetcher = FeedFetcher(self._session, store.get_meta, store.set_meta)
         for row in await store.load_advisories():
             self._remember(row)
         self._decisions = await store.load_decisions()
         self._queue = {(q.site, q.advisory): q for q in await store.patch_queue()}
-        self._calendar = None
-        if daemon.schedule:
+        if runtime.background:
             self._task = asyncio.create_task(self._loop(), name="security-advisories")
 
     async def stop(self) -> None:
@@ -172,31 +172,22 @@ class SecurityService:
             await self._session.close()
             self._session = None
 
-    async def reload(self, daemon: Daemon) -> None:
-        """New config: rebuild the calendar, reload inventories, poll again soon."""
-        self.daemon = daemon
-        self._calendar = None
+    async def reload(self, runtime: Runtime) -> None:
+        """New config: reload inventories, poll again soon (the calendar follows the config)."""
+        self.runtime = runtime
         self._inventories.clear()
         self._wake.set()
 
     # ------------------------------------------------------------------ helpers
 
-    def _store(self) -> Any:
-        store = self.daemon.store
-        if store is None:
-            raise RuntimeError("the security service needs the daemon's store; start it first")
-        return store
+    def _store(self) -> RuntimeStore:
+        return self.runtime.store
 
     def _config(self) -> Config:
-        config = self.daemon.config
-        if config is None:
-            raise RuntimeError("the security service needs the daemon's config; start it first")
-        return config
+        return self.runtime.config()
 
     def calendar(self) -> BusinessCalendar:
-        if self._calendar is None:
-            self._calendar = BusinessCalendar.from_agency(self._config().main.agency)
-        return self._calendar
+        return self.runtime.calendar()
 
     def _remember(self, row: AdvisoryRow) -> None:
         key = (row.id, row.source)
@@ -468,19 +459,11 @@ class SecurityService:
             events.append((dc.patch_day_event(site_queue, now, day), now))
 
         notes: list[tuple[Notification, datetime]] = []
+        told: list[tuple[Event, list[Notification]]] = []
         for event, due_at in events:
-            routed = self.daemon.route(event)
+            routed = self.runtime.route(event)
             notes.extend((n, due_at) for n in routed)
-            for listener in self.daemon.event_listeners:
-                listener(event, routed)
-            self.log.info(
-                "event",
-                kind=event.kind,
-                client=event.client,
-                site=event.site,
-                summary=event.summary,
-                notifications=len(routed),
-            )
+            told.append((event, routed))
         report.events = [e for e, _ in events]
         changes = SecurityChanges(
             advisories=rows,
@@ -490,11 +473,12 @@ class SecurityService:
             ticketed=ticketed,
             notifications=notes,
         )
-        if changes:
-            store = self._store()
-            report.notifications = await self.daemon.pipeline.persist(
-                "advisory decisions", lambda: store.save_security(changes, now)
-            )
+        store = self._store()
+
+        async def commit() -> int:
+            return await store.save_security(changes, now) if changes else 0
+
+        report.notifications = await self.runtime.emit("advisory decisions", told, commit)
         # Written: now the memory may follow.
         for row in rows:
             self._remember(row)
@@ -507,8 +491,6 @@ class SecurityService:
         for key in ticketed:
             if key in self._queue:
                 self._queue[key] = replace(self._queue[key], ticketed_at=now)
-        if report.notifications and self.daemon.sender is not None:
-            self.daemon.sender.wake()
         interval = poll_interval(
             now, dc.psa_windows(self._parsed.values(), now), sec.interval, sec.fast_interval
         )
@@ -534,7 +516,7 @@ class SecurityService:
     async def _loop(self) -> None:
         while True:
             try:
-                report = await self.run_once(self.daemon.clock())
+                report = await self.run_once(self.runtime.clock())
                 delay = report.next_poll
             except asyncio.CancelledError:
                 raise
@@ -546,9 +528,8 @@ class SecurityService:
                 await asyncio.wait_for(self._wake.wait(), timeout=max(delay.total_seconds(), 1.0))
 
 
-def security_service(daemon: Daemon) -> SecurityService | None:
+def security_service(runtime: Runtime) -> SecurityService | None:
     """The daemon's service factory: None when ``security.enabled`` is false."""
-    config = daemon.config
-    if config is not None and not config.main.security.enabled:
+    if not runtime.config().main.security.enabled:
         return None
-    return SecurityService(daemon)
+    return SecurityService(runtime)
