@@ -45,7 +45,7 @@ MAX_MODULE_LINES = 600
 
 LONG_MODULES: dict[str, str] = {
     "monitord/config/models.py": "one concern, the configuration schema: a model per section",
-    "monitord/daemon.py": "wiring and life cycle together; to be split with a narrow runtime",
+    "monitord/daemon.py": "life cycle, the check path and the runtime services get; to split",
     "monitord/drupal/decide.py": "matching, decisions, PSA window text and event builders",
     "monitord/drupal/feeds.py": "the advisory feeds: fetching, parsing and their wording",
     "monitord/notify/render.py": "every notification text, by event kind",
