@@ -14,28 +14,28 @@ import hashlib
 import signal
 import ssl
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, TypeVar
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitord.calendar import BusinessCalendar
+from monitord.checks import CheckView, check_target, site_key
+from monitord.checks import check_key as check_key  # where commands and tests look for it
 from monitord.clock import Clock, utcnow
 from monitord.config import load_config
 from monitord.config.models import (
     CheckSpec,
     ClientConfig,
     Config,
-    DnsCheck,
     HeartbeatCheck,
-    HttpCheck,
     Site,
-    TcpCheck,
     TlsCheck,
 )
 from monitord.errors import ConfigError, MonitordError, StoreError
@@ -54,13 +54,13 @@ from monitord.logsetup import get_logger
 from monitord.notify.base import Notification, Notifier, is_mergeable
 from monitord.notify.plugins import NOTIFIER_TYPES
 from monitord.outbox import OutboxSender
-from monitord.pipeline import Pipeline
+from monitord.pipeline import Pipeline, StoreHealth, Told
 from monitord.probes.base import ProbeContext, ProbeResult
 from monitord.probes.heartbeat import HeartbeatBook
 from monitord.probes.runner import open_probe_context, run_check
-from monitord.redact import display_host
 from monitord.routing import paging_warnings
 from monitord.routing.desk import RoutingDesk
+from monitord.runtime import ResultListener, RuntimeStore, Service, ServiceFactory, SupervisorLink
 from monitord.site_incident import (
     SITE_KEY_PREFIX,
     SiteEvaluation,
@@ -122,10 +122,6 @@ def settle_heap(*, after_reload: bool = False) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def check_key(client: str, site: str, check: str) -> str:
-    return f"{client}/{site}/{check}"
-
-
 def schedule_offset(key: str, interval: timedelta) -> timedelta:
     """A stable offset in [0, interval) from the key: first runs spread over the interval."""
     h = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
@@ -155,25 +151,6 @@ def last_due(now: datetime, start: datetime, interval: timedelta) -> datetime:
         return start
     k = (now - start) // interval
     return start + k * interval
-
-
-def check_target(site: Site, spec: CheckSpec) -> str:
-    """What a check probes, as messages may show it (display forms only: no secrets):
-    ``https://www.acme.example/``, ``solr.acme.example:8983``; empty for a heartbeat."""
-    host = display_host(site.display_url) or site.id
-    if isinstance(spec, HttpCheck):
-        return site.display_url_of(spec)
-    if isinstance(spec, TcpCheck | TlsCheck):
-        return f"{spec.host or host}:{spec.port}"
-    if isinstance(spec, DnsCheck):
-        return spec.name or host
-    return ""
-
-
-def site_key(client: str, site: str) -> str:
-    """What a site's incident is serialised on (Pipeline.hold) and stored under (with
-    SITE_KEY_PREFIX)."""
-    return f"{client}/{site}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,26 +199,6 @@ def scheduled_checks(config: Config) -> dict[str, ScheduledCheck]:
 NotifierFactory = Callable[[Config, ssl.SSLContext | None, Store | None], dict[str, Notifier]]
 
 
-class Service(Protocol):
-    """A part of the daemon with its own life cycle (advisory watcher, HTTP API, watchdog…).
-
-    Services are started after the store, probes, notifiers and scheduler are up, in list
-    order; stopped in reverse order before them; told after every successful reload.
-    """
-
-    name: str
-
-    async def start(self, daemon: Daemon) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def reload(self, daemon: Daemon) -> None: ...
-
-
-ServiceFactory = Callable[["Daemon"], Service | None]
-"""Builds a service for a daemon (or None when its config turns it off)."""
-
-
 def default_services() -> list[ServiceFactory]:
     """The services a real daemon runs. Each part of monitord adds its factory here."""
     from monitord.api.server import api_service
@@ -261,6 +218,120 @@ def default_notifiers(
     from monitord.notify.plugins import build_notifiers
 
     return build_notifiers(config, ssl_context, utcnow, store=store)
+
+
+_T = TypeVar("_T")
+
+
+class DaemonRuntime:
+    """The daemon as its services see it (monitord.runtime.ServiceRuntime): read-only views
+    of its state, and its event pipeline. Valid once the daemon has started."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._d = daemon
+        self._calendar: tuple[Config, BusinessCalendar] | None = None
+
+    def config(self) -> Config:
+        config = self._d.config
+        assert config is not None, "the daemon has not loaded its configuration yet"
+        return config
+
+    @property
+    def store(self) -> RuntimeStore:
+        store = self._d.store
+        assert store is not None, "the daemon has not opened its store yet"
+        return store
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self._d.clock
+
+    def calendar(self) -> BusinessCalendar:
+        config = self.config()
+        if self._calendar is None or self._calendar[0] is not config:
+            self._calendar = (config, BusinessCalendar.from_agency(config.main.agency))
+        return self._calendar[1]
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return self._d.ssl_context
+
+    @property
+    def background(self) -> bool:
+        return self._d.schedule
+
+    def route(self, event: Event) -> list[Notification]:
+        return self._d.route(event)
+
+    def persist(self, what: str, commit: Callable[[], Awaitable[_T]]) -> Awaitable[_T]:
+        return self._d.pipeline.persist(what, commit)
+
+    def emit(
+        self, what: str, told: Sequence[Told], commit: Callable[[], Awaitable[_T]]
+    ) -> Awaitable[_T]:
+        return self._d.pipeline.emit(what, told, commit)
+
+    @property
+    def checks(self) -> Mapping[str, CheckView]:
+        return self._d.checks
+
+    @property
+    def states(self) -> Mapping[str, CheckState]:
+        return self._d.states
+
+    @property
+    def scheduler_running(self) -> bool:
+        return self._d.scheduler_running
+
+    @property
+    def stopping(self) -> bool:
+        return self._d.stopping
+
+    @property
+    def store_health(self) -> StoreHealth:
+        return self._d.pipeline.health
+
+    @property
+    def probes_run(self) -> int:
+        return self._d.probes_run
+
+    @property
+    def reloads_ok(self) -> int:
+        return self._d.reloads_ok
+
+    @property
+    def reloads_failed(self) -> int:
+        return self._d.reloads_failed
+
+    @property
+    def last_reload(self) -> datetime | None:
+        return self._d.last_reload
+
+    @property
+    def fd_plan(self) -> FdPlan | None:
+        return self._d.fd_plan
+
+    def notifier_names(self) -> list[str]:
+        return list(self._d.notifiers)
+
+    @property
+    def result_listeners(self) -> list[ResultListener]:
+        return self._d.result_listeners
+
+    @property
+    def lateness_listeners(self) -> list[Callable[[float], None]]:
+        return self._d.lateness_listeners
+
+    @property
+    def heartbeats(self) -> HeartbeatBook:
+        return self._d.heartbeats
+
+    async def apply(self, sc: CheckView, result: ProbeResult, now: datetime) -> list[Event]:
+        return await self._d.apply(self._d.checks[sc.key], result, now)
+
+    @property
+    def supervisor(self) -> SupervisorLink:
+        return self._d.sd
 
 
 class Daemon:
@@ -295,9 +366,7 @@ class Daemon:
         self.sender: OutboxSender | None = None
         self.lateness: deque[float] = deque(maxlen=LATENESS_SAMPLES)
         self.probes_run = 0
-        self.event_listeners: list[Callable[[Event, list[Notification]], None]] = []
-        """Called with every event and the notifications routed from it (demo, metrics)."""
-        self.result_listeners: list[Callable[[ScheduledCheck, ProbeResult, datetime], None]] = []
+        self.result_listeners: list[ResultListener] = []
         """Called with every probe result before it is evaluated (metrics)."""
         self._probe_ctx: ProbeContext | None = None
         self._stack = contextlib.AsyncExitStack()
@@ -320,11 +389,16 @@ class Daemon:
         """Called with each scheduled run's lateness in seconds (metrics)."""
         self.pipeline = Pipeline(clock)
         """The durable path from events to stored notifications (monitord.pipeline)."""
+        self.event_listeners = self.pipeline.event_listeners
+        """Called with every stored event and the notifications routed from it (demo)."""
+        self.runtime = DaemonRuntime(self)
+        """What the services are given (monitord.runtime)."""
         self.desk = RoutingDesk(
             lambda: self.config, lambda name: is_mergeable(self.notifiers.get(name)), ssl_context
         )
         """Routing state: storm groups, suppressed DOWNs, connectivity (monitord.routing.desk)."""
         self.desk.persist = self.pipeline.persist
+        self.desk.emit = self.pipeline.emit
 
     # ------------------------------------------------------------------ life cycle
 
@@ -363,6 +437,7 @@ class Daemon:
         self.sender = OutboxSender(
             self.store, self.notifiers, self.clock, get_logger(component="outbox")
         )
+        self.pipeline.wake = self.sender.wake
         self._sender_task = asyncio.create_task(self.sender.run(), name="outbox-sender")
         self.checks = scheduled_checks(config)
         await self.heartbeats.sync(self.store, self.checks, self.clock())
@@ -374,9 +449,9 @@ class Daemon:
             self._prune_task = asyncio.create_task(self._prune_loop(), name="store-retention")
         settle_heap()
         for factory in self.service_factories:
-            service = factory(self)
+            service = factory(self.runtime)
             if service is not None:
-                await service.start(self)
+                await service.start(self.runtime)
                 self.services.append(service)
         self.last_reload = self.clock()
         if config.main.agency.support_email and config.main.smtp is None:
@@ -610,7 +685,7 @@ class Daemon:
                     self._add_job(sc)
         for service in self.services:
             try:
-                await service.reload(self)
+                await service.reload(self.runtime)
             except Exception:
                 self.log.exception("service reload failed", service=service.name)
         settle_heap(after_reload=True)

@@ -13,29 +13,52 @@ DOWN is delayed while the store is failing, never dropped. Callers move their me
 else a check): while a durable write is pending, the next result waits, and is then evaluated
 against the state the store has. So the DOWN and the RECOVERED of an incident are stored, and
 sent, in the order they happened, and two checks of one site never open two incidents.
+
+:meth:`Pipeline.emit` is the one way an event's notifications reach the outbox, whatever raised
+it (an advisory round, the ticket SLA, the connectivity rule): the caller routes the events and
+hands over the transaction that stores them with its own changes; ``emit`` persists it as above,
+then tells the event listeners, logs each event and wakes the outbox sender.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from monitord import limits
 from monitord.clock import Clock
 from monitord.errors import StoreError
 from monitord.logsetup import get_logger
 
+if TYPE_CHECKING:
+    from monitord.events import Event
+    from monitord.notify.base import Notification
+
 _T = TypeVar("_T")
+
+Told = tuple["Event", Sequence["Notification"]]
+"""An event and the notifications routed from it (none when no route wants it)."""
+
+EventListener = Callable[["Event", list["Notification"]], None]
+"""Called with every event once it is stored, and the notifications routed from it."""
 
 
 class Persist(Protocol):
     """``await persist(what, commit)``: ``commit()`` until it is stored (Pipeline.persist)."""
 
     def __call__(self, what: str, commit: Callable[[], Awaitable[_T]], /) -> Awaitable[_T]: ...
+
+
+class Emit(Protocol):
+    """``await emit(what, told, commit)``: store, then tell (Pipeline.emit)."""
+
+    def __call__(
+        self, what: str, told: Sequence[Told], commit: Callable[[], Awaitable[_T]], /
+    ) -> Awaitable[_T]: ...
 
 
 STORE_FAILING_HINT = (
@@ -95,6 +118,37 @@ class Pipeline:
         self.log = get_logger(component="pipeline")
         self._holds: dict[str, tuple[asyncio.Lock, int]] = {}
         self._retrying = 0
+        self.event_listeners: list[EventListener] = []
+        """Called with every stored event and its notifications (demo, tests)."""
+        self.wake: Callable[[], None] = _nothing
+        """Tells the outbox sender that notifications were stored (the daemon sets it)."""
+
+    async def emit(
+        self, what: str, told: Sequence[Told], commit: Callable[[], Awaitable[_T]]
+    ) -> _T:
+        """Store ``commit()`` (it enqueues the notifications in ``told`` with the caller's own
+        changes, in one transaction) as :meth:`persist` does; then tell each event and wake
+        the sender. Returns what ``commit`` returned."""
+        out = await self.persist(what, commit)
+        for event, routed in told:
+            self.tell(event, routed)
+        if any(routed for _, routed in told):
+            self.wake()
+        return out
+
+    def tell(self, event: Event, routed: Sequence[Notification]) -> None:
+        """An event is stored: the listeners hear it, and the log says it."""
+        for listener in self.event_listeners:
+            listener(event, list(routed))
+        self.log.info(
+            "event",
+            kind=event.kind,
+            client=event.client,
+            site=event.site,
+            check=event.check,
+            summary=event.summary,
+            notifications=len(routed),
+        )
 
     async def persist(self, what: str, commit: Callable[[], Awaitable[_T]]) -> _T:
         """``await commit()`` until it succeeds; each StoreError is logged, counted and retried
@@ -162,3 +216,12 @@ class Pipeline:
 async def persist_once(what: str, commit: Callable[[], Awaitable[_T]]) -> _T:
     """A :data:`Persist` without retries (a part used outside a daemon, e.g. in a test)."""
     return await commit()
+
+
+async def emit_once(what: str, told: Sequence[Told], commit: Callable[[], Awaitable[_T]]) -> _T:
+    """An :data:`Emit` without retries, listeners or sender (a part used outside a daemon)."""
+    return await commit()
+
+
+def _nothing() -> None:
+    return None

@@ -24,12 +24,12 @@ import socket
 import time
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from monitord.logsetup import get_logger
 
 if TYPE_CHECKING:
-    from monitord.daemon import Daemon
+    from monitord.runtime import CheckBoard, Runtime, ServiceRuntime, SupervisorLink
 
 NOTIFY_SOCKET_ENV = "NOTIFY_SOCKET"
 WATCHDOG_USEC_ENV = "WATCHDOG_USEC"
@@ -100,13 +100,14 @@ def status_text(site_states: Iterable[str], outbox_depth: int | None) -> str:
     return text
 
 
-def site_states(daemon: Daemon) -> dict[str, str]:
+def site_states(board: CheckBoard) -> dict[str, str]:
     """``client/site`` -> ``down`` if any of its checks is down, else ``unknown`` if any is
     unknown (or it has no checks), else ``up``."""
     out: dict[str, str] = {}
-    for key, sc in daemon.checks.items():
+    states = board.states
+    for key, sc in board.checks.items():
         site = f"{sc.ref.client}/{sc.ref.site}"
-        state = daemon.states[key].status if key in daemon.states else "unknown"
+        state = states[key].status if key in states else "unknown"
         prev = out.get(site)
         if prev is None or _RANK[state] < _RANK[prev]:
             out[site] = state
@@ -191,22 +192,28 @@ class SystemdNotifier:
             await asyncio.sleep(self.watchdog)
 
 
+if TYPE_CHECKING:
+
+    class _StatusSource(Runtime, CheckBoard, Protocol):
+        """What the ``STATUS=`` line reads."""
+
+
 class SystemdService:
     """The daemon's systemd side: the watchdog pinger and the periodic ``STATUS=`` line.
 
     READY, RELOADING and STOPPING are sent by the daemon itself around start, SIGHUP and
-    SIGTERM (``Daemon.sd``).
+    SIGTERM (``Daemon.sd``). It reads the checks' states and the outbox depth.
     """
 
     name = "systemd"
 
-    def __init__(self, notifier: SystemdNotifier) -> None:
+    def __init__(self, notifier: SupervisorLink) -> None:
         self.notifier = notifier
         self._tasks: list[asyncio.Task[None]] = []
-        self._daemon: Daemon | None = None
+        self._runtime: _StatusSource | None = None
 
-    async def start(self, daemon: Daemon) -> None:
-        self._daemon = daemon
+    async def start(self, runtime: _StatusSource) -> None:
+        self._runtime = runtime
         if self.notifier.watchdog is not None:
             self._tasks.append(
                 asyncio.create_task(self.notifier.watchdog_loop(), name="systemd-watchdog")
@@ -221,21 +228,20 @@ class SystemdService:
                 await t
         self._tasks.clear()
 
-    async def reload(self, daemon: Daemon) -> None:
-        self._daemon = daemon
+    async def reload(self, runtime: _StatusSource) -> None:
+        self._runtime = runtime
         await self.send_status()
 
     async def send_status(self) -> None:
-        daemon = self._daemon
-        if daemon is None:
+        runtime = self._runtime
+        if runtime is None:
             return
         depth: int | None = None
-        if daemon.store is not None:
-            try:
-                depth = (await daemon.store.outbox_stats(daemon.clock())).depth
-            except Exception:  # the store reports its own failures; the line just omits it
-                depth = None
-        self.notifier.status(status_text(site_states(daemon).values(), depth))
+        try:
+            depth = (await runtime.store.outbox_stats(runtime.clock())).depth
+        except Exception:  # the store reports its own failures; the line just omits it
+            depth = None
+        self.notifier.status(status_text(site_states(runtime).values(), depth))
 
     async def _status_loop(self) -> None:
         while True:
@@ -243,6 +249,7 @@ class SystemdService:
             await asyncio.sleep(STATUS_INTERVAL.total_seconds())
 
 
-def systemd_service(daemon: Daemon) -> SystemdService | None:
+def systemd_service(runtime: ServiceRuntime) -> SystemdService | None:
     """The service factory for ``daemon.default_services()``: only under systemd."""
-    return SystemdService(daemon.sd) if daemon.sd.enabled else None
+    link = runtime.supervisor
+    return SystemdService(link) if link.enabled else None

@@ -1,11 +1,13 @@
-"""The office-hours SLA on local tickets: a daemon :class:`~monitord.daemon.Service`.
+"""The office-hours SLA on local tickets: a daemon service (:class:`monitord.runtime.Service`).
 
 Every :data:`SLA_CHECK_INTERVAL` it runs the pure rule :func:`monitord.tickets.overdue` on the
 open local tickets at the daemon clock's ``now``. A ticket neither acknowledged nor resolved by
 its respond-by time raises ONE ``ticket-overdue`` event (kept once by the ticket's
 ``reminded_at``, set in the same transaction as the reminders are queued): to the agency's
 support address, and for an urgent ticket out of office hours also to whoever is on call
-(routing's on-call resolution, monitord.routing.oncall_recipients).
+(routing's on-call resolution, monitord.routing.oncall_recipients). The reminders take the
+daemon's one event pipeline (:meth:`monitord.runtime.Runtime.emit`): stored with the tickets'
+``reminded_at``, then told and logged, and the outbox sender woken.
 
 ``run_once(now)`` does one round (tests call it with a driven clock).
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from monitord.logsetup import get_logger
@@ -23,7 +25,8 @@ from monitord.notify.base import Notification
 from monitord.tickets import overdue, reminder_event, reminder_recipients
 
 if TYPE_CHECKING:
-    from monitord.daemon import Daemon
+    from monitord.events import Event
+    from monitord.runtime import Runtime
 
 SLA_CHECK_INTERVAL = timedelta(minutes=1)
 """How often open tickets are checked: respond-by times are whole minutes of office time, so a
@@ -38,15 +41,15 @@ class TicketSlaService:
 
     name = "tickets-sla"
 
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         self.log = get_logger(component="tickets-sla")
         self._task: asyncio.Task[None] | None = None
         self.rounds = 0
 
-    async def start(self, daemon: Daemon) -> None:
-        self.daemon = daemon
-        if daemon.schedule:
+    async def start(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        if runtime.background:
             self._task = asyncio.create_task(self._loop(), name="tickets-sla")
 
     async def stop(self) -> None:
@@ -56,23 +59,21 @@ class TicketSlaService:
                 await self._task
             self._task = None
 
-    async def reload(self, daemon: Daemon) -> None:
-        self.daemon = daemon
+    async def reload(self, runtime: Runtime) -> None:
+        self.runtime = runtime
 
     async def _loop(self) -> None:
         while True:
             try:
-                await self.run_once(self.daemon.clock())
+                await self.run_once(self.runtime.clock())
             except Exception:  # keep the SLA alive; the next round tries again
                 self.log.exception("tickets_sla.round_failed")
             await asyncio.sleep(SLA_CHECK_INTERVAL.total_seconds())
 
     async def run_once(self, now: datetime) -> list[Notification]:
         """One round at ``now``: queue the reminders of tickets that became overdue."""
-        store: Any = self.daemon.store
-        config = self.daemon.config
-        if store is None or config is None:
-            return []
+        store = self.runtime.store
+        config = self.runtime.config()
         self.rounds += 1
         tickets = await store.local_tickets(open_only=True, limit=SLA_TICKETS_READ)
         due = overdue(tickets, now)
@@ -80,11 +81,13 @@ class TicketSlaService:
             return []
         tz = ZoneInfo(config.main.agency.timezone)
         reminders: dict[int, list[Notification]] = {}
+        told: list[tuple[Event, list[Notification]]] = []
         for ticket in due:
             event = reminder_event(ticket, now, tz)
             reminders[ticket.id] = reminder_recipients(ticket, event, config, now)
-        marked: int = await self.daemon.pipeline.persist(
-            "ticket reminders", lambda: store.remind_local_tickets(reminders, now)
+            told.append((event, reminders[ticket.id]))
+        marked = await self.runtime.emit(
+            "ticket reminders", told, lambda: store.remind_local_tickets(reminders, now)
         )
         notes = [n for ns in reminders.values() for n in ns]
         for ticket in due:
@@ -96,13 +99,11 @@ class TicketSlaService:
                 site=ticket.site,
                 respond_by=ticket.respond_by.isoformat(),
             )
-        if notes and self.daemon.sender is not None:
-            self.daemon.sender.wake()
         if marked == 0:
             return []
         return notes
 
 
-def tickets_sla_service(daemon: Daemon) -> TicketSlaService:
+def tickets_sla_service(runtime: Runtime) -> TicketSlaService:
     """The daemon's service factory (always on: it costs one query a minute)."""
-    return TicketSlaService(daemon)
+    return TicketSlaService(runtime)

@@ -1,9 +1,10 @@
 """Prometheus metrics for one daemon, on a registry of its own (no global state).
 
-Most values are read from the daemon at scrape time by a custom collector (check states, the
-outbox, incidents, reloads, store aggregates), so they are never stale and a removed check
-disappears with the reload. Two histograms are fed as things happen: probe durations through
-``daemon.result_listeners`` and scheduler lateness through ``daemon.lateness_listeners``.
+Most values are read from the daemon's runtime (monitord.runtime) at scrape time by a custom
+collector (check states, the outbox, incidents, reloads, store aggregates), so they are never
+stale and a removed check disappears with the reload. Two histograms are fed as things happen:
+probe durations through ``result_listeners`` and scheduler lateness through
+``lateness_listeners``.
 
 The probe-duration histogram is labelled by check type only (bounded cardinality: 10k checks ×
 14 buckets would be 150k series); each check's last duration is the per-check gauge
@@ -16,7 +17,7 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -28,7 +29,13 @@ from monitord.probes.base import ProbeResult
 from monitord.store.base import OutboxStats
 
 if TYPE_CHECKING:
-    from monitord.daemon import Daemon, ScheduledCheck
+    from monitord.checks import CheckView
+    from monitord.probes.heartbeat import HeartbeatIntake
+    from monitord.runtime import CheckBoard, DaemonHealth, ProbeFeed, Runtime
+
+    class MetricsSource(Runtime, CheckBoard, DaemonHealth, ProbeFeed, HeartbeatIntake, Protocol):
+        """What the metrics read and listen to."""
+
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """Prometheus' text exposition format."""
@@ -77,34 +84,33 @@ class DaemonMetrics:
             registry=self.registry,
         )
         self.last: dict[str, _Last] = {}
-        self._daemon: Daemon | None = None
+        self._runtime: MetricsSource | None = None
         self._scrape = _Scrape()
         self._lock = asyncio.Lock()
         self.registry.register(_DaemonCollector(self))
 
     # -- feeding --------------------------------------------------------------------------
 
-    async def attach(self, daemon: Daemon) -> None:
-        """Listen to ``daemon`` and seed the per-check values from the store."""
-        self._daemon = daemon
-        if self.on_result not in daemon.result_listeners:
-            daemon.result_listeners.append(self.on_result)
-        if self.lateness.observe not in daemon.lateness_listeners:
-            daemon.lateness_listeners.append(self.lateness.observe)
-        if daemon.store is not None:
-            for key, row in (await daemon.store.latest_results()).items():
-                self.last.setdefault(key, _Last(row.duration, not_after_of(row.details)))
+    async def attach(self, runtime: MetricsSource) -> None:
+        """Listen to ``runtime`` and seed the per-check values from the store."""
+        self._runtime = runtime
+        if self.on_result not in runtime.result_listeners:
+            runtime.result_listeners.append(self.on_result)
+        if self.lateness.observe not in runtime.lateness_listeners:
+            runtime.lateness_listeners.append(self.lateness.observe)
+        for key, row in (await runtime.store.latest_results()).items():
+            self.last.setdefault(key, _Last(row.duration, not_after_of(row.details)))
 
     def detach(self) -> None:
-        daemon = self._daemon
-        if daemon is None:
+        runtime = self._runtime
+        if runtime is None:
             return
-        if self.on_result in daemon.result_listeners:
-            daemon.result_listeners.remove(self.on_result)
-        if self.lateness.observe in daemon.lateness_listeners:
-            daemon.lateness_listeners.remove(self.lateness.observe)
+        if self.on_result in runtime.result_listeners:
+            runtime.result_listeners.remove(self.on_result)
+        if self.lateness.observe in runtime.lateness_listeners:
+            runtime.lateness_listeners.remove(self.lateness.observe)
 
-    def on_result(self, sc: ScheduledCheck, result: ProbeResult, now: datetime) -> None:
+    def on_result(self, sc: CheckView, result: ProbeResult, now: datetime) -> None:
         if sc.spec.type != "heartbeat":
             self.probe_duration.labels(sc.spec.type).observe(result.duration)
         self.last[sc.key] = _Last(result.duration, not_after_of(result.details))
@@ -113,28 +119,29 @@ class DaemonMetrics:
 
     async def render(self) -> bytes:
         """The text exposition of every metric, read now."""
-        daemon = self._daemon
+        runtime = self._runtime
         async with self._lock:
             scrape = _Scrape()
-            if daemon is not None and daemon.store is not None and daemon.config is not None:
-                now = daemon.clock()
+            if runtime is not None:
+                now = runtime.clock()
                 scrape.now = now
-                scrape.outbox = await daemon.store.outbox_stats(now)
-                scrape.incidents_open = len(await daemon.store.open_incidents())
-                scrape.extras = await asyncio.to_thread(read_extras, daemon.config.state_path())
+                scrape.outbox = await runtime.store.outbox_stats(now)
+                scrape.incidents_open = len(await runtime.store.open_incidents())
+                state_path = runtime.config().state_path()
+                scrape.extras = await asyncio.to_thread(read_extras, state_path)
             self._scrape = scrape
             return generate_latest(self.registry)
 
 
 class _DaemonCollector(Collector):
-    """Reads the daemon (and the last scrape's store values) when Prometheus asks."""
+    """Reads the runtime (and the last scrape's store values) when Prometheus asks."""
 
     def __init__(self, metrics: DaemonMetrics) -> None:
         self.m = metrics
 
     def collect(self) -> Iterator[Metric]:
-        daemon = self.m._daemon
-        if daemon is None:
+        runtime = self.m._runtime
+        if runtime is None:
             return
         scrape = self.m._scrape
         up = GaugeMetricFamily(
@@ -158,15 +165,15 @@ class _DaemonCollector(Collector):
             "When the certificate seen by the check expires (Unix time, its notAfter).",
             labels=CHECK_LABELS,
         )
-        now = daemon.clock()
+        now = runtime.clock()
         beat = GaugeMetricFamily(
             "monitord_heartbeat_last_timestamp_seconds",
             "When the heartbeat check last received a beat (Unix time).",
             labels=CHECK_LABELS,
         )
-        for key, sc in daemon.checks.items():
+        for key, sc in runtime.checks.items():
             labels = [sc.ref.client, sc.ref.site, sc.ref.check, sc.spec.type]
-            st = daemon.states.get(key)
+            st = runtime.states.get(key)
             if st is not None and st.status != "unknown":
                 up.add_metric(labels, 1.0 if st.status == "up" else 0.0)
             last = self.m.last.get(key)
@@ -176,38 +183,38 @@ class _DaemonCollector(Collector):
                 if last.cert_not_after is not None:
                     cert.add_metric(labels, float(days_left(last.cert_not_after, now)))
                     expiry.add_metric(labels, last.cert_not_after.timestamp())
-            rec = daemon.heartbeats.records.get(key)
+            rec = runtime.heartbeats.records.get(key)
             if rec is not None and rec.last_beat is not None:
                 beat.add_metric(labels, rec.last_beat.timestamp())
         yield from (up, dur, cert, expiry, beat)
 
         probes = CounterMetricFamily("monitord_probes", "Probe results evaluated.")
-        probes.add_metric([], daemon.probes_run)
+        probes.add_metric([], runtime.probes_run)
         yield probes
 
         reloads = CounterMetricFamily(
             "monitord_config_reloads", "Configuration reloads by result.", labels=["result"]
         )
-        reloads.add_metric(["ok"], daemon.reloads_ok)
-        reloads.add_metric(["failed"], daemon.reloads_failed)
+        reloads.add_metric(["ok"], runtime.reloads_ok)
+        reloads.add_metric(["failed"], runtime.reloads_failed)
         yield reloads
-        if daemon.last_reload is not None:
+        if runtime.last_reload is not None:
             yield GaugeMetricFamily(
                 "monitord_config_last_reload_success_timestamp_seconds",
                 "When the running configuration was loaded (Unix time).",
-                value=daemon.last_reload.timestamp(),
+                value=runtime.last_reload.timestamp(),
             )
 
         store_failures = CounterMetricFamily(
             "monitord_store_write_failures",
             "Writes the state store refused (locked, disk full); durable ones are retried.",
         )
-        store_failures.add_metric([], daemon.pipeline.health.failures)
+        store_failures.add_metric([], runtime.store_health.failures)
         yield store_failures
         yield GaugeMetricFamily(
             "monitord_store_failing",
             "1 while the state store refuses writes (a notice is waiting to be stored).",
-            value=1.0 if daemon.pipeline.health.failing else 0.0,
+            value=1.0 if runtime.store_health.failing else 0.0,
         )
 
         if scrape.incidents_open is not None:
@@ -236,7 +243,7 @@ class _DaemonCollector(Collector):
             "Notifications given up on, by notifier (counted in the store's outbox).",
             labels=["notifier"],
         )
-        notifiers = sorted({n for n, _ in extras.notifications} | set(daemon.notifiers))
+        notifiers = sorted({n for n, _ in extras.notifications} | set(runtime.notifier_names()))
         for name in notifiers:
             sent.add_metric([name], extras.notifications.get((name, "sent"), 0))
             failed.add_metric([name], extras.notifications.get((name, "failed"), 0))

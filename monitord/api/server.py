@@ -44,7 +44,7 @@ from monitord.logsetup import get_logger
 from monitord.probes.heartbeat import receive_beat
 
 if TYPE_CHECKING:
-    from monitord.daemon import Daemon
+    from monitord.runtime import ServiceRuntime
 
 API_MAX_BODY_BYTES = 16 * 1024
 """Largest request body read (aiohttp ``client_max_size``): no endpoint needs one (a heartbeat
@@ -105,11 +105,11 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
     return response
 
 
-def _daemon(request: web.Request) -> Daemon:
-    d = request.app[SERVICE_KEY].daemon
-    if d is None:
+def _runtime(request: web.Request) -> ServiceRuntime:
+    runtime = request.app[SERVICE_KEY].runtime
+    if runtime is None:
         raise web.HTTPServiceUnavailable(text="monitord is starting\n")
-    return d
+    return runtime
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -117,18 +117,14 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    daemon = _daemon(request)
+    runtime = _runtime(request)
     problems: list[str] = []
-    if daemon.config is None:
-        problems.append("configuration not loaded")
-    if daemon.stopping:
+    if runtime.stopping:
         problems.append("stopping")
-    if not daemon.scheduler_running:
+    if not runtime.scheduler_running:
         problems.append("scheduler not running")
-    health = daemon.pipeline.health
-    if daemon.store is None:
-        problems.append("store not open")
-    elif health.failing_since is not None:
+    health = runtime.store_health
+    if health.failing_since is not None:
         # Not tried again here: the daemon is retrying its own writes (monitord.pipeline).
         problems.append(
             f"store failing since {health.failing_since.isoformat()}: {health.last_error} "
@@ -137,7 +133,7 @@ async def readyz(request: web.Request) -> web.Response:
         )
     else:
         try:
-            await daemon.store.set_meta(READYZ_META_KEY, daemon.clock().isoformat())
+            await runtime.store.set_meta(READYZ_META_KEY, runtime.clock().isoformat())
         except StoreError as exc:
             problems.append(f"store not writable: {exc}")
     body = {"ready": not problems, "problems": problems}
@@ -146,29 +142,29 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     service = request.app[SERVICE_KEY]
-    _daemon(request)
+    _runtime(request)
     body = await service.metrics.render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 async def api_status(request: web.Request) -> web.Response:
-    snap = await status_mod.collect(_daemon(request))
+    snap = await status_mod.collect(_runtime(request))
     return web.json_response(snap, dumps=_dumps)
 
 
 async def status_page(request: web.Request) -> web.Response:
-    snap = await status_mod.collect(_daemon(request))
+    snap = await status_mod.collect(_runtime(request))
     return web.Response(text=render(snap), content_type="text/html", charset="utf-8")
 
 
 async def heartbeat(request: web.Request) -> web.Response:
-    daemon = _daemon(request)
+    runtime = _runtime(request)
     await request.read()  # enforces client_max_size (413 past it); the content is ignored
-    key = daemon.heartbeats.lookup(request.match_info["token"])
+    key = runtime.heartbeats.lookup(request.match_info["token"])
     if key is None:
         return web.Response(status=404, text="unknown heartbeat token\n")
     try:
-        await receive_beat(daemon, key)
+        await receive_beat(runtime, key)
     except StoreError:
         request.app[SERVICE_KEY].log.error("heartbeat.not_recorded", check=key)
         return web.Response(
@@ -203,7 +199,7 @@ def base_url(host: str, port: int) -> str:
 
 
 class ApiService:
-    """The HTTP server as a ``monitord.daemon.Service``.
+    """The HTTP server as a daemon service (``monitord.runtime.Service``).
 
     With ``http.listen: off`` it runs nothing (a reload may turn it on). A listen address that
     cannot be bound is logged as an error and monitoring goes on without the API.
@@ -214,7 +210,7 @@ class ApiService:
     def __init__(self, http: HttpConfig) -> None:
         self.http = http
         self.metrics = DaemonMetrics()
-        self.daemon: Daemon | None = None
+        self.runtime: ServiceRuntime | None = None
         self.bound: tuple[str, int] | None = None
         """Where the server listens (the real port when ``listen`` said port 0)."""
         self.log = get_logger(component="api")
@@ -232,10 +228,10 @@ class ApiService:
             request_timeout=self.http.request_timeout.total_seconds(),
         )
 
-    def _fit_budget(self, daemon: Daemon) -> None:
+    def _fit_budget(self, runtime: ServiceRuntime) -> None:
         """Lower the cap to what the daemon's open-file budget gives the API."""
         wanted = self.http.max_connections
-        plan = daemon.fd_plan
+        plan = runtime.fd_plan
         self.max_connections = wanted if plan is None else min(wanted, plan.api_connections)
         if self.max_connections < wanted and plan is not None:
             self.log.warning(
@@ -253,10 +249,10 @@ class ApiService:
     def url(self) -> str | None:
         return base_url(*self.bound) if self.bound is not None else None
 
-    async def start(self, daemon: Daemon) -> None:
-        self.daemon = daemon
-        self._fit_budget(daemon)
-        await self.metrics.attach(daemon)
+    async def start(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+        self._fit_budget(runtime)
+        await self.metrics.attach(runtime)
         await self._listen()
 
     async def _listen(self) -> None:
@@ -316,18 +312,16 @@ class ApiService:
         await self._close()
         self.metrics.detach()
 
-    async def reload(self, daemon: Daemon) -> None:
-        self.daemon = daemon
-        assert daemon.config is not None
-        new = daemon.config.main.http
+    async def reload(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+        new = runtime.config().main.http
         old, self.http = self.http, new  # a new token applies to the next request
-        self._fit_budget(daemon)  # new cap and timeouts apply to the next connection or request
+        self._fit_budget(runtime)  # new cap and timeouts apply to the next connection or request
         if new.listen != old.listen or self._runner is None:
             await self._close()
             await self._listen()
 
 
-def api_service(daemon: Daemon) -> ApiService:
+def api_service(runtime: ServiceRuntime) -> ApiService:
     """The service factory for ``daemon.default_services()``."""
-    assert daemon.config is not None
-    return ApiService(daemon.config.main.http)
+    return ApiService(runtime.config().main.http)

@@ -1,6 +1,6 @@
 """The status snapshot: every client and site, as ``/api/v1/status`` serves it and the status
 page renders it. :func:`snapshot` is pure (values in, JSON-ready dict out, ``now`` passed in);
-:func:`collect` gathers those values from a running daemon.
+:func:`collect` gathers those values from a running daemon's runtime.
 """
 
 from __future__ import annotations
@@ -11,17 +11,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from monitord.api.storeview import StoreExtras, read_extras
 from monitord.calendar import agency_calendar, next_patch_day
 from monitord.certexpiry import days_left, expiry_message, not_after_of
+from monitord.checks import check_key, check_target, site_key
 from monitord.config.models import Config, TlsCheck
 from monitord.incidents import CheckState
 from monitord.store.base import IncidentRow, ResultRow
 
 if TYPE_CHECKING:
-    from monitord.daemon import Daemon
+    from monitord.runtime import CheckBoard, Runtime
+
+    class StatusSource(Runtime, CheckBoard, Protocol):
+        """What a status snapshot reads: configuration, store, clock and check states."""
+
 
 CERT_SOON_DAYS = 30
 """Certificates with fewer days left (:func:`monitord.certexpiry.days_left`, counted at ``now``)
@@ -60,8 +65,6 @@ def snapshot(
     now: datetime,
 ) -> dict[str, Any]:
     """Everything the status JSON and page show, sites sorted down first."""
-    from monitord.daemon import check_key, check_target, site_key
-
     open_by_key = {i.key: i for i in incidents}
     queue_by_site: dict[str, list[dict[str, Any]]] = {}
     for item in extras.patch_queue:
@@ -200,11 +203,11 @@ def snapshot(
     }
 
 
-async def collect(daemon: Daemon) -> dict[str, Any]:
+async def collect(runtime: StatusSource) -> dict[str, Any]:
     """The snapshot of a running daemon (store reads on the store's thread)."""
-    assert daemon.config is not None and daemon.store is not None
-    config = daemon.config
-    results = await daemon.store.latest_results()
-    incidents = await daemon.store.open_incidents()
+    config = runtime.config()
+    store = runtime.store
+    results = await store.latest_results()
+    incidents = await store.open_incidents()
     extras = await asyncio.to_thread(read_extras, config.state_path())
-    return snapshot(config, dict(daemon.states), results, incidents, extras, daemon.clock())
+    return snapshot(config, dict(runtime.states), results, incidents, extras, runtime.clock())

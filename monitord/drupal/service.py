@@ -1,6 +1,6 @@
 """The advisory watcher: polls drupal.org, decides per site, notifies through the outbox.
 
-:class:`SecurityService` is a daemon :class:`~monitord.daemon.Service`. Each round
+:class:`SecurityService` is a daemon service (:class:`monitord.runtime.Service`). Each round
 (:meth:`SecurityService.run_once`, which tests call with a driven clock):
 
 1. fetch every configured feed and psa.json (conditional GET, one aiohttp session, ETags in the
@@ -12,7 +12,8 @@
    advisory was revised, or the installed version changed) with :mod:`monitord.drupal.decide`;
 4. queue patch-day items; at 09:00 agency time on patch day, one ``patch-day`` event per site;
 5. write advisories, decisions, queue changes and their notifications in ONE transaction, so a
-   restart, a re-poll or the same advisory in two feeds changes nothing.
+   restart, a re-poll or the same advisory in two feeds changes nothing (the daemon's event
+   pipeline, :meth:`monitord.runtime.Runtime.emit`: stored, then told, then sent).
 
 The background loop sleeps :func:`~monitord.drupal.fetch.poll_interval` between rounds (fast in
 the Wednesday window and in windows PSAs announced), waking earlier for a due patch day.
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from monitord.calendar import BusinessCalendar, agency_calendar
+from monitord.calendar import BusinessCalendar
 from monitord.config.models import Config, Site
 from monitord.drupal import decide as dc
 from monitord.drupal import plan
@@ -45,10 +46,11 @@ from monitord.events import Event
 from monitord.logsetup import get_logger
 from monitord.notify.base import Notification
 from monitord.notify.plugins import configured_types
+from monitord.pipeline import Told
 from monitord.store.base import AdvisoryRow, DecisionRow, PatchItemRow, SecurityChanges
 
 if TYPE_CHECKING:
-    from monitord.daemon import Daemon
+    from monitord.runtime import Runtime, RuntimeStore
 
 INVENTORY_COMMAND_REFRESH = timedelta(hours=1)
 """A ``command`` inventory (drush/composer on the site's host) is run at most this often: it
@@ -151,8 +153,8 @@ class SecurityService:
 
     name = "security"
 
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         self.log = get_logger(component="security")
         self._session: aiohttp.ClientSession | None = None
         self._fetcher: FeedFetcher | None = None
@@ -165,7 +167,6 @@ class SecurityService:
         self._queue: dict[tuple[str, str], PatchItemRow] = {}
         self._inventories: dict[str, _CachedInventory] = {}
         self._inventory_problems: str | None = None
-        self._calendar: BusinessCalendar | None = None
         self._polled_urls: tuple[str, ...] = ()
         """The feed URLs of the last round that polled (a reload compares its own)."""
         self._refetch = False
@@ -174,18 +175,18 @@ class SecurityService:
 
     # ------------------------------------------------------------------ life cycle
 
-    async def start(self, daemon: Daemon) -> None:
-        self.daemon = daemon
+    async def start(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         store = self._store()
-        connector = aiohttp.TCPConnector(ssl=daemon.ssl_context) if daemon.ssl_context else None
+        ssl_context = runtime.ssl_context
+        connector = aiohttp.TCPConnector(ssl=ssl_context) if ssl_context else None
         self._session = aiohttp.ClientSession(connector=connector)
         self._fetcher = FeedFetcher(self._session, store.get_meta, store.set_meta)
         for row in await store.load_advisories():
             self._remember(row)
         self._decisions = await store.load_decisions()
         self._queue = {(q.site, q.advisory): q for q in await store.patch_queue()}
-        self._calendar = None
-        if daemon.schedule:
+        if runtime.background:
             self._task = asyncio.create_task(self._loop(), name="security-advisories")
 
     async def stop(self) -> None:
@@ -198,16 +199,15 @@ class SecurityService:
             await self._session.close()
             self._session = None
 
-    async def reload(self, daemon: Daemon) -> None:
-        """New config: rebuild the calendar, reload inventories, decide again at once.
+    async def reload(self, runtime: Runtime) -> None:
+        """New config: reload inventories, decide again at once (the calendar follows the config).
 
         The round a reload wakes polls the feeds only when their URLs changed: the advisories
         already known are decided for the new configuration (sites, inventories, calendar),
         and the feeds are polled at the time already planned, so a SIGHUP costs drupal.org
         nothing. The conditional-GET state (ETag / Last-Modified) lives in the store either
         way."""
-        self.daemon = daemon
-        self._calendar = None
+        self.runtime = runtime
         self._inventories.clear()
         if feed_urls(self._config()) != self._polled_urls:
             self._refetch = True
@@ -215,22 +215,14 @@ class SecurityService:
 
     # ------------------------------------------------------------------ helpers
 
-    def _store(self) -> Any:
-        store = self.daemon.store
-        if store is None:
-            raise RuntimeError("the security service needs the daemon's store; start it first")
-        return store
+    def _store(self) -> RuntimeStore:
+        return self.runtime.store
 
     def _config(self) -> Config:
-        config = self.daemon.config
-        if config is None:
-            raise RuntimeError("the security service needs the daemon's config; start it first")
-        return config
+        return self.runtime.config()
 
     def calendar(self) -> BusinessCalendar:
-        if self._calendar is None:
-            self._calendar = agency_calendar(self._config().main.agency)
-        return self._calendar
+        return self.runtime.calendar()
 
     def _remember(self, row: AdvisoryRow) -> None:
         key = (row.id, row.source)
@@ -390,28 +382,22 @@ class SecurityService:
         await self._show_inventory_problems([site.id for _, site in sites])
         return [(ref, inv) for (ref, _), inv in zip(sites, inventories, strict=True)]
 
-    def _route(self, planned: list[plan.Planned]) -> list[tuple[Notification, datetime]]:
+    def _route(
+        self, planned: list[plan.Planned]
+    ) -> tuple[list[tuple[Notification, datetime]], list[Told]]:
         """The notifications of the planned events, each due at the later of its event's due
         time and its route's; a resolving follow-up only to notifiers that resolve alerts."""
         types = configured_types(self._config())
         notes: list[tuple[Notification, datetime]] = []
+        told: list[Told] = []
         for p in planned:
             event = p.event
-            routed = self.daemon.route(event)
+            routed = self.runtime.route(event)
             if event.details.get("resolves") is True:
                 routed = [n for n in routed if types.get(n.notifier) in RESOLVING_NOTIFIER_TYPES]
             notes.extend((n, p.due) for n in routed)
-            for listener in self.daemon.event_listeners:
-                listener(event, routed)
-            self.log.info(
-                "event",
-                kind=event.kind,
-                client=event.client,
-                site=event.site,
-                summary=event.summary,
-                notifications=len(routed),
-            )
-        return notes
+            told.append((event, routed))
+        return notes, told
 
     def _follow(self, rows: list[AdvisoryRow], changes: SecurityChanges, now: datetime) -> None:
         """Written: now the memory may follow."""
@@ -462,22 +448,23 @@ class SecurityService:
             self.log.info("queued item of a site no longer configured dropped", site=site_id)
         report.decisions.update(todo.counts)
         report.events = [p.event for p in todo.events]
+        notes, told = self._route(todo.events)
         changes = SecurityChanges(
             advisories=rows,
             decisions=[DecisionRow(**_fields(d)) for d in todo.decisions],
             queue_add=[PatchItemRow(**_fields(q)) for q in todo.queue_add.values()],
             queue_remove=sorted(todo.queue_remove),
             ticketed=todo.ticketed,
-            notifications=self._route(todo.events),
+            notifications=notes,
         )
-        if changes:
-            store = self._store()
-            report.notifications = await self.daemon.pipeline.persist(
-                "advisory decisions", lambda: store.save_security(changes, now)
-            )
+        store = self._store()
+
+        async def commit() -> int:
+            return await store.save_security(changes, now) if changes else 0
+
+        # Stored (retried until it is), then told, logged and the sender woken: one pipeline.
+        report.notifications = await self.runtime.emit("advisory decisions", told, commit)
         self._follow(rows, changes, now)
-        if report.notifications and self.daemon.sender is not None:
-            self.daemon.sender.wake()
         report.next_poll = self._next_poll(now)
         self.last_report = report
         if report.new or report.revised or report.events or report.errors:
@@ -503,7 +490,7 @@ class SecurityService:
         while True:
             # Cleared before the round: a reload during it wakes the next one at once.
             self._wake.clear()
-            now = self.daemon.clock()
+            now = self.runtime.clock()
             try:
                 report = await self.run_once(now, fetch=fetch)
                 due = now + report.next_poll
@@ -513,7 +500,7 @@ class SecurityService:
                 self.log.exception("advisory round failed; trying again soon")
                 due = now + RETRY_AFTER_CRASH
             deadline = due if fetch or deadline is None else min(deadline, due)
-            wait = (deadline - self.daemon.clock()).total_seconds()
+            wait = (deadline - self.runtime.clock()).total_seconds()
             woken = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 1.0))
@@ -522,9 +509,8 @@ class SecurityService:
             self._refetch = False
 
 
-def security_service(daemon: Daemon) -> SecurityService | None:
+def security_service(runtime: Runtime) -> SecurityService | None:
     """The daemon's service factory: None when ``security.enabled`` is false."""
-    config = daemon.config
-    if config is not None and not config.main.security.enabled:
+    if not runtime.config().main.security.enabled:
         return None
-    return SecurityService(daemon)
+    return SecurityService(runtime)

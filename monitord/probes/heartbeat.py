@@ -5,7 +5,7 @@ Nothing is probed. Each ``{type: heartbeat, every: 1h, grace: 10m}`` check gets 
 ``heartbeat:<check key>`` with the time it was made and the last beat). The scheduler evaluates
 the check like any other (:func:`evaluate`, pure): it fails when nothing came for ``every`` +
 ``grace`` since the last beat (or since the check was set up). A beat records the time and
-feeds a passing result to ``Daemon.apply``: DOWN and UP go through the same incident path as
+feeds a passing result to the daemon's incident path (:class:`HeartbeatIntake`): DOWN and UP go through the same incident path as
 every probe's results.
 
 Token lookup does not leak by timing: the table is keyed by the SHA-256 of the token (what an
@@ -19,10 +19,10 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from monitord.config.models import HeartbeatCheck, Site
 from monitord.durations import format_duration
@@ -31,7 +31,7 @@ from monitord.logsetup import get_logger
 from monitord.probes.base import ProbeContext, ProbeResult
 
 if TYPE_CHECKING:
-    from monitord.daemon import Daemon, ScheduledCheck
+    from monitord.checks import CheckView
     from monitord.events import Event
     from monitord.store.base import Store
 
@@ -126,7 +126,7 @@ class HeartbeatBook:
         self._by_digest: dict[bytes, str] = {}
         self._log = get_logger(component="heartbeat")
 
-    async def sync(self, store: Store, checks: Mapping[str, ScheduledCheck], now: datetime) -> None:
+    async def sync(self, store: Store, checks: Mapping[str, CheckView], now: datetime) -> None:
         """Load (or make and save) the record of every heartbeat check in ``checks``; forget
         the records of checks no longer configured (the store keeps them: a check added back
         keeps its token)."""
@@ -180,19 +180,39 @@ class HeartbeatBook:
         return True
 
 
-async def receive_beat(daemon: Daemon, key: str) -> list[Event]:
+class HeartbeatIntake(Protocol):
+    """Where a heartbeat arrives (the daemon's runtime, monitord.runtime): the book of tokens,
+    the checks, and the incident path a result takes."""
+
+    @property
+    def heartbeats(self) -> HeartbeatBook: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    @property
+    def checks(self) -> Mapping[str, CheckView]: ...
+
+    async def apply(self, sc: CheckView, result: ProbeResult, now: datetime) -> list[Event]:
+        """Evaluate ``result`` for ``sc`` and store the outcome (as a probe result is)."""
+        ...
+
+
+async def receive_beat(intake: HeartbeatIntake, key: str) -> list[Event]:
     """A beat for check ``key``: record it and apply a passing result (the incident path)."""
-    assert daemon.store is not None
-    sc = daemon.checks.get(key)
+    sc = intake.checks.get(key)
     if sc is None or not isinstance(sc.spec, HeartbeatCheck):
         return []
-    now = daemon.clock()
-    if not await daemon.heartbeats.record_beat(daemon.store, key, now):
+    now = intake.clock()
+    if not await intake.heartbeats.record_beat(intake.store, key, now):
         return []
     result = ProbeResult(
         ok=True, message="heartbeat received", details={"last_beat": now.isoformat()}
     )
-    return await daemon.apply(sc, result, now)
+    return await intake.apply(sc, result, now)
 
 
 async def load_records(store: Store, keys: list[str]) -> dict[str, HeartbeatRecord]:

@@ -29,7 +29,7 @@ from monitord.maintenance import (
     record_suppressed,
 )
 from monitord.notify.base import Notification, is_mergeable
-from monitord.pipeline import Persist, persist_once
+from monitord.pipeline import Emit, Persist, emit_once, persist_once
 from monitord.redact import display_url, scrub, url_credentials
 from monitord.routing import EMAIL, grouping_window, notification_key, plan, resolve_target
 from monitord.storm import (
@@ -75,6 +75,9 @@ class RoutingDesk:
         self.persist: Persist = persist_once
         """How a change reaches the store; the daemon sets its pipeline's (retried until
         stored). Memory here moves only after it returned."""
+        self.emit: Emit = emit_once
+        """How a connectivity notice reaches the outbox; the daemon sets its pipeline's (stored,
+        then told and logged, and the sender woken)."""
 
     def forget(self, keys: Iterable[str]) -> None:
         """Checks a reload removed: they no longer count toward the connectivity share."""
@@ -229,7 +232,9 @@ class RoutingDesk:
                 )
                 for via, name, addr in resolve_target("agency", event, self.config, now, EMAIL)
             ]
-            await self.persist("connectivity notice", lambda: store.enqueue(notes, now))
+            await self.emit(
+                "connectivity notice", [(event, notes)], lambda: store.enqueue(notes, now)
+            )
             self.connectivity = step.state
         self.log.warning("routing.connectivity", state=step.announce, failing=failing, checks=total)
         return notes

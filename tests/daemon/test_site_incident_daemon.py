@@ -219,7 +219,7 @@ async def test_removed_checks_leave_the_site_incident_and_the_last_one_closes_it
         # The status names the site's open incident and its failing checks with targets.
         from monitord.api.status import collect
 
-        snap = await collect(daemon)
+        snap = await collect(daemon.runtime)
         www = next(s for s in snap["sites"] if s["site"] == "acme-www")
         assert www["incident"]["failing"] == (
             f"http {loop_site.url}: HTTP 503 Service Unavailable (expected 200); "

@@ -630,10 +630,10 @@ def test_factory_returns_none_when_security_is_disabled(tmp_path: Path) -> None:
     from monitord.config.models import MainConfig
 
     main = MainConfig.model_validate({"agency": {"name": "X"}, "security": {"enabled": False}})
-    daemon = SimpleNamespace(config=SimpleNamespace(main=main))
-    assert security_service(daemon) is None  # type: ignore[arg-type]
+    runtime = SimpleNamespace(config=lambda: SimpleNamespace(main=main))
+    assert security_service(runtime) is None
     main_on = MainConfig.model_validate({"agency": {"name": "X"}})
     assert isinstance(
-        security_service(SimpleNamespace(config=SimpleNamespace(main=main_on))),  # type: ignore[arg-type]
+        security_service(SimpleNamespace(config=lambda: SimpleNamespace(main=main_on))),
         SecurityService,
     )

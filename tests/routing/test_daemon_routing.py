@@ -308,6 +308,8 @@ async def _isolated(
     )
     clock = Clock(datetime(2026, 11, 26, 14, 0, tzinfo=UTC))
     daemon = Daemon(cfg, clock=clock, schedule=False, services=[])
+    told: list[str] = []  # the connectivity notice takes the event pipeline: told once stored
+    daemon.event_listeners.append(lambda event, _routed: told.append(event.kind))
     await daemon.start()
     try:
         for i in range(12):
@@ -327,6 +329,7 @@ async def _isolated(
         assert daemon.desk.canary_probes == 1
         assert len(daemon.desk.suppressed) == 12
         assert len(smtp_server.messages) == 1  # no client mail
+        assert told.count("connectivity") == 1
 
         # The network comes back: one "restored" notice, then the sites still down.
         for i in range(12):
@@ -342,6 +345,7 @@ async def _isolated(
         assert sorted({m.message["X-Monitord-Site"] for m in downs}) == ["s0", "s1", "s2"]
         # The nine that came back meanwhile were never told about, so no recovery mail.
         assert not [m for m in mails if m.message["X-Monitord-Kind"] == "site-recovered"]
+        assert told.count("connectivity") == 2
     finally:
         await daemon.stop()
 
