@@ -19,6 +19,7 @@ EventKind = Literal[
     "psa-heads-up",
     "connectivity",
     "ticket-overdue",
+    "hours",  # a support contract's use passed a threshold, or an estimate needs approval
     "test",
     "digest",  # several notifications merged into one message (monitord.storm)
 ]
@@ -35,6 +36,7 @@ CONTACT_KIND: dict[str, str] = {
     "certificate": "certificate",
     "security-now": "security",
     "patch-day": "maintenance",
+    "hours": "hours",
 }
 
 

@@ -51,6 +51,7 @@ PRIORITIES: dict[str, Priority] = {
     "ticket-overdue": "high",
     "certificate": "normal",
     "patch-day": "normal",
+    "hours": "normal",
     "security-unknown": "normal",
     "psa-heads-up": "normal",
     "digest": "normal",

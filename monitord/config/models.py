@@ -482,6 +482,7 @@ RouteKind = Literal[
     "psa-heads-up",
     "connectivity",
     "ticket-overdue",
+    "hours",
     "test",
 ]
 """Every events.EventKind a route can match (all but the synthetic ``digest``); a test keeps the

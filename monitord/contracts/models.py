@@ -251,6 +251,29 @@ class ContractChange(Model):
     monthly_hours: Allowance
 
 
+class HelpdeskLinks(Model):
+    """Which helpdesk tickets are this client's: their time entries are pulled into its
+    ledger. Each key needs a notifier of that type in monitord.yml (its URL and credentials)."""
+
+    freshdesk_company_id: int | None = Field(default=None, ge=1)
+    """The Freshdesk company (Admin → Companies; the number in its URL)."""
+    jira_project: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
+    """The Jira project key (``ACME``)."""
+    redmine_project: str | None = Field(default=None, min_length=1)
+    """The Redmine project's identifier (``acme``) or number; its subprojects are included."""
+
+    def linked(self) -> dict[str, str]:
+        """Notifier type → this client's key in it."""
+        out: dict[str, str] = {}
+        if self.freshdesk_company_id is not None:
+            out["freshdesk"] = str(self.freshdesk_company_id)
+        if self.jira_project is not None:
+            out["jira"] = self.jira_project
+        if self.redmine_project is not None:
+            out["redmine"] = self.redmine_project
+        return out
+
+
 class ContractConfig(Model):
     """A client's support contract: the monthly allowance and how the ledger treats it."""
 
@@ -272,6 +295,8 @@ class ContractConfig(Model):
     """None: billing.vat."""
     thresholds: tuple[Percent, ...] | None = None
     """None: billing.thresholds."""
+    helpdesk: HelpdeskLinks = HelpdeskLinks()
+    """The client's organisation or project in each helpdesk (docs/contracts.md)."""
     page_token: SecretStr | None = None
     """The bearer token of the client's hours page (give it as a credential: ${ACME_HOURS_TOKEN})."""
 

@@ -451,6 +451,7 @@ _KIND_LABEL: dict[str, str] = {
     "psa-heads-up": "SECURITY HEADS-UP",
     "connectivity": "MONITORING CONNECTIVITY",
     "ticket-overdue": "TICKET OVERDUE",
+    "hours": "SUPPORT HOURS",
     "test": "TEST",
 }
 
