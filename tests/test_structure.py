@@ -38,6 +38,7 @@ KNOWN_CYCLES: dict[frozenset[str], str] = {
             "monitord.probes.runner",
             "monitord.systemd",
             "monitord.tickets_sla",
+            "monitord.contracts.service",
         }
     ): "services are handed the whole Daemon (Service.start(daemon)); goes with a narrow Runtime",
 }

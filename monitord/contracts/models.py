@@ -8,6 +8,7 @@ is a float to YAML and may not hold pence exactly, so it is refused. Percentages
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, NamedTuple
@@ -257,10 +258,30 @@ class HelpdeskLinks(Model):
 
     freshdesk_company_id: int | None = Field(default=None, ge=1)
     """The Freshdesk company (Admin → Companies; the number in its URL)."""
-    jira_project: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
+    jira_project: str | None = None
     """The Jira project key (``ACME``)."""
-    redmine_project: str | None = Field(default=None, min_length=1)
+    redmine_project: str | None = None
     """The Redmine project's identifier (``acme``) or number; its subprojects are included."""
+
+    @field_validator("jira_project")
+    @classmethod
+    def _jira(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Z][A-Z0-9_]*", v):
+            raise ValueError(
+                f"{v!r} is not a Jira project key; write the key in capitals, as in issue "
+                "keys such as ACME-12 (Jira → Project settings → Details)"
+            )
+        return v
+
+    @field_validator("redmine_project")
+    @classmethod
+    def _redmine(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError(
+                "the Redmine project is empty; write its identifier (in its URL, "
+                "/projects/acme) or its number"
+            )
+        return v
 
     def linked(self) -> dict[str, str]:
         """Notifier type → this client's key in it."""

@@ -31,7 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.notify.standins.common import Received, json_response
-from tests.notify.standins.tickets import TicketStandIn, _basic, _json
+from tests.notify.standins.tickets import JiraStandIn, TicketStandIn, _basic, _json
 
 
 def _z(at: datetime) -> str:
@@ -140,28 +140,28 @@ class FreshdeskTimeStandIn(TicketStandIn):
 
 
 @dataclass
-class JiraWorklogStandIn(TicketStandIn):
-    email: str = "ops@collective.example"
-    token: str = "jira-token"
+class JiraWorklogStandIn(JiraStandIn):
+    """The ticket stand-in (monitord's own issues in project OPS) plus the client's issues,
+    their worklogs and estimates."""
+
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     """issue id → {key, project, estimate (seconds or None), done}"""
     worklogs: dict[int, dict[str, Any]] = field(default_factory=dict)
     deleted: dict[int, int] = field(default_factory=dict)
     """worklog id → deleted at (ms)"""
     page_size: int = 1000
-    comments: dict[str, list[Any]] = field(default_factory=dict)
+    issue_comments: dict[str, list[Any]] = field(default_factory=dict)
+    """client issue key → the ADF bodies of comments made on it"""
     now_ms: int = 0
     """The stand-in's clock (ms); worklogs changed in the minute before it are not listed."""
     next_worklog: int = 10001
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = super().app()  # create, comment, transitions, label search of OPS issues
         app.router.add_get("/rest/api/3/worklog/updated", self._updated)
         app.router.add_get("/rest/api/3/worklog/deleted", self._deleted)
         app.router.add_post("/rest/api/3/worklog/list", self._list)
         app.router.add_get("/rest/api/3/issue/{id}", self._issue)
-        app.router.add_get("/rest/api/3/search/jql", self._search)
-        app.router.add_post("/rest/api/3/issue/{key}/comment", self._comment)
         return app
 
     def add_issue(self, iid: int, key: str, estimate: int | None = None) -> None:
@@ -275,6 +275,8 @@ class JiraWorklogStandIn(TicketStandIn):
         )
 
     async def _search(self, request: web.Request) -> web.Response:
+        if "labels =" in request.query.get("jql", ""):
+            return await super()._search(request)
         got, bad = await self._auth(request)
         if bad is not None:
             return bad
@@ -287,17 +289,17 @@ class JiraWorklogStandIn(TicketStandIn):
         return json_response(200, {"issues": found, "isLast": True})
 
     async def _comment(self, request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        if not any(i["key"] == key for i in self.issues.values()):
+            return await super()._comment(request)
         got, bad = await self._auth(request)
         if bad is not None:
             return bad
-        key = request.match_info["key"]
-        if not any(i["key"] == key for i in self.issues.values()):
-            return json_response(404, {"errorMessages": ["Issue does not exist"], "errors": {}})
         body = _json(got)
         if not isinstance(body, dict) or not isinstance(body.get("body"), dict):
             return json_response(400, {"errorMessages": [], "errors": {"comment": "bad body"}})
-        self.comments.setdefault(key, []).append(body["body"])
-        return json_response(201, {"id": str(len(self.comments[key]))})
+        self.issue_comments.setdefault(key, []).append(body["body"])
+        return json_response(201, {"id": str(len(self.issue_comments[key]))})
 
 
 # ---------------------------------------------------------------- Redmine
