@@ -56,6 +56,7 @@ def handler(args: argparse.Namespace) -> int:
             "jira:ACME-12 (the notifier's name in monitord.yml and the helpdesk's ticket id), "
             "or local:7 for a local ticket"
         )
+    seconds = _estimate(args.duration)
     with hc.open_hours(args.config) as h:
         if notifier != "local" and notifier not in h.config.main.notifiers:
             known = ", ".join(sorted(h.config.main.notifiers)) or "none"
@@ -65,7 +66,6 @@ def handler(args: argparse.Namespace) -> int:
             )
         client = _client_of(h, ticket, args.client)
         _c, terms = h.client(client)
-        seconds = _estimate(args.duration)
         changed = h.store.set_estimate(ticket, client, seconds, "cli", now)
         this = Month.of(now, h.zone)
         estimate = hc.fmt_minutes(-(-seconds // 60))

@@ -217,3 +217,131 @@ async def test_bad_credentials_are_refused_without_the_key(tmp_path: Path) -> No
             assert result.error is not None and "401" in result.error
             assert "wrong-key-123" not in result.error
             assert store.entries("acme") == []
+
+
+async def test_estimates_are_read_where_the_helpdesk_has_them(rig: Rig) -> None:
+    rig.jira.add_issue(20003, "ACME-8", estimate=3 * 3600)
+    rig.rm.issues[302] = {"project": "acme", "estimated_hours": 2.5}
+    rig.rm.issues[303] = {"project": "acme", "estimated_hours": 9.0, "open": False}
+    results = await pull_all(rig.pulls, rig.store, rig.clock(), ZONE)
+    found = {r.source: r.estimates for r in results}
+    assert found == {
+        "fd": [],  # Freshdesk tickets have no estimate field
+        "jira": [("jira:ACME-8", "acme", 10800)],
+        "rm": [("rm:302", "acme", 9000)],  # closed issues are not asked about
+    }
+
+
+@pytest.mark.parametrize("kind", ["freshdesk", "redmine"])
+async def test_an_approval_is_a_comment_on_the_helpdesks_own_ticket(rig: Rig, kind: str) -> None:
+    """The estimate's request goes on the client's ticket (event detail comment_on), not on a
+    ticket of monitord's own thread; a re-send of the same key adds nothing."""
+    from dataclasses import replace
+
+    from monitord.notify.freshdesk import FreshdeskNotifier
+    from monitord.notify.redmine import RedmineNotifier
+    from monitord.store.sqlite import SqliteStore
+    from monitord.tickets import COMMENT_ON
+    from tests.notify.standins.kit import make_ctx, note
+
+    standin: FreshdeskTimeStandIn | RedmineTimeStandIn
+    if kind == "freshdesk":
+        standin, ticket = rig.fd, "501"
+    else:
+        standin, ticket = rig.rm, "301"
+    async with serve_app(standin.app()) as site:
+        if kind == "freshdesk":
+            options = {"base_url": site.url, "api_key": "fd-key", "email": "s@collective.example"}
+            notifier: FreshdeskNotifier | RedmineNotifier = FreshdeskNotifier(
+                "fd", FreshdeskNotifier.Options.model_validate(options), make_ctx()
+            )
+        else:
+            options = {"base_url": site.url, "api_key": "rm-key", "project_id": "ops"}
+            notifier = RedmineNotifier(
+                "rm", RedmineNotifier.Options.model_validate(options), make_ctx()
+            )
+        store = SqliteStore(rig.conf.parent / "daemon.sqlite3")
+        await store.open()
+        notifier.attach_store(store)
+        try:
+            n = note("test", notifier.name)
+            event = replace(
+                n.event,
+                kind="hours",
+                thread="hours|estimate|x",
+                summary="Ticket is estimated at 3h 00m: please approve",
+                details={COMMENT_ON: ticket, "message": "Please reply to approve."},
+            )
+            n = replace(n, event=event)
+            assert await notifier.send(n) == ticket
+            assert await notifier.send(n) == ticket
+        finally:
+            await notifier.aclose()
+            await store.close()
+    (text,) = standin.notes[int(ticket)]
+    assert "approve" in text
+    assert standin.creates() == 0
+
+
+async def _cli(*argv: str) -> tuple[int, str]:
+    import asyncio
+    import contextlib
+    import io
+
+    from monitord.cli import main
+
+    out = io.StringIO()
+
+    def run() -> int:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            return main(list(argv))
+
+    return await asyncio.to_thread(run), out.getvalue()
+
+
+async def test_hours_refresh_and_estimate_commands(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitord.contracts import cli as hours_cli
+
+    monkeypatch.setattr(hours_cli, "utcnow", rig.clock)
+    # 20h available in March (January's and February's unused 10h rolled over, capped at 2x)
+    for day in (3, 4):
+        started = datetime(2026, 3, day, 8, 0, tzinfo=UTC)
+        rig.jira.log(20001, 9 * 3600 + 1800, started, MS - 3_600_000)
+    code, out = await _cli("hours", "refresh", "--config", str(rig.conf))
+    assert code == 0, out
+    assert "jira: 2 added, 0 updated, 0 deleted, 0 unchanged (2 pages)" in out  # updated, deleted
+    assert "fd: 0 added" in out and "rm: 0 added" in out
+    code, out = await _cli("hours", "estimate", "jira:ACME-7", "90m", "--config", str(rig.conf))
+    assert (code, out) == (
+        0,
+        "jira:ACME-7 (acme): estimated at 1h 30m\n"
+        "over the 1h 00m left in 2026-03: the running daemon asks the client to approve (a "
+        "comment on the ticket and an e-mail to the hours contacts) within a minute, once for "
+        "this estimate\n",
+    )
+    code, out = await _cli("hours", "estimate", "fd:777", "1h", "--config", str(rig.conf))
+    assert code == 1 and "no client is known for ticket fd:777; name it with --client" in out
+    code, out = await _cli(
+        "hours", "estimate", "fd:777", "30m", "--client", "riverside", "--config", str(rig.conf)
+    )
+    assert code == 0 and "within the 8h 00m left in 2026-03: no approval needed" in out
+    code, out = await _cli("hours", "estimate", "ACME-7", "1h", "--config", str(rig.conf))
+    assert code == 1 and "write it as NOTIFIER:ID, such as jira:ACME-12" in out
+    code, out = await _cli("hours", "estimate", "zd:1", "1h", "--config", str(rig.conf))
+    assert code == 1 and "there is no notifier 'zd'" in out and "fd, jira, rm" in out
+    code, out = await _cli("hours", "estimate", "fd:1", "1.5", "--config", str(rig.conf))
+    assert code == 1 and "not an estimate" in out
+    assert {e.ticket: e.seconds for e in rig.store.estimates()} == {
+        "jira:ACME-7": 5400,
+        "fd:777": 1800,
+    }
+
+
+async def test_hours_refresh_exits_1_when_a_source_fails(rig: Rig) -> None:
+    rig.rm.fail(503, "down for maintenance")
+    code, out = await _cli("hours", "refresh", "--config", str(rig.conf))
+    assert code == 1
+    assert "rm: 0 added" in out and "stopped:" in out and "503" in out
+    assert "jira: 0 added" in out
