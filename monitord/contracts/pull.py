@@ -180,7 +180,13 @@ class HelpdeskPull:
             headers=self._headers,
             default_hint=f"check the {self.TYPE} notifier {self.name!r}: base_url and credentials",
         )
-        return reply.json(), reply.headers
+        data = reply.json()
+        if data is None:
+            raise PermanentError(
+                f"{self._service} answered {reply.status} with something that is not JSON — "
+                "check base_url is the helpdesk's API root (not a login page or a proxy)"
+            )
+        return data, reply.headers
 
     async def pull(self, store: PageStore, now: datetime, zone: ZoneInfo) -> PullResult:
         raise NotImplementedError
@@ -504,6 +510,10 @@ async def pull_all(
             results.append(await p.pull(store, now, zone))
         except MonitordError as exc:
             results.append(PullResult(p.name, error=str(exc)))
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # An answer of another shape than the API's: this source stops, the others run.
+            error = f"{p.SERVICE} answered in an unexpected shape ({type(exc).__name__}: {exc})"
+            results.append(PullResult(p.name, error=error))
     return results
 
 

@@ -345,3 +345,13 @@ async def test_hours_refresh_exits_1_when_a_source_fails(rig: Rig) -> None:
     assert code == 1
     assert "rm: 0 added" in out and "stopped:" in out and "503" in out
     assert "jira: 0 added" in out
+
+
+async def test_an_answer_that_is_not_the_api_stops_only_that_source(rig: Rig) -> None:
+    rig.rm.log(301, 1.0, date(2026, 3, 5))
+    rig.fd.fail(200, "<html>Sign in</html>", content_type="text/html")
+    rig.jira.fail(200, '{"values": 7}')
+    lines = await rig.pull()
+    assert "stopped:" in lines["fd"] and "not JSON" in lines["fd"]
+    assert "stopped:" in lines["jira"] and "unexpected shape" in lines["jira"]
+    assert lines["rm"].startswith("rm: 1 added")
