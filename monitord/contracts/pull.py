@@ -31,7 +31,7 @@ stored); the next refresh continues from the cursor.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -201,11 +201,9 @@ class HelpdeskPull:
 class WindowPull(HelpdeskPull):
     """Freshdesk and Redmine: list the window per client, reconcile deletions at its end."""
 
-    async def pages(
-        self, link: Link, since: datetime, zone: ZoneInfo
-    ) -> Any:  # AsyncIterator[list[TimeEntry]]
+    def pages(self, link: Link, since: datetime, zone: ZoneInfo) -> AsyncIterator[list[TimeEntry]]:
+        """The client's entries dated from ``since`` on, a page at a time."""
         raise NotImplementedError
-        yield []
 
     async def pull(self, store: PageStore, now: datetime, zone: ZoneInfo) -> PullResult:
         result = PullResult(self.name)
@@ -256,7 +254,9 @@ class FreshdeskPull(WindowPull):
             billable=bool(item.get("billable", True)),
         )
 
-    async def pages(self, link: Link, since: datetime, zone: ZoneInfo) -> Any:
+    async def pages(
+        self, link: Link, since: datetime, zone: ZoneInfo
+    ) -> AsyncIterator[list[TimeEntry]]:
         query = {
             "company_id": link.key,
             "executed_after": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -302,7 +302,9 @@ class RedminePull(WindowPull):
             person=str(user.get("name")) if isinstance(user, dict) and user.get("name") else None,
         )
 
-    async def pages(self, link: Link, since: datetime, zone: ZoneInfo) -> Any:
+    async def pages(
+        self, link: Link, since: datetime, zone: ZoneInfo
+    ) -> AsyncIterator[list[TimeEntry]]:
         base = {
             "project_id": link.key,
             "from": since.astimezone(zone).date().isoformat(),
@@ -490,11 +492,11 @@ def build_pulls(
             continue
         options = validate_options(load_plugin_class(notifier.type), notifier.options)
         headers = cls.auth(options)
-        secrets = [v.removeprefix("Basic ") for v in headers.values()]
+        secret = getattr(options, "api_key", None) or getattr(options, "api_token", None)
         poster = JsonPoster(
             ssl_context=ssl_context,
             timeout=options.timeout,  # type: ignore[attr-defined]
-            secrets=[*secrets, *(v for v in headers.values())],
+            secrets=[secret.get_secret_value()] if secret is not None else [],
         )
         out.append(cls(name, options, links, clock, poster, headers))
     return out
