@@ -202,11 +202,12 @@ NotifierFactory = Callable[[Config, ssl.SSLContext | None, Store | None], dict[s
 def default_services() -> list[ServiceFactory]:
     """The services a real daemon runs. Each part of monitord adds its factory here."""
     from monitord.api.server import api_service
+    from monitord.contracts.service import hours_service
     from monitord.drupal.service import security_service
     from monitord.systemd import systemd_service
     from monitord.tickets_sla import tickets_sla_service
 
-    return [systemd_service, security_service, api_service, tickets_sla_service]
+    return [systemd_service, security_service, api_service, tickets_sla_service, hours_service]
 
 
 def default_notifiers(

@@ -29,6 +29,7 @@ RouteKind = Literal[
     "psa-heads-up",
     "connectivity",
     "ticket-overdue",
+    "hours",  # a support contract's use passed a threshold, or an estimate needs approval
     "test",
 ]
 """Every kind a route can match (``routes[].match.kind``, ``routes explain --kind``)."""
@@ -52,6 +53,7 @@ CONTACT_KIND: dict[str, str] = {
     "certificate": "certificate",
     "security-now": "security",
     "patch-day": "maintenance",
+    "hours": "hours",
 }
 
 

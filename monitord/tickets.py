@@ -51,6 +51,7 @@ PRIORITIES: dict[str, Priority] = {
     "ticket-overdue": "high",
     "certificate": "normal",
     "patch-day": "normal",
+    "hours": "normal",
     "security-unknown": "normal",
     "psa-heads-up": "normal",
     "digest": "normal",
@@ -322,6 +323,15 @@ async def deliver(
         done = await store.ticket_applied(name, notification.key)
         if done is not None:
             return done
+    target = event.details.get(COMMENT_ON)
+    if isinstance(target, str) and target:
+        # A comment on a ticket of the helpdesk's own (an estimate the client must approve),
+        # not on the thread's ticket: the thread records it, so a re-send is answered above.
+        await api.comment(target, comment_for(event, calendar.zone), event)
+        if store is not None:
+            await store.record_ticket(name, event.thread, notification.key, target, now)
+        return target
+    if store is not None:
         ref = await store.ticket_ref(name, event.thread)
         external = ref.external_id if ref is not None else None
     else:
@@ -349,6 +359,11 @@ async def deliver(
             name, event.thread, notification.key, external, now, resolved=action == "resolve"
         )
     return external
+
+
+COMMENT_ON = "comment_on"
+"""An event detail naming a ticket of the helpdesk itself (its id there) to comment on instead
+of the thread's own ticket."""
 
 
 def thread_label(thread: str) -> str:

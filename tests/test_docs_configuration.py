@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from monitord import cli
 from monitord.config import models as m
 from monitord.config.loader import load_config
-from monitord.contracts.models import BillingConfig, ContractChange, ContractConfig
+from monitord.contracts.models import BillingConfig, ContractChange, ContractConfig, HelpdeskLinks
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "configuration.md"
@@ -63,6 +63,7 @@ SECTION_OF: dict[type[BaseModel], str] = {
     m.HttpExpect: "`expect`",
     ContractConfig: "`contract`",
     ContractChange: "`contract.changes[]`",
+    HelpdeskLinks: "`contract.helpdesk`",
 }
 """The heading (its text, exactly) under which each model's keys are documented. Check types
 are not listed: each has the heading ``type: TAG`` (see :func:`section_label`)."""

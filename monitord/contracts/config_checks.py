@@ -14,6 +14,13 @@ if TYPE_CHECKING:
 
 DEFAULT_MINIMUM = timedelta(hours=2)
 
+HELPDESK_KEYS = {
+    "freshdesk_company_id": "freshdesk",
+    "jira_project": "jira",
+    "redmine_project": "redmine",
+}
+"""``contract.helpdesk`` key → the notifier type it pulls time entries through."""
+
 
 def _duration(value: Any) -> timedelta | None:
     try:
@@ -31,6 +38,13 @@ def check_contracts(main_doc: Doc | None, client_docs: list[Doc], issues: Issues
     if isinstance(billing, dict) and "minimum_monthly" in billing:
         minimum = _duration(billing["minimum_monthly"])
     tokens: dict[str, str] = {}
+    notifiers = main.get("notifiers") if main is not None else None
+    types = {
+        str(n.get("type"))
+        for n in (notifiers.values() if isinstance(notifiers, dict) else [])
+        if isinstance(n, dict)
+    }
+    claimed: dict[tuple[str, str], str] = {}
     for doc in client_docs:
         data = doc.data if isinstance(doc.data, dict) else {}
         contract = data.get("contract")
@@ -62,6 +76,29 @@ def check_contracts(main_doc: Doc | None, client_docs: list[Doc], issues: Issues
                     f"{value} is below the agency's minimum monthly allowance "
                     f"({billing.get('minimum_monthly', '2h') if isinstance(billing, dict) else '2h'})",
                     "raise it, or lower billing.minimum_monthly in monitord.yml",
+                )
+        helpdesk = contract.get("helpdesk")
+        for key, value in helpdesk.items() if isinstance(helpdesk, dict) else []:
+            kind = HELPDESK_KEYS.get(str(key))
+            if kind is None:
+                continue  # an unknown key is reported by the model
+            if main is not None and kind not in types:
+                issues.at(
+                    doc,
+                    ("contract", "helpdesk", str(key)),
+                    f"{key} needs a `{kind}` notifier to pull time entries from, but "
+                    "monitord.yml has none",
+                    f"add one under `notifiers:` (type: {kind}; docs/notifiers.md), or remove "
+                    f"{key}",
+                    key=True,
+                )
+            owner = claimed.setdefault((str(key), str(value)), doc.file)
+            if owner != doc.file:
+                issues.at(
+                    doc,
+                    ("contract", "helpdesk", str(key)),
+                    f"{key} {value} is also the helpdesk link of {owner}",
+                    "link each organisation or project to one client, so its time is billed once",
                 )
         token = contract.get("page_token")
         if isinstance(token, str) and token:

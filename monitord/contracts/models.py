@@ -8,6 +8,7 @@ is a float to YAML and may not hold pence exactly, so it is refused. Percentages
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, NamedTuple
@@ -251,6 +252,49 @@ class ContractChange(Model):
     monthly_hours: Allowance
 
 
+class HelpdeskLinks(Model):
+    """Which helpdesk tickets are this client's: their time entries are pulled into its
+    ledger. Each key needs a notifier of that type in monitord.yml (its URL and credentials)."""
+
+    freshdesk_company_id: int | None = Field(default=None, ge=1)
+    """The Freshdesk company (Admin → Companies; the number in its URL)."""
+    jira_project: str | None = None
+    """The Jira project key (``ACME``)."""
+    redmine_project: str | None = None
+    """The Redmine project's identifier (``acme``) or number; its subprojects are included."""
+
+    @field_validator("jira_project")
+    @classmethod
+    def _jira(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Z][A-Z0-9_]*", v):
+            raise ValueError(
+                f"{v!r} is not a Jira project key; write the key in capitals, as in issue "
+                "keys such as ACME-12 (Jira → Project settings → Details)"
+            )
+        return v
+
+    @field_validator("redmine_project")
+    @classmethod
+    def _redmine(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError(
+                "the Redmine project is empty; write its identifier (in its URL, "
+                "/projects/acme) or its number"
+            )
+        return v
+
+    def linked(self) -> dict[str, str]:
+        """Notifier type → this client's key in it."""
+        out: dict[str, str] = {}
+        if self.freshdesk_company_id is not None:
+            out["freshdesk"] = str(self.freshdesk_company_id)
+        if self.jira_project is not None:
+            out["jira"] = self.jira_project
+        if self.redmine_project is not None:
+            out["redmine"] = self.redmine_project
+        return out
+
+
 class ContractConfig(Model):
     """A client's support contract: the monthly allowance and how the ledger treats it."""
 
@@ -272,6 +316,8 @@ class ContractConfig(Model):
     """None: billing.vat."""
     thresholds: tuple[Percent, ...] | None = None
     """None: billing.thresholds."""
+    helpdesk: HelpdeskLinks = HelpdeskLinks()
+    """The client's organisation or project in each helpdesk (docs/contracts.md)."""
     page_token: SecretStr | None = None
     """The bearer token of the client's hours page (give it as a credential: ${ACME_HOURS_TOKEN})."""
 

@@ -71,8 +71,44 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        "helpdesk pull cursors, hours warnings sent, ticket estimates",
+        (
+            """CREATE TABLE hours_cursor (
+                source TEXT PRIMARY KEY,
+                cursor TEXT NOT NULL,
+                pulled_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE hours_warning (
+                key TEXT PRIMARY KEY,
+                client TEXT NOT NULL,
+                month TEXT NOT NULL,
+                sent_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE hours_estimate (
+                ticket TEXT PRIMARY KEY,
+                client TEXT NOT NULL,
+                seconds INTEGER NOT NULL CHECK (seconds > 0),
+                origin TEXT NOT NULL,
+                updated TEXT NOT NULL
+            )""",
+        ),
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """How long a ticket's work is expected to take, before it starts."""
+
+    ticket: str
+    """``<notifier>:<id>`` (``jira:ACME-12``), or ``local:<n>`` for a local ticket."""
+    client: str
+    seconds: int
+    origin: str
+    """``cli`` (``monitord hours estimate``) or the helpdesk notifier it was read from."""
 
 
 class TimeEntryStore(Protocol):
@@ -256,6 +292,97 @@ class SqliteTimeEntryStore:
             (client,),
         ).fetchall()
         return [_entry(r) for r in rows]
+
+    # ------------------------------------------------------------ helpdesk pulls
+
+    def cursor(self, source: str) -> str | None:
+        """Where the last pull of ``source`` stopped (the source's own form), or None."""
+        row = self._conn.execute(
+            "SELECT cursor FROM hours_cursor WHERE source = ?", (source,)
+        ).fetchone()
+        return None if row is None else str(row["cursor"])
+
+    def apply_page(
+        self,
+        source: str,
+        entries: Iterable[TimeEntry],
+        deleted: Iterable[str],
+        cursor: tuple[str, str] | None,
+        now: datetime,
+    ) -> dict[str, int]:
+        """One page of a pull in one transaction: its entries added or updated, the ids the
+        source deleted marked deleted, and the cursor ``(name, value)`` moved on (when given) — so a crash
+        repeats at most this page, which changes nothing the second time."""
+        counts = {"added": 0, "updated": 0, "unchanged": 0, "deleted": 0}
+        with self.transaction() as conn:
+            for e in entries:
+                counts[self._upsert(e, now)] += 1
+            for source_id in deleted:
+                cur = conn.execute(
+                    "UPDATE hours_entry SET deleted_at = ?, updated = ? "
+                    "WHERE source = ? AND source_id = ? AND deleted_at IS NULL",
+                    (_iso(now), _iso(now), source, source_id),
+                )
+                counts["deleted"] += cur.rowcount
+            if cursor is not None:
+                conn.execute(
+                    "INSERT INTO hours_cursor (source, cursor, pulled_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, "
+                    "pulled_at = excluded.pulled_at",
+                    (*cursor, _iso(now)),
+                )
+        return counts
+
+    def live_ids(self, source: str, client: str, since: datetime, until: datetime) -> set[str]:
+        """Ids of ``source``'s entries for ``client`` dated in ``[since, until)``, not deleted
+        (a pull that lists a whole window marks the ones it no longer sees deleted)."""
+        rows = self._conn.execute(
+            "SELECT source_id FROM hours_entry WHERE source = ? AND client = ? "
+            "AND at >= ? AND at < ? AND deleted_at IS NULL",
+            (source, client, _iso(since), _iso(until)),
+        ).fetchall()
+        return {str(r["source_id"]) for r in rows}
+
+    # ------------------------------------------------------------ warnings and estimates
+
+    def warned(self, key: str) -> bool:
+        row = self._conn.execute("SELECT 1 FROM hours_warning WHERE key = ?", (key,)).fetchone()
+        return row is not None
+
+    def mark_warned(self, key: str, client: str, month: Month, now: datetime) -> bool:
+        """Record a warning as sent; False when it already was (it is never sent twice)."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO hours_warning (key, client, month, sent_at) "
+                "VALUES (?, ?, ?, ?)",
+                (key, client, str(month), _iso(now)),
+            )
+            return cur.rowcount == 1
+
+    def set_estimate(
+        self, ticket: str, client: str, seconds: int, origin: str, now: datetime
+    ) -> bool:
+        """Keep a ticket's estimate (the latest one counts); False when it is unchanged."""
+        with self.transaction() as conn:
+            old = conn.execute(
+                "SELECT client, seconds FROM hours_estimate WHERE ticket = ?", (ticket,)
+            ).fetchone()
+            if old is not None and (old["client"], old["seconds"]) == (client, seconds):
+                return False
+            conn.execute(
+                "INSERT INTO hours_estimate (ticket, client, seconds, origin, updated) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (ticket) DO UPDATE SET "
+                "client = excluded.client, seconds = excluded.seconds, "
+                "origin = excluded.origin, updated = excluded.updated",
+                (ticket, client, seconds, origin, _iso(now)),
+            )
+            return True
+
+    def estimates(self) -> list[Estimate]:
+        rows = self._conn.execute(
+            "SELECT ticket, client, seconds, origin FROM hours_estimate ORDER BY ticket"
+        ).fetchall()
+        return [Estimate(r["ticket"], r["client"], r["seconds"], r["origin"]) for r in rows]
 
     # ------------------------------------------------------------ statements
 

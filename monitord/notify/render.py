@@ -463,6 +463,7 @@ _KIND_LABEL: dict[str, str] = {
     "psa-heads-up": "SECURITY HEADS-UP",
     "connectivity": "MONITORING CONNECTIVITY",
     "ticket-overdue": "TICKET OVERDUE",
+    "hours": "SUPPORT HOURS",
     "test": "TEST",
 }
 
@@ -574,7 +575,33 @@ def _digest(event: Event, ctx: Context) -> tuple[str, Body]:
     return topic, Body(tone, headline, paras, (), table)
 
 
+_HOURS_FACTS: tuple[tuple[str, str], ...] = (
+    ("month", "Month"),
+    ("ticket", "Ticket"),
+    ("estimate", "Estimate"),
+    ("available", "Available"),
+    ("used", "Used"),
+    ("remaining", "Remaining"),
+    ("as_of", "As of"),
+)
+
+
+def _hours(event: Event, ctx: Context) -> tuple[str, Body]:
+    """A support contract's use passed a threshold, or a ticket's estimate needs approval."""
+    d = _details(event)
+    summary = one_line(event.summary)
+    label = _KIND_LABEL["hours"]
+    message = d.get("message")
+    paras = (one_line(message),) if isinstance(message, str) and message.strip() else ()
+    facts = tuple(
+        (label_, one_line(str(d[key]))) for key, label_ in _HOURS_FACTS if d.get(key) is not None
+    )
+    body = Body("warning", f"{label} — {summary}", paras, facts)
+    return summary or label.capitalize(), body
+
+
 TEMPLATES: dict[str, Template] = {
+    "hours": _hours,
     "site-down": _site_down,
     "site-reminder": _site_reminder,
     "site-recovered": _site_recovered,

@@ -71,6 +71,7 @@ TICKET_KINDS = frozenset(
         "security-now",
         "security-unknown",
         "patch-day",
+        "hours",
     }
 )
 """Kinds that go to the ``tickets`` target: every problem becomes a ticket. Reminders and
@@ -91,6 +92,7 @@ CLIENT_KINDS: tuple[str, ...] = (
     "certificate",
     "security-now",
     "patch-day",
+    "hours",
 )
 
 DEFAULT_ROUTES: tuple[Route, ...] = (
