@@ -246,15 +246,15 @@ class EmailNotifier:
                 timeout=timeout,
                 password=password,
             )
-            log.warning(
+            # Debug only: the caller logs the attempt once, with the error (the outbox's
+            # outbox.retry / outbox.failed; `notify test` prints it), so an outage is one
+            # line per attempt, not two long ones.
+            log.debug(
                 "email.failed",
                 notifier=self.name,
                 message_id=message_id,
                 kind=notification.event.kind,
-                client=notification.event.client,
-                site=notification.event.site,
                 retryable=isinstance(error, RetryableError),
-                error=str(error),
             )
             raise error from None
         log.info(
