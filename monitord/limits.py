@@ -92,3 +92,12 @@ STORE_RETRY_CAP = timedelta(seconds=30)
 """A durable write (a state change with its notifications) that the store refused (locked by
 another program, disk full) is tried again after 1 s, doubling, at most 30 s apart, until it is
 stored: a notice is never dropped, and a store that comes back is used within half a minute."""
+
+
+HEALTH_STORE_TIMEOUT = timedelta(seconds=2)
+"""How long ``/readyz`` and a ``/metrics`` scrape wait for the store. While another program
+holds the SQLite file's lock, every statement on the store's one thread waits out its busy
+timeout, so an unbounded health check answered only after 15 s and a scrape not at all: a
+probe with a 1-5 s timeout (systemd, a load balancer) or Prometheus's 10 s default saw a
+timeout, not "store failing". Past this, ``/readyz`` says the store is not answering and the
+scrape leaves out the figures it reads from the store (``monitord_store_answering`` 0)."""

@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 
 from monitord.api.storeview import StoreExtras, read_extras
 from monitord.certexpiry import days_left, not_after_of
+from monitord.limits import HEALTH_STORE_TIMEOUT
 from monitord.probes.base import ProbeResult
 from monitord.store.base import OutboxStats
 
@@ -60,6 +61,7 @@ class _Scrape:
     """What the async part of a scrape read, for the collector's synchronous ``collect``."""
 
     outbox: OutboxStats | None = None
+    store_answering: bool = True
     incidents_open: int | None = None
     extras: StoreExtras = field(default_factory=StoreExtras)
     now: datetime | None = None
@@ -125,10 +127,16 @@ class DaemonMetrics:
             if runtime is not None:
                 now = runtime.clock()
                 scrape.now = now
-                scrape.outbox = await runtime.store.outbox_stats(now)
-                scrape.incidents_open = len(await runtime.store.open_incidents())
                 state_path = runtime.config().state_path()
-                scrape.extras = await asyncio.to_thread(read_extras, state_path)
+                try:
+                    async with asyncio.timeout(HEALTH_STORE_TIMEOUT.total_seconds()):
+                        scrape.outbox = await runtime.store.outbox_stats(now)
+                        scrape.incidents_open = len(await runtime.store.open_incidents())
+                        scrape.extras = await asyncio.to_thread(read_extras, state_path)
+                except TimeoutError:
+                    # Answer now without the store's figures (monitord_store_answering 0).
+                    scrape.outbox, scrape.incidents_open = None, None
+                    scrape.store_answering = False
             self._scrape = scrape
             return generate_latest(self.registry)
 
@@ -217,6 +225,13 @@ class _DaemonCollector(Collector):
             value=1.0 if runtime.store_health.failing else 0.0,
         )
 
+        yield GaugeMetricFamily(
+            "monitord_store_answering",
+            "1 when the store answered this scrape's reads in time; 0 when it did not (locked "
+            "by another program, a stalled disk) and the outbox and incident figures are left "
+            "out of this scrape.",
+            value=1 if scrape.store_answering else 0,
+        )
         if scrape.incidents_open is not None:
             yield GaugeMetricFamily(
                 "monitord_incidents_open", "Incidents not yet ended.", value=scrape.incidents_open

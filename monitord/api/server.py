@@ -39,7 +39,7 @@ from monitord.api.metrics import CONTENT_TYPE, DaemonMetrics
 from monitord.api.status_page import render
 from monitord.config.models import HttpConfig
 from monitord.errors import StoreError
-from monitord.limits import API_LISTEN_BACKLOG
+from monitord.limits import API_LISTEN_BACKLOG, HEALTH_STORE_TIMEOUT
 from monitord.logsetup import get_logger
 from monitord.probes.heartbeat import receive_beat
 
@@ -133,9 +133,15 @@ async def readyz(request: web.Request) -> web.Response:
         )
     else:
         try:
-            await runtime.store.set_meta(READYZ_META_KEY, runtime.clock().isoformat())
+            async with asyncio.timeout(HEALTH_STORE_TIMEOUT.total_seconds()):
+                await runtime.store.set_meta(READYZ_META_KEY, runtime.clock().isoformat())
         except StoreError as exc:
             problems.append(f"store not writable: {exc}")
+        except TimeoutError:
+            problems.append(
+                f"store not answering within {HEALTH_STORE_TIMEOUT.total_seconds():g} s: "
+                "another program may hold the state file's lock, or the disk is stalled"
+            )
     body = {"ready": not problems, "problems": problems}
     return web.json_response(body, status=200 if not problems else 503, dumps=_dumps)
 

@@ -26,6 +26,7 @@ import monitord.store.sqlite as sqlite_store
 from monitord.api.server import ApiService
 from monitord.daemon import Daemon
 from monitord.errors import StoreError
+from monitord.limits import HEALTH_STORE_TIMEOUT
 from tests.helpers.clock import Clock
 from tests.helpers.daemon import KEY, T0, Switchable, ticks, write_config
 from tests.helpers.sites import LoopbackSite, closed_port
@@ -350,3 +351,44 @@ async def test_a_held_down_is_followed_up_right_when_its_write_fails_and_the_dae
         await daemon.stop()
     late = [(m.message["X-Monitord-Kind"], m.rcpt_tos[0]) for m in smtp_server.messages]
     assert sorted(late) == told
+
+
+async def test_health_answers_in_time_while_another_program_holds_the_lock(
+    tmp_path: Path, site: tuple[Switchable, LoopbackSite], smtp_server: SmtpServer
+) -> None:
+    """With the real busy timeout (5 s per statement), a DOWN's write is waiting on the lock:
+    ``/readyz`` and ``/metrics`` still answer within HEALTH_STORE_TIMEOUT (plus a margin for
+    this shared machine) instead of queueing behind it — a health check with a short timeout
+    sees "store not answering", not a timeout."""
+    sw, loop_site = site
+    bound = HEALTH_STORE_TIMEOUT.total_seconds() + 2.0
+    async with (
+        started(tmp_path, tmp_path, loop_site, smtp_server) as (daemon, clock, api, _r, retry),
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http,
+    ):
+        assert api.url is not None
+        sw.status = 503
+        assert await ticks(daemon, clock, 1) == []
+        assert daemon.store is not None
+        await daemon.store.flush()
+        lift = await lock_from_another_connection(daemon)
+        clock.advance(seconds=60)
+        down = asyncio.create_task(daemon.tick(KEY))
+        await asyncio.sleep(0)  # the DOWN's write is now queued on the store's thread
+        try:
+            async with asyncio.timeout(bound):
+                problems = await store_problems(http, api)
+            assert problems and problems[0].startswith(
+                ("store not answering within 2 s", "store failing since")
+            ), problems
+            async with asyncio.timeout(bound), http.get(api.url + "metrics") as r:
+                text = await r.text()
+            assert r.status == 200
+            values = {
+                s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples
+            }
+            assert values["monitord_store_answering"] == 0 or values["monitord_store_failing"] == 1
+        finally:
+            await lift()
+            retry.set()
+        assert [e.kind for e in await down] == ["site-down"]
