@@ -249,10 +249,19 @@ def default_services() -> list[ServiceFactory]:
     """The services a real daemon runs. Each part of monitord adds its factory here."""
     from monitord.api.server import api_service
     from monitord.drupal.service import security_service
+    from monitord.report.history import history_service
+    from monitord.report.service import report_service
     from monitord.systemd import systemd_service
     from monitord.tickets_sla import tickets_sla_service
 
-    return [systemd_service, security_service, api_service, tickets_sla_service]
+    return [
+        systemd_service,
+        history_service,
+        security_service,
+        api_service,
+        tickets_sla_service,
+        report_service,
+    ]
 
 
 def default_notifiers(
