@@ -1,7 +1,8 @@
 """Sends the monthly client reports: a daemon Service, and the sending the CLI shares.
 
 On the first working day of each month (the agency calendar: weekends and bank holidays off),
-from ``report.send_at`` (09:00) in the agency's zone, last month's report goes to every
+from ``report.send_at`` (09:00) in the agency's zone (or within :data:`REPORT_CATCH_UP`
+after, when the daemon was stopped then), last month's report goes to every
 contact of every client that has ``notify: [report]``. Each delivery is recorded in the store
 (``report_sent``, per client, month and recipient) once the SMTP server has accepted it, so a
 restart never sends it again; a recipient not yet recorded (the server refused, the daemon
@@ -39,6 +40,12 @@ if TYPE_CHECKING:
 
 REPORT_CHECK_INTERVAL = timedelta(minutes=5)
 """How often the service looks whether reports are due: at most this late after 09:00."""
+
+REPORT_CATCH_UP = timedelta(days=7)
+"""A report not sent on its day (the daemon was stopped) is sent when it starts within this
+long after; later, a month-old report would surprise more than help: send it by hand with
+``monitord report CLIENT --send``. A new installation likewise never mails a report of the
+month before it ran."""
 
 
 def recipients(client: ClientConfig) -> list[tuple[str, str]]:
@@ -156,7 +163,8 @@ class ReportService:
             return {}
         zone = ZoneInfo(config.main.agency.timezone)
         month = Month.of(now, zone).prev()
-        if now < due_at(month, config):
+        due = due_at(month, config)
+        if not due <= now < due + REPORT_CATCH_UP:
             return {}
         out: dict[str, list[str]] = {}
         for client in config.clients:
