@@ -32,7 +32,10 @@ ROLLUP_RETENTION = timedelta(days=397)
 """Thirteen months of hourly roll-ups: the month reported, the year before it, and a margin."""
 
 PRUNE_BATCH = 5_000
-"""Rows deleted per transaction when pruning, so the daemon's writes never wait long."""
+"""Raw results deleted per transaction when pruning, so the daemon's writes never wait long."""
+
+PRUNE_CHECKS = 500
+"""Checks whose old roll-ups are deleted per transaction (an hour's worth each, hourly)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,23 +58,28 @@ MIGRATIONS: tuple[Migration, ...] = (
         1,
         "hourly uptime roll-ups, raw results, reports sent",
         (
-            # Hours as epoch seconds and WITHOUT ROWID: 13 months × 10,000 checks is ~95
-            # million rows, so every byte per row counts (docs/benchmarks.md).
+            # 13 months × 10,000 checks is ~95 million roll-up rows, so every byte of a row
+            # counts (docs/benchmarks.md): checks by a small integer id, hours since the
+            # epoch, durations in integer milliseconds (varints), no rowid.
+            """CREATE TABLE uptime_check (
+                id INTEGER PRIMARY KEY,
+                key TEXT NOT NULL UNIQUE
+            )""",
             """CREATE TABLE uptime_hour (
-                key TEXT NOT NULL,
+                check_id INTEGER NOT NULL,
                 hour INTEGER NOT NULL,
-                up REAL NOT NULL,
-                down REAL NOT NULL,
-                maintenance REAL NOT NULL,
+                up_ms INTEGER NOT NULL,
+                down_ms INTEGER NOT NULL,
+                maintenance_ms INTEGER NOT NULL,
                 probes INTEGER NOT NULL,
-                PRIMARY KEY (key, hour)
+                PRIMARY KEY (check_id, hour)
             ) WITHOUT ROWID""",
-            "CREATE INDEX uptime_hour_hour ON uptime_hour (hour)",
+            # A failure's message only: a success says nothing a person needs days later.
             """CREATE TABLE uptime_result (
-                key TEXT NOT NULL,
+                check_id INTEGER NOT NULL,
                 at INTEGER NOT NULL,
                 ok INTEGER NOT NULL,
-                message TEXT NOT NULL
+                message TEXT
             )""",
             "CREATE INDEX uptime_result_at ON uptime_result (at)",
             """CREATE TABLE report_sent (
@@ -88,11 +96,12 @@ MIGRATIONS: tuple[Migration, ...] = (
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _UPSERT_HOUR = """
-INSERT INTO uptime_hour (key, hour, up, down, maintenance, probes) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (key, hour) DO UPDATE SET
-    up = up + excluded.up,
-    down = down + excluded.down,
-    maintenance = maintenance + excluded.maintenance,
+INSERT INTO uptime_hour (check_id, hour, up_ms, down_ms, maintenance_ms, probes)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (check_id, hour) DO UPDATE SET
+    up_ms = up_ms + excluded.up_ms,
+    down_ms = down_ms + excluded.down_ms,
+    maintenance_ms = maintenance_ms + excluded.maintenance_ms,
     probes = probes + excluded.probes
 """
 
@@ -101,10 +110,17 @@ _PRUNE_RESULTS = (
     "DELETE FROM uptime_result WHERE rowid IN "
     "(SELECT rowid FROM uptime_result WHERE at < ? LIMIT ?)"
 )
-_PRUNE_HOURS = (
-    "DELETE FROM uptime_hour WHERE (key, hour) IN "
-    "(SELECT key, hour FROM uptime_hour WHERE hour < ? LIMIT ?)"
-)
+_PRUNE_HOURS = "DELETE FROM uptime_hour WHERE check_id = ? AND hour < ?"
+"""Per check, on the primary key: an index on the hour alone would add a third to each row."""
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def _hour(dt: datetime) -> int:
+    """Hours since the epoch."""
+    return _epoch(dt) // 3600
 
 
 def _epoch(dt: datetime) -> int:
@@ -122,6 +138,7 @@ class ReportStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._id_cache: dict[str, int] = {}
         try:
             self._conn = sqlite3.connect(
                 path,
@@ -195,21 +212,38 @@ class ReportStore:
 
     # ------------------------------------------------------------ uptime
 
+    def _ids(self, conn: sqlite3.Connection, keys: Iterable[str]) -> dict[str, int]:
+        """The integer id of each check key (a new key is given one)."""
+        out: dict[str, int] = {}
+        for key in set(keys):
+            if key not in self._id_cache:
+                conn.execute("INSERT OR IGNORE INTO uptime_check (key) VALUES (?)", (key,))
+                (self._id_cache[key],) = conn.execute(
+                    "SELECT id FROM uptime_check WHERE key = ?", (key,)
+                ).fetchone()
+            out[key] = self._id_cache[key]
+        return out
+
     def write_batch(
         self, slices: dict[tuple[str, datetime], Slice], results: Iterable[RawResult]
     ) -> None:
         """One batch of roll-up slices (added to what the hours hold) and raw results."""
+        results = list(results)
         with self.transaction() as conn:
+            ids = self._ids(conn, [k for k, _ in slices] + [r.key for r in results])
             conn.executemany(
                 _UPSERT_HOUR,
                 [
-                    (key, _epoch(hour), s.up, s.down, s.maintenance, s.probes)
+                    (ids[key], _hour(hour), _ms(s.up), _ms(s.down), _ms(s.maintenance), s.probes)
                     for (key, hour), s in slices.items()
                 ],
             )
             conn.executemany(
-                "INSERT INTO uptime_result (key, at, ok, message) VALUES (?, ?, ?, ?)",
-                [(r.key, _epoch(r.at), int(r.ok), r.message) for r in results],
+                "INSERT INTO uptime_result (check_id, at, ok, message) VALUES (?, ?, ?, ?)",
+                [
+                    (ids[r.key], _epoch(r.at), int(r.ok), None if r.ok else r.message)
+                    for r in results
+                ],
             )
 
     def hours(self, keys: Iterable[str], start: datetime, end: datetime) -> dict[str, list[Slice]]:
@@ -217,25 +251,40 @@ class ReportStore:
         out: dict[str, list[Slice]] = {}
         for key in keys:
             rows = self._conn.execute(
-                "SELECT hour, up, down, maintenance, probes FROM uptime_hour "
-                "WHERE key = ? AND hour >= ? AND hour < ? ORDER BY hour",
-                (key, _epoch(start), _epoch(end)),
+                "SELECT h.hour, h.up_ms, h.down_ms, h.maintenance_ms, h.probes "
+                "FROM uptime_hour h JOIN uptime_check c ON c.id = h.check_id "
+                "WHERE c.key = ? AND h.hour >= ? AND h.hour < ? ORDER BY h.hour",
+                (key, _hour(start), -(-_epoch(end) // 3600)),
             ).fetchall()
-            out[key] = [Slice(_at(h), up, down, m, p) for h, up, down, m, p in rows]
+            out[key] = [
+                Slice(_at(h * 3600), up / 1000, down / 1000, m / 1000, p)
+                for h, up, down, m, p in rows
+            ]
         return out
 
     def results(self, key: str) -> list[RawResult]:
         rows = self._conn.execute(
-            "SELECT key, at, ok, message FROM uptime_result WHERE key = ? ORDER BY at", (key,)
+            "SELECT r.at, r.ok, r.message FROM uptime_result r "
+            "JOIN uptime_check c ON c.id = r.check_id WHERE c.key = ? ORDER BY r.at",
+            (key,),
         ).fetchall()
-        return [RawResult(k, _at(a), bool(ok), m) for k, a, ok, m in rows]
+        return [RawResult(key, _at(a), bool(ok), m or "") for a, ok, m in rows]
 
     def prune(self, *, results_before: datetime, rollups_before: datetime) -> tuple[int, int]:
         """Delete raw results and roll-ups older than their retention; (results, hours)."""
         return (
             self._prune(_PRUNE_RESULTS, _epoch(results_before)),
-            self._prune(_PRUNE_HOURS, _epoch(rollups_before)),
+            self._prune_hours(_hour(rollups_before)),
         )
+
+    def _prune_hours(self, cutoff: int) -> int:
+        ids = [i for (i,) in self._conn.execute("SELECT id FROM uptime_check")]
+        total = 0
+        for start in range(0, len(ids), PRUNE_CHECKS):
+            with self.transaction() as conn:
+                for i in ids[start : start + PRUNE_CHECKS]:
+                    total += conn.execute(_PRUNE_HOURS, (i, cutoff)).rowcount
+        return total
 
     def _prune(self, sql: str, cutoff: int) -> int:
         total = 0
