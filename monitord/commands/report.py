@@ -15,6 +15,7 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from monitord.cli import add_config_argument, moment_argument
@@ -23,8 +24,11 @@ from monitord.contracts.models import Month
 from monitord.errors import MonitordError
 from monitord.timeinput import in_zone
 
+if TYPE_CHECKING:
+    from monitord.config.models import ClientConfig, Config
 
-def _load(config_arg: str | None):  # type: ignore[no-untyped-def]
+
+def _load(config_arg: str | None) -> Config:
     from monitord.config import load_config, resolve_config_dir
     from monitord.notify.plugins import NOTIFIER_TYPES
 
@@ -72,7 +76,9 @@ def handler(args: argparse.Namespace) -> int:
     return 0
 
 
-def _send(config, client, month: Month, now: datetime, *, resend: bool) -> int:  # type: ignore[no-untyped-def]
+def _send(
+    config: Config, client: ClientConfig, month: Month, now: datetime, *, resend: bool
+) -> int:
     from monitord.notify.email import EmailNotifier
     from monitord.report.service import recipients, send_report
     from monitord.report.store import ReportStore

@@ -249,7 +249,8 @@ class EmailNotifier:
         msg["X-Monitord-Client"] = one_line(client)
         msg.set_content(text, charset="utf-8", cte="quoted-printable")
         msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-        html_part = msg.get_payload()[1]  # type: ignore[index]
+        html_part = msg.get_body(("html",))
+        assert html_part is not None  # just added
         for name, png in images.items():
             html_part.add_related(
                 png, "image", "png", cid=f"<{self.image_cid(name)}>", filename=f"{name}.png"

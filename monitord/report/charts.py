@@ -7,6 +7,9 @@ import io
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
     from monitord.report.model import Report
 
 CHART_SIZE = (6.4, 2.4)
@@ -16,7 +19,7 @@ CHART_DPI = 100
 GOOD, BAD, MUTED, INK = "#2e7d32", "#c62828", "#9e9e9e", "#263238"
 
 
-def _figure():  # type: ignore[no-untyped-def]
+def _figure() -> tuple[Figure, Axes]:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -30,7 +33,7 @@ def _figure():  # type: ignore[no-untyped-def]
     return fig, ax
 
 
-def _png(fig) -> bytes:  # type: ignore[no-untyped-def]
+def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png")

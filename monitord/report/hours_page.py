@@ -60,7 +60,7 @@ def hours_page(config: Config, client: ClientConfig, now: datetime) -> HoursPage
     def st(m: Month) -> Statement:
         return statement(client.client, terms, m, entries, closed, now, zone)
 
-    history = []
+    history: list[Statement] = []
     m = this.prev()
     while len(history) < LAST_MONTHS and m >= terms.start:
         if m in closed or m >= first_open:

@@ -151,7 +151,7 @@ def render_html(r: Report, images: Mapping[str, str]) -> str:
         f"<title>{e(r.subject)}</title></head>"
         '<body style="margin:0;background:#f5f7f8">'
         '<div style="max-width:680px;margin:0 auto;padding:16px;background:#ffffff;'
-        'font-family:Helvetica,Arial,sans-serif;color:#263238">',
+        'font-family:Helvetica,Arial,sans-serif;font-size:14px;color:#263238">',
         f'<h1 style="font-size:20px;margin:0">{e(r.client_name)}</h1>',
         f'<p style="margin:4px 0 0;color:#607d8b">Monthly report for {e(month_name(r.month))}'
         f" · {e(r.agency)}</p>",

@@ -30,7 +30,7 @@ async def test_results_become_hourly_rollups(tmp_path: Path) -> None:
     history = next(s for s in daemon.services if isinstance(s, HistoryService))
     try:
         # acme-shop fails for 4 minutes across the window's start; acme-www is up
-        for minute in range(4):
+        for _ in range(4):
             await daemon.tick(SHOP, ProbeResult(False, "HTTP 503"))
             await daemon.tick(WWW, ProbeResult(True, "HTTP 200"))
             clock.advance(minutes=1)
