@@ -21,7 +21,6 @@ from monitord.config.models import ClientConfig, Config
 from monitord.contracts.ledger import Statement, Terms, first_open_month, statement
 from monitord.contracts.models import Month
 from monitord.contracts.store import SqliteTimeEntryStore
-from monitord.daemon import check_key
 from monitord.errors import MonitordError
 from monitord.report.model import (
     AdvisoryInfo,
@@ -37,6 +36,12 @@ from monitord.report.store import ReportStore
 
 MAX_ROWS = 10_000
 """Rows read per table for one client's month: far above any real month, a bound on a runaway."""
+
+
+def check_key(client: str, site: str, check: str) -> str:
+    """The key the daemon keeps a check's state and history under (monitord.daemon.check_key;
+    not imported, to keep this module out of the daemon's import cycle)."""
+    return f"{client}/{site}/{check}"
 
 
 def find_client(config: Config, client_id: str) -> ClientConfig:

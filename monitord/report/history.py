@@ -12,18 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monitord.calendar import Window
 from monitord.errors import StoreError
 from monitord.logsetup import get_logger
 from monitord.maintenance import windows_for
-from monitord.report.host import DaemonHost, Host
+from monitord.report.host import CheckLike, DaemonHost, DaemonLike, Host
 from monitord.report.rollup import Slice, Span, attribute, merge
 from monitord.report.store import ROLLUP_RETENTION, RawResult, ReportStore
 
 if TYPE_CHECKING:
-    from monitord.daemon import Daemon, ScheduledCheck
     from monitord.probes.base import ProbeResult
 
 FLUSH_INTERVAL = timedelta(seconds=30)
@@ -54,7 +53,7 @@ class HistoryService:
         self._last_prune: datetime | None = None
         self.flushes = 0
 
-    async def start(self, daemon: Daemon | None = None) -> None:
+    async def start(self, daemon: Any = None) -> None:
         config = self.host.config
         assert config is not None
         self.store = await asyncio.to_thread(ReportStore, config.state_path())
@@ -63,7 +62,7 @@ class HistoryService:
         if self.host.schedule:
             self._task = asyncio.create_task(self._loop(), name="uptime-history")
 
-    async def reload(self, daemon: Daemon | None = None) -> None:
+    async def reload(self, daemon: Any = None) -> None:
         self._windows = {}
 
     async def stop(self) -> None:
@@ -79,14 +78,14 @@ class HistoryService:
             self.store.close()
             self.store = None
 
-    def _window(self, sc: ScheduledCheck) -> Window | None:
+    def _window(self, sc: CheckLike) -> Window | None:
         if sc.key not in self._windows:
             config = self.host.config
             zone = config.main.agency.timezone if config is not None else "UTC"
             self._windows[sc.key] = windows_for(sc.client, sc.site, zone)
         return self._windows[sc.key]
 
-    def on_result(self, sc: ScheduledCheck, result: ProbeResult, now: datetime) -> None:
+    def on_result(self, sc: CheckLike, result: ProbeResult, now: datetime) -> None:
         if result.inconclusive:
             return  # the monitor could not probe: no evidence either way
         interval = sc.spec.interval
@@ -149,5 +148,5 @@ class HistoryService:
                 )
 
 
-def history_service(daemon: Daemon) -> HistoryService:
+def history_service(daemon: DaemonLike) -> HistoryService:
     return HistoryService(DaemonHost(daemon))

@@ -1,19 +1,62 @@
 """The little of the daemon the report services use, behind one adapter: the configuration,
-the clock, whether it schedules background work, probe results, and the e-mail notifier."""
+the clock, whether it schedules background work, probe results, and the e-mail notifier.
+
+Nothing here imports the daemon: :class:`DaemonHost` takes anything shaped like it
+(:class:`DaemonLike`), so the report package stays out of the daemon's import cycle.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from monitord.config.models import Config
-    from monitord.daemon import Daemon, ScheduledCheck
+    from monitord.config.models import ClientConfig, Config, Site
     from monitord.notify.email import EmailNotifier
     from monitord.probes.base import ProbeResult
 
-ResultListener = Callable[["ScheduledCheck", "ProbeResult", datetime], None]
+
+class CheckSpecLike(Protocol):
+    @property
+    def interval(self) -> timedelta: ...
+
+
+class CheckLike(Protocol):
+    """What a result listener is told about the check (the daemon's ScheduledCheck)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def client(self) -> ClientConfig: ...
+
+    @property
+    def site(self) -> Site: ...
+
+    @property
+    def spec(self) -> CheckSpecLike: ...
+
+
+ResultListener = Callable[[Any, "ProbeResult", datetime], None]
+"""Called with (the scheduled check: :class:`CheckLike`, its result, now)."""
+
+
+class DaemonLike(Protocol):
+    @property
+    def config(self) -> Config | None: ...
+
+    @property
+    def schedule(self) -> bool: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    @property
+    def result_listeners(self) -> list[Any]: ...
+
+    @property
+    def notifiers(self) -> Mapping[str, object]: ...
 
 
 class Host(Protocol):
@@ -33,9 +76,9 @@ class Host(Protocol):
 
 
 class DaemonHost:
-    """:class:`Host` on a running :class:`~monitord.daemon.Daemon`."""
+    """:class:`Host` on a running daemon."""
 
-    def __init__(self, daemon: Daemon) -> None:
+    def __init__(self, daemon: DaemonLike) -> None:
         self._d = daemon
 
     @property

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from monitord.calendar import BusinessCalendar
@@ -28,14 +28,13 @@ from monitord.contracts.models import Month
 from monitord.errors import MonitordError, NotifierError
 from monitord.logsetup import get_logger
 from monitord.report.data import gather
-from monitord.report.host import DaemonHost, Host
+from monitord.report.host import DaemonHost, DaemonLike, Host
 from monitord.report.model import Report, build_report
 from monitord.report.render import CHARTS, Rendered, chart_pngs, render
 from monitord.report.store import ReportStore
 
 if TYPE_CHECKING:
     from monitord.config.models import ClientConfig, Config
-    from monitord.daemon import Daemon
     from monitord.notify.email import EmailNotifier
 
 REPORT_CHECK_INTERVAL = timedelta(minutes=5)
@@ -127,14 +126,14 @@ class ReportService:
         self.store: ReportStore | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self, daemon: Daemon | None = None) -> None:
+    async def start(self, daemon: Any = None) -> None:
         config = self.host.config
         assert config is not None
         self.store = await asyncio.to_thread(ReportStore, config.state_path())
         if self.host.schedule:
             self._task = asyncio.create_task(self._loop(), name="client-report")
 
-    async def reload(self, daemon: Daemon | None = None) -> None:
+    async def reload(self, daemon: Any = None) -> None:
         """Nothing to do: each round reads the configuration afresh."""
 
     async def stop(self) -> None:
@@ -196,5 +195,5 @@ class ReportService:
         return out
 
 
-def report_service(daemon: Daemon) -> ReportService:
+def report_service(daemon: DaemonLike) -> ReportService:
     return ReportService(DaemonHost(daemon))

@@ -96,3 +96,10 @@ async def test_a_failed_write_is_kept_for_the_next(tmp_path: Path) -> None:
         assert await history.flush() == 1
     finally:
         await daemon.stop()
+
+
+def test_the_report_reads_history_under_the_daemons_check_keys() -> None:
+    from monitord.daemon import check_key as daemon_key
+    from monitord.report.data import check_key as report_key
+
+    assert report_key("acme", "acme-www", "http") == daemon_key("acme", "acme-www", "http")
