@@ -138,6 +138,6 @@ def render_page(p: HoursPage) -> str:
         '<section id="history"><h2>Last months</h2><table><tr><th>Month</th>'
         '<th class="n">Available</th><th class="n">Used</th><th class="n">Carried</th>'
         f'<th style="width:30%"></th></tr>{hist}</table></section>'
-        f'<p class="muted">Updated hourly on working days. Provided by {e(p.agency)}.</p>'
+        f'<p class="muted">Figures as of the time above. Provided by {e(p.agency)}.</p>'
         "</main></body></html>"
     )

@@ -241,3 +241,12 @@ def test_incidents_certificates_and_json_keys() -> None:
         "daily_uptime_percent",
     }
     assert len(j["daily_uptime_percent"]) == 30
+
+
+def test_a_client_without_a_contract_has_no_hours_section() -> None:
+    from monitord.report.render import chart_pngs, render
+
+    r = build_report(data(full_month()), NOW)
+    assert r.hours is None and report_json(r)["hours"] is None
+    assert "SUPPORT HOURS" not in render(r, {"daily": "d", "hours": "h"}).text
+    assert chart_pngs(r)["hours"][:4] == b"\x89PNG"

@@ -125,3 +125,13 @@ def test_cli_send_then_resend(
     assert len(smtp_server.messages) == 1
     assert main([*args, "--send", "--resend"]) == 0
     assert len(smtp_server.messages) == 2
+
+
+async def test_a_daemon_stopped_on_the_day_catches_up_within_a_week(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    cfg = write_config(tmp_path, smtp_port=smtp_server.port)
+    await asyncio.to_thread(seed, cfg)
+    clock = Clock(datetime(2026, 12, 3, 12, 0, tzinfo=UTC))
+    assert await round_at(cfg, clock, clock()) == {"acme": ["jo@acme.example"]}
+    assert len(smtp_server.messages) == 1
