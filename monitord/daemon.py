@@ -204,10 +204,20 @@ def default_services() -> list[ServiceFactory]:
     from monitord.api.server import api_service
     from monitord.contracts.service import hours_service
     from monitord.drupal.service import security_service
+    from monitord.report.history import history_service
+    from monitord.report.service import report_service
     from monitord.systemd import systemd_service
     from monitord.tickets_sla import tickets_sla_service
 
-    return [systemd_service, security_service, api_service, tickets_sla_service, hours_service]
+    return [
+        systemd_service,
+        history_service,
+        security_service,
+        api_service,
+        tickets_sla_service,
+        hours_service,
+        report_service,
+    ]
 
 
 def default_notifiers(
@@ -314,6 +324,9 @@ class DaemonRuntime:
 
     def notifier_names(self) -> list[str]:
         return list(self._d.notifiers)
+
+    def notifier(self, name: str) -> object | None:
+        return self._d.notifiers.get(name)
 
     @property
     def result_listeners(self) -> list[ResultListener]:

@@ -148,6 +148,11 @@ class DaemonHealth(Protocol):
         """The notifiers configured now."""
         ...
 
+    def notifier(self, name: str) -> object | None:
+        """The notifier of that name configured now (a service sending through it: the
+        monthly report goes through the e-mail notifier's SMTP settings)."""
+        ...
+
 
 class ProbeFeed(Protocol):
     """Listeners fed as probes run."""

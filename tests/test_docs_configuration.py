@@ -54,6 +54,7 @@ SECTION_OF: dict[type[BaseModel], str] = {
     m.GroupingConfig: "`grouping`",
     m.ConnectivityConfig: "`connectivity`",
     BillingConfig: "`billing`",
+    m.ReportConfig: "`report`",
     m.ClientConfig: "clients/&lt;client&gt;.yml",
     m.Contact: "`contacts[]`",
     m.Site: "`sites[]`",

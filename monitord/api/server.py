@@ -8,7 +8,9 @@ Endpoints:
 * ``GET /metrics`` — Prometheus text format (:mod:`monitord.api.metrics`);
 * ``GET /api/v1/status`` — JSON of every client and site (:mod:`monitord.api.status`);
 * ``GET /`` — the status page (:mod:`monitord.api.status_page`);
-* ``GET|POST /heartbeat/{token}`` — a beat for a heartbeat check.
+* ``GET|POST /heartbeat/{token}`` — a beat for a heartbeat check;
+* ``GET /hours/{token}`` — a client's hours page, behind its own ``contract.page_token``
+  (:mod:`monitord.report.hours_page`).
 
 Auth: on a loopback address (the default, 127.0.0.1:8470) nothing is asked. When ``listen`` is
 reachable from the network, or ``http.require_token`` is set, every endpoint but ``/healthz``
@@ -57,8 +59,9 @@ READYZ_META_KEY = "api.readyz"
 """The meta row /readyz rewrites to prove the store takes writes."""
 
 AUTH_FREE_PATHS = ("/healthz",)
-AUTH_FREE_PREFIXES = ("/heartbeat/",)
-"""Reachable without the bearer token: liveness, and heartbeats (their URL holds a secret)."""
+AUTH_FREE_PREFIXES = ("/heartbeat/", "/hours/")
+"""Reachable without the bearer token: liveness, heartbeats and client hours pages (their URL
+holds a secret of its own)."""
 
 UNAUTHORIZED_BODY = "401: Unauthorized\n"
 
@@ -179,6 +182,18 @@ async def heartbeat(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "check": key}, dumps=_dumps)
 
 
+async def hours_page(request: web.Request) -> web.Response:
+    from monitord.report.hours_page import client_for_token, hours_page, render_page
+
+    runtime = _runtime(request)
+    config = runtime.config()
+    client = client_for_token(config, request.match_info["token"])
+    if client is None:
+        raise web.HTTPNotFound()
+    page = await asyncio.to_thread(hours_page, config, client, runtime.clock())
+    return web.Response(text=render_page(page), content_type="text/html", charset="utf-8")
+
+
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, indent=1, sort_keys=False)
 
@@ -196,6 +211,7 @@ def make_app(service: ApiService) -> web.Application:
     app.router.add_get("/", status_page)
     app.router.add_route("GET", "/heartbeat/{token}", heartbeat)
     app.router.add_route("POST", "/heartbeat/{token}", heartbeat)
+    app.router.add_get("/hours/{token}", hours_page)
     return app
 
 

@@ -251,8 +251,10 @@ class RetentionConfig(Model):
     """Outbox rows given up on: kept longer, to be looked into."""
     incidents: Duration = timedelta(days=400)
     """Ended incidents (and ticketed patch-day items): a year of history and a month over."""
+    results: Duration = timedelta(days=3)
+    """Raw probe results behind the hourly uptime roll-ups (those are kept 13 months)."""
 
-    @field_validator("sent", "failed", "incidents")
+    @field_validator("sent", "failed", "incidents", "results")
     @classmethod
     def _bounded(cls, v: timedelta) -> timedelta:
         if v < RETENTION_FLOOR or v > RETENTION_CEILING:
@@ -651,6 +653,14 @@ class ConnectivityConfig(Model):
     """Failing checks needed at least (a small installation never suspects itself on a few)."""
 
 
+class ReportConfig(Model):
+    """The monthly client report (monitord.report; docs/contracts.md)."""
+
+    send_at: time = time(9, 0)
+    """Local time (agency zone) on the first working day of a month when last month's report
+    goes to the contacts that ``notify: [report]``."""
+
+
 class MainConfig(Model):
     agency: Agency
     state: StateConfig = StateConfig()
@@ -670,6 +680,7 @@ class MainConfig(Model):
     connectivity: ConnectivityConfig = ConnectivityConfig()
     billing: BillingConfig | None = None
     """The agency's rates for support contracts (monitord.contracts; docs/contracts.md)."""
+    report: ReportConfig = ReportConfig()
 
 
 # ---------------------------------------------------------------- clients/*.yml

@@ -37,6 +37,7 @@ import hashlib
 import re
 import socket
 import ssl
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -207,8 +208,72 @@ class EmailNotifier:
 
     async def send(self, notification: Notification) -> str:
         """Send one message; returns its Message-ID. Raises Retryable/PermanentError."""
-        smtp = self._smtp
         msg = self.build_message(notification, self._clock())
+        event = notification.event
+        return await self.deliver(
+            msg, notification.recipient, kind=event.kind, client=event.client, site=event.site
+        )
+
+    def build_report_message(
+        self,
+        recipient: str,
+        recipient_name: str,
+        subject: str,
+        text: str,
+        html: str,
+        images: Mapping[str, bytes],
+        *,
+        key: str,
+        client: str,
+        now: datetime,
+    ) -> EmailMessage:
+        """A report e-mail (pure): text and HTML parts, the HTML's PNG images inline. The
+        HTML refers to each image as ``cid:<name>@<domain>`` (:meth:`image_cid`)."""
+        try:
+            to = _address(recipient_name, recipient)
+        except (HeaderParseError, ValueError, IndexError) as exc:
+            raise PermanentError(
+                f"recipient {recipient!r} is not a usable e-mail address ({exc}) — fix the "
+                "contact's address in the client's configuration"
+            ) from None
+        msg = EmailMessage()
+        msg["From"] = _address(
+            self._from_name or f"{self._agency.name} monitoring", self._from_addr
+        )
+        msg["To"] = to
+        msg["Subject"] = one_line(subject)
+        msg["Date"] = format_datetime(now if now.tzinfo else now.replace(tzinfo=UTC))
+        msg["Message-ID"] = message_id_for(key, self._domain)
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Auto-Response-Suppress"] = "All"
+        msg["X-Monitord-Kind"] = "report"
+        msg["X-Monitord-Client"] = one_line(client)
+        msg.set_content(text, charset="utf-8", cte="quoted-printable")
+        msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+        html_part = msg.get_body(("html",))
+        assert html_part is not None  # just added
+        for name, png in images.items():
+            html_part.add_related(
+                png, "image", "png", cid=f"<{self.image_cid(name)}>", filename=f"{name}.png"
+            )
+        return msg
+
+    def image_cid(self, name: str) -> str:
+        """The Content-ID (without brackets) of a report's inline image."""
+        return f"{name}@{self._domain}"
+
+    async def deliver(
+        self,
+        msg: EmailMessage,
+        recipient: str,
+        *,
+        kind: str,
+        client: str | None = None,
+        site: str | None = None,
+    ) -> str:
+        """Send a composed message to ``recipient``; returns its Message-ID. Raises
+        Retryable/PermanentError."""
+        smtp = self._smtp
         message_id = str(msg["Message-ID"])
         password = smtp.password.get_secret_value() if smtp.password is not None else None
         if smtp.username and not password:
@@ -224,7 +289,7 @@ class EmailNotifier:
                 await aiosmtplib.send(
                     msg,
                     sender=self._from_addr,
-                    recipients=[notification.recipient.strip()],
+                    recipients=[recipient.strip()],
                     hostname=smtp.host,
                     port=smtp.port,
                     use_tls=smtp.security == "tls",
@@ -241,7 +306,7 @@ class EmailNotifier:
                 host=smtp.host,
                 port=smtp.port,
                 username=smtp.username,
-                recipient=notification.recipient,
+                recipient=recipient,
                 sender=self._from_addr,
                 timeout=timeout,
                 password=password,
@@ -253,7 +318,7 @@ class EmailNotifier:
                 "email.failed",
                 notifier=self.name,
                 message_id=message_id,
-                kind=notification.event.kind,
+                kind=kind,
                 retryable=isinstance(error, RetryableError),
             )
             raise error from None
@@ -261,10 +326,10 @@ class EmailNotifier:
             "email.sent",
             notifier=self.name,
             message_id=message_id,
-            recipient=notification.recipient,
-            kind=notification.event.kind,
-            client=notification.event.client,
-            site=notification.event.site,
+            recipient=recipient,
+            kind=kind,
+            client=client,
+            site=site,
         )
         return message_id
 

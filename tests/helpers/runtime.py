@@ -117,6 +117,9 @@ class FakeRuntime:
     def notifier_names(self) -> list[str]:
         return sorted(self._config.main.notifiers)
 
+    def notifier(self, name: str) -> object | None:
+        return None  # the services tested on this runtime send nothing themselves
+
     async def apply(self, sc: CheckView, result: ProbeResult, now: datetime) -> list[Event]:
         self.applied.append((sc.key, result, now))
         return []
