@@ -221,7 +221,10 @@ class OutboxSender:
                 if self._next_due is not None:
                     until = (self._next_due - self._clock()).total_seconds()
                     timeout = min(timeout, max(until, 0.0))
-                    self._next_due = None
+                    # Kept until it has come: a wake before then (another item, a finished
+                    # send) must not make the sender forget it and poll 5 s late.
+                    if until <= 0:
+                        self._next_due = None
                 # asyncio.timeout, not wait_for: wait_for can swallow a cancel that arrives
                 # as the event is set (a send finishing), and the task would never stop.
                 with contextlib.suppress(TimeoutError):

@@ -523,3 +523,33 @@ async def test_a_hanging_notifier_fills_only_its_own_slots(store: SqliteStore) -
     while await after.run_once():
         pass
     assert {i.status for i in await store.outbox_items(limit=1000)} == {SENT}
+
+
+async def test_a_retry_goes_out_when_due_even_after_an_unrelated_wake(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sender remembers the next retry's due time across wake-ups: a wake for another
+    item (or a finished send) must not make it forget and fall back to its idle poll
+    (IDLE_WAIT, 5 s), which sent retries up to 5 s late (a 451 ×3 DOWN took 51 s, not 35)."""
+    monkeypatch.setattr(limits, "OUTBOX_BACKOFF_BASE", timedelta(milliseconds=400))
+    flaky = ScriptedNotifier("email", [RetryableError("451 4.3.0 busy")])
+    sender = OutboxSender(store, {"email": flaky}, lambda: datetime.now(UTC))
+    run = asyncio.create_task(sender.run())
+    try:
+        await store.enqueue([note("first")], datetime.now(UTC))
+        sender.wake()
+        async with asyncio.timeout(5):
+            await flaky.called.wait()  # the first try, refused: a retry ~0.4 s later
+        # Something else arrives and wakes the sender before the retry is due.
+        await store.enqueue([note("second")], datetime.now(UTC))
+        sender.wake()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        async with asyncio.timeout(5):
+            while "first" not in flaky.delivered:
+                await asyncio.sleep(0.05)
+        assert loop.time() - started < 2.5  # IDLE_WAIT would be 5 s
+    finally:
+        sender.finish()
+        async with asyncio.timeout(10):
+            await run
