@@ -10,12 +10,10 @@ import asyncio
 import contextlib
 import dataclasses
 import gc
-import hashlib
 import signal
 import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,28 +24,20 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitord.calendar import BusinessCalendar
-from monitord.checks import CheckView, check_target, site_key
+from monitord.checkpath import CheckPath
+from monitord.checks import CheckView
 from monitord.checks import check_key as check_key  # where commands and tests look for it
 from monitord.clock import Clock, utcnow
 from monitord.config import load_config
 from monitord.config.models import (
-    CheckSpec,
-    ClientConfig,
     Config,
     HeartbeatCheck,
-    Site,
-    TlsCheck,
 )
 from monitord.errors import ConfigError, MonitordError, StoreError
 from monitord.events import Event
 from monitord.fds import FdPlan, plan_fds, probe_checks, raise_fd_limit
 from monitord.incidents import (
-    CheckRef,
     CheckState,
-    Evaluation,
-    IncidentChange,
-    close_removed,
-    evaluate,
 )
 from monitord.limits import OUTBOX_STOP_GRACE
 from monitord.logsetup import get_logger
@@ -61,30 +51,27 @@ from monitord.probes.runner import open_probe_context, run_check
 from monitord.routing import paging_warnings
 from monitord.routing.desk import RoutingDesk
 from monitord.runtime import ResultListener, RuntimeStore, Service, ServiceFactory, SupervisorLink
+from monitord.schedule import FIRST_RUN_SUFFIX as FIRST_RUN_SUFFIX
+from monitord.schedule import FIRST_RUN_WITHIN as FIRST_RUN_WITHIN
+from monitord.schedule import SCHEDULE_ANCHOR as SCHEDULE_ANCHOR
+from monitord.schedule import ScheduledCheck as ScheduledCheck
+from monitord.schedule import first_run as first_run
+from monitord.schedule import last_due as last_due
+from monitord.schedule import schedule_offset as schedule_offset
+from monitord.schedule import scheduled_checks as scheduled_checks
 from monitord.site_incident import (
     SITE_KEY_PREFIX,
-    SiteEvaluation,
-    SiteRef,
     SiteState,
-    site_check_removed,
-    site_step,
 )
-from monitord.store.base import IncidentRow, Pruned, ResultRow, Store
+from monitord.store.base import Pruned, Store
 from monitord.store.daemon_lock import DaemonLock
 from monitord.store.sqlite import SqliteStore
 from monitord.systemd import SystemdNotifier
-
-SCHEDULE_ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
-"""Every check's schedule is anchor + its own offset + k × interval, so the phase of a check is
-the same across restarts and reloads, and checks are spread evenly over their interval."""
 
 MAX_CONCURRENT_PROBES = 2000
 """Probes in flight at once: bounds sockets and memory if a slow network piles probes up; far
 above what 10,000 sites at 60 s need (about 170 starts a second, each a few ms). Lowered at
 start to what the open-file limit leaves probes (monitord.fds)."""
-
-FIRST_RUN_SUFFIX = "#first"
-"""The scheduler job id of a check's extra first run is its key plus this."""
 
 LATENESS_SAMPLES = 10_000
 """Recent probe-start lateness samples kept for metrics and the benchmark."""
@@ -120,80 +107,6 @@ def settle_heap(*, after_reload: bool = False) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-
-
-def schedule_offset(key: str, interval: timedelta) -> timedelta:
-    """A stable offset in [0, interval) from the key: first runs spread over the interval."""
-    h = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
-    ms = max(int(interval.total_seconds() * 1000), 1)
-    return timedelta(milliseconds=h % ms)
-
-
-FIRST_RUN_WITHIN = timedelta(seconds=60)
-"""Every check runs once within this time of being scheduled (at start, or when a reload adds
-or changes it), spread over it by key, and then keeps its stable offset. Without it a check
-with a 6 h interval said "no result yet" for hours after start."""
-
-
-def first_run(now: datetime, start: datetime, interval: timedelta, key: str) -> datetime | None:
-    """An extra first run for a check scheduled at ``now``: at a stable point within
-    FIRST_RUN_WITHIN, or None when the check's own schedule (``start`` + k × ``interval``)
-    already comes that soon."""
-    upcoming = start if now <= start else last_due(now, start, interval) + interval
-    if upcoming - now <= FIRST_RUN_WITHIN:
-        return None
-    return now + schedule_offset(key, FIRST_RUN_WITHIN)
-
-
-def last_due(now: datetime, start: datetime, interval: timedelta) -> datetime:
-    """The latest scheduled instant at or before ``now`` for a schedule start + k × interval."""
-    if now <= start:
-        return start
-    k = (now - start) // interval
-    return start + k * interval
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduledCheck:
-    key: str
-    client: ClientConfig
-    site: Site
-    spec: CheckSpec
-    ref: CheckRef
-    start: datetime
-    sref: SiteRef | None = None
-    """The site incident this check's failures join (None: per-check incidents)."""
-
-
-def scheduled_checks(config: Config) -> dict[str, ScheduledCheck]:
-    out: dict[str, ScheduledCheck] = {}
-    for client, site, spec in config.iter_checks():
-        assert spec.id is not None
-        key = check_key(client.client, site.id, spec.id)
-        ref = CheckRef(
-            key=key,
-            client=client.client,
-            site=site.id,
-            check=spec.id,
-            check_type=spec.type,
-            url=site.display_url_of(spec),
-            client_name=client.name,
-            site_name=site.display_name,
-            target=check_target(site, spec),
-        )
-        start = SCHEDULE_ANCHOR + schedule_offset(key, spec.interval)
-        sref = None
-        if site.alert.incident == "per-site":
-            sref = SiteRef(
-                key=site_key(client.client, site.id),
-                client=client.client,
-                site=site.id,
-                url=site.display_url,
-                client_name=client.name,
-                site_name=site.display_name,
-            )
-        out[key] = ScheduledCheck(key, client, site, spec, ref, start, sref)
-    return out
 
 
 NotifierFactory = Callable[[Config, ssl.SSLContext | None, Store | None], dict[str, Notifier]]
@@ -348,7 +261,7 @@ class DaemonRuntime:
         return self._d.sd
 
 
-class Daemon:
+class Daemon(CheckPath):
     """One monitord process. ``await run()`` until SIGTERM; tests drive it with ``tick()``."""
 
     def __init__(
@@ -708,77 +621,6 @@ class Daemon:
         self.log.info("reloaded", clients=len(new.clients), checks=len(self.checks))
         return True
 
-    async def _close_removed(
-        self, old: dict[str, ScheduledCheck], new: dict[str, ScheduledCheck], config: Config
-    ) -> None:
-        """Checks the new configuration removes: an open incident ends now and is told like a
-        recovery (its ticket commented on and resolved, its page resolved), routed with the
-        running configuration (the one whose contacts were told it was down); the check's
-        state is dropped so it leaves status and metrics."""
-        assert self.store is not None
-        now = self.clock()
-        woken = False
-        for key in [k for k in old if k not in new]:
-            sc = old[key]
-            state = self.states.pop(key, None)
-            if state is None:
-                continue
-            site_kept = config.find_site(sc.ref.site) is not None
-            reason = (
-                "check removed from the configuration"
-                if site_kept
-                else "site removed from the configuration"
-            )
-            ev = close_removed(state, sc.ref, now, reason)
-            events, scope, incident = ev.events, key, _incident_row(key, sc.ref, ev.incident)
-            also = None
-            if sc.sref is not None:
-                site = self.site_states.get(sc.sref.key, SiteState())
-                step = site_check_removed(site, sc.sref, sc.ref, reason, now)
-                events, scope = step.events, sc.sref.key
-                incident = _site_incident_row(sc.sref, step)
-                if step.state != site:
-                    also = {SITE_KEY_PREFIX + sc.sref.key: step.state.to_json()}
-            if incident is None and not events and also is None:
-                continue
-            notes: list[Notification] = []
-            for event in events:
-                routed = await self.desk.dispatch(self.store, scope, event, now)
-                notes += routed
-                for listener in self.event_listeners:
-                    listener(event, routed)
-                self.log.info(
-                    "event",
-                    kind=event.kind,
-                    client=event.client,
-                    site=event.site,
-                    check=event.check,
-                    summary=event.summary,
-                    notifications=len(routed),
-                )
-            try:
-                await self.store.write(
-                    key,
-                    ev.state.to_json(),
-                    None,
-                    notifications=notes,
-                    incident=incident,
-                    now=now,
-                    also=also,
-                )
-                if also is not None and sc.sref is not None:
-                    self.site_states[sc.sref.key] = step.state
-            except MonitordError as exc:
-                self.log.error(
-                    "could not close the incident of a removed check; it stays open in the store",
-                    check=key,
-                    error=str(exc),
-                )
-                continue
-            woken = woken or bool(notes)
-        if woken and self.sender is not None:
-            self.sender.wake()
-
     # ------------------------------------------------------------------ probing
 
     def _add_job(self, sc: ScheduledCheck) -> None:
@@ -851,155 +693,8 @@ class Daemon:
         now = self.clock()
         return await self.apply(sc, result, now)
 
-    async def apply(self, sc: ScheduledCheck, result: ProbeResult, now: datetime) -> list[Event]:
-        """Evaluate ``result`` against the check's stored state and persist the outcome (new
-        state, result, incident and notifications in one transaction, retried until stored:
-        monitord.pipeline). The in-memory state follows only once the store has it; a result
-        that arrives meanwhile waits, and is then judged on that stored state."""
-        assert self.store is not None and self.config is not None
-        for result_listener in self.result_listeners:
-            result_listener(sc, result, now)
-        # The connectivity rule first, so this result's own events are judged on it. An
-        # inconclusive result (the monitor could not probe) is no evidence either way.
-        if (
-            not result.inconclusive
-            and await self.desk.observe(self.store, sc.key, result.ok, now)
-            and self.sender
-        ):
-            self.sender.wake()
-        # Per site: a site's checks share its incident, so they are judged one at a time.
-        async with self.pipeline.hold(sc.sref.key if sc.sref is not None else sc.key):
-            return await self._apply_held(sc, result, now)
-
-    async def _apply_held(
-        self, sc: ScheduledCheck, result: ProbeResult, now: datetime
-    ) -> list[Event]:
-        assert self.store is not None
-        store = self.store
-        state = self.states.get(sc.key, CheckState())
-        min_days = sc.spec.min_days_left if isinstance(sc.spec, TlsCheck) else None
-        ev = evaluate(state, result, sc.site.alert, sc.ref, now, min_days_left=min_days)
-        events, incident, site_ev, down = self._incident_of(sc, state, ev, now)
-        # Suppression (maintenance, connectivity) is remembered per incident: per site or check.
-        scope = sc.sref.key if sc.sref is not None else sc.key
-        notes: list[Notification] = []
-        told: list[tuple[Event, list[Notification]]] = []
-        for event in events:
-            routed = await self.desk.dispatch(store, scope, event, now)
-            notes.extend(routed)
-            told.append((event, routed))
-        # A DOWN suppressed earlier (maintenance, connectivity) whose suppression has ended.
-        follow_up = self.desk.follow_up(scope, down, now)
-        notes += follow_up or []
-        row = ResultRow(
-            key=sc.key,
-            client=sc.ref.client,
-            site=sc.ref.site,
-            check=sc.ref.check,
-            ok=result.ok,
-            message=result.message,
-            warning=result.warning,
-            duration=result.duration,
-            at=now,
-            details=dict(result.details),
-        )
-        durable = (
-            bool(notes)
-            or (incident is not None and incident.ended is not None)
-            or (ev.state.status != state.status)
-            or site_ev is not None
-        )
-        state_json = ev.state.to_json()
-        also = None
-        if site_ev is not None:
-            assert sc.sref is not None
-            also = {SITE_KEY_PREFIX + sc.sref.key: site_ev.state.to_json()}
-        await self.pipeline.persist(
-            f"state of {sc.key}",
-            lambda: store.write(
-                sc.key,
-                state_json,
-                row,
-                notifications=notes,
-                incident=incident if durable else None,
-                now=now,
-                also=also,
-            ),
-        )
-        # Stored: now the memory, the listeners and the sender may follow.
-        self.states[sc.key] = ev.state
-        if site_ev is not None:
-            assert sc.sref is not None
-            self.site_states[sc.sref.key] = site_ev.state
-        if follow_up is not None:
-            await self.desk.drop_suppressed(store, scope)
-        for event, routed in told:
-            for listener in self.event_listeners:
-                listener(event, routed)
-            self.log.info(
-                "event",
-                kind=event.kind,
-                client=event.client,
-                site=event.site,
-                check=event.check,
-                summary=event.summary,
-                notifications=len(routed),
-            )
-        if notes and self.sender is not None:
-            self.sender.wake()
-        return events
-
-    def _incident_of(
-        self, sc: ScheduledCheck, before: CheckState, ev: Evaluation, now: datetime
-    ) -> tuple[list[Event], IncidentRow | None, SiteEvaluation | None, bool]:
-        """The events to route, the incident row to store, the site step (None when the site
-        state did not change, or the site is per-check) and whether the incident is open."""
-        if sc.sref is None:
-            row = _incident_row(sc.key, sc.ref, ev.incident)
-            return ev.events, row, None, ev.state.status == "down"
-        site = self.site_states.get(sc.sref.key, SiteState())
-        step = site_step(site, sc.sref, sc.ref, before, ev, sc.site.alert, now)
-        row = _site_incident_row(sc.sref, step)
-        changed = step if step.state != site else None
-        return step.events, row, changed, step.state.open
-
     def route(self, event: Event) -> list[Notification]:
         """The notifications for ``event`` now: configured routes (held ones carry ``due_at``)
         and storm groups. Enqueue each at the later of ``n.due_at`` and your own due time."""
         assert self.config is not None
         return self.desk.route(event, self.clock())
-
-
-def _incident_row(key: str, ref: CheckRef, i: IncidentChange | None) -> IncidentRow | None:
-    if i is None:
-        return None
-    return IncidentRow(
-        id=i.id,
-        key=key,
-        client=ref.client,
-        site=ref.site,
-        check=ref.check,
-        started=i.started,
-        ended=i.ended,
-        summary=i.summary,
-        last_message=i.last_message,
-    )
-
-
-def _site_incident_row(sref: SiteRef, step: SiteEvaluation) -> IncidentRow | None:
-    """The site incident's one row (keyed by the site): ``check`` lists the failing checks."""
-    i = step.incident
-    if i is None:
-        return None
-    failing = ", ".join(f.check for f in step.state.failing) if i.ended is None else ""
-    return IncidentRow(
-        id=i.id,
-        key=sref.key,
-        client=sref.client,
-        site=sref.site,
-        check=failing,
-        started=i.started,
-        ended=i.ended,
-        summary=i.summary,
-        last_message=i.last_message,
-    )
