@@ -450,3 +450,43 @@ class Pruned:
                 self.tickets,
             )
         )
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedItem:
+    """A patch-day queue row as ``monitord status`` and the status page list it."""
+
+    client: str
+    site: str
+    advisory: str
+    project: str
+    installed: str
+    fixed: str | None
+    link: str
+    patch_day: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoreExtras:
+    """Aggregates another process reads from a store (StoreReader.extras)."""
+
+    notifications: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(notifier, outbox status) -> items."""
+    advisories_seen: int | None = None
+    """Distinct advisories ever seen; None when the store has no advisory table."""
+    patch_queue_pending: int | None = None
+    """Items queued for a patch day and not yet ticketed; None without the table."""
+    patch_queue: tuple[QueuedItem, ...] = ()
+
+
+class StoreReader(Protocol):
+    """A read-only view of a store for another process (``monitord status``, /metrics): no
+    daemon lock, no migration, blocking (run it on a thread). Implementations:
+    store.sqlite.reader.SqliteReader."""
+
+    def extras(self) -> StoreExtras:
+        """Notifications by notifier and status (pruned rows still counted), advisories seen
+        and the pending patch-day queue; empty when there is no store yet."""
+
+    def meta(self, prefix: str) -> dict[str, str]:
+        """Meta rows whose key starts with ``prefix``; empty when there is no store yet."""
