@@ -283,7 +283,7 @@ class Daemon(CheckPath):
         self.services: list[Service] = []
         self.log = get_logger(component="daemon")
         self.config: Config | None = None
-        self.store: SqliteStore | None = None
+        self.store: RuntimeStore | None = None
         self.daemon_lock: DaemonLock | None = None
         self.states: dict[str, CheckState] = {}
         self.site_states: dict[str, SiteState] = {}

@@ -156,7 +156,7 @@ def test_the_guard_sees_io() -> None:
     assert {"asyncio", "subprocess"} <= set(inventory)
     store = drags("monitord.store.sqlite")
     assert "sqlite3" in store
-    assert store["sqlite3"].split(" > ")[-1] == "monitord.store.sqlite"
+    assert store["sqlite3"].split(" > ")[-1].startswith("monitord.store.sqlite")
 
 
 def test_harmless_importers_are_narrow() -> None:

@@ -113,10 +113,9 @@ async def _from_store(config: Config) -> dict[str, Any]:
 
 def _heartbeats(config: Config) -> dict[str, dict[str, Any]]:
     """Per heartbeat check key: its URL (when the store is readable), every, grace."""
-    import sqlite3
-
     from monitord.api.storeview import read_meta
     from monitord.daemon import check_key
+    from monitord.errors import StoreError
     from monitord.probes.heartbeat import META_PREFIX, HeartbeatRecord
 
     wanted: dict[str, HeartbeatCheck] = {}
@@ -129,7 +128,7 @@ def _heartbeats(config: Config) -> dict[str, dict[str, Any]]:
     try:
         meta = read_meta(config.state_path(), META_PREFIX)
         note = None
-    except (sqlite3.Error, OSError):
+    except (StoreError, OSError):
         meta = {}
         note = "the store is not readable by this user: run as root to see the URL"
     base = heartbeat_base(config)

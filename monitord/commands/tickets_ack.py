@@ -10,13 +10,13 @@ from monitord.cli import add_config_argument
 from monitord.clock import utcnow
 from monitord.commands.tickets_list import local, with_store
 from monitord.commands.tickets_show import not_found
-from monitord.store.sqlite import SqliteStore
+from monitord.store.base import TicketStore
 
 GROUP = "tickets"
 
 
 def handler(args: argparse.Namespace) -> int:
-    async def work(store: SqliteStore, tz: ZoneInfo) -> int:
+    async def work(store: TicketStore, tz: ZoneInfo) -> int:
         row = await store.ack_local_ticket(args.id, args.by, utcnow())
         if row is None:
             raise not_found(args.id)

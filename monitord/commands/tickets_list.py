@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from monitord.cli import add_config_argument
 from monitord.clock import utcnow
 from monitord.errors import MonitordError
-from monitord.store.base import LocalTicketRow, TicketNoteRow
+from monitord.store.base import LocalTicketRow, TicketNoteRow, TicketStore
 from monitord.store.sqlite import SqliteStore
 from monitord.tickets import sort_tickets
 
@@ -32,7 +32,7 @@ _T = TypeVar("_T")
 
 
 def with_store(
-    config_arg: str | None, work: Callable[[SqliteStore, ZoneInfo], Awaitable[_T]]
+    config_arg: str | None, work: Callable[[TicketStore, ZoneInfo], Awaitable[_T]]
 ) -> _T:
     """Run ``work`` on the configuration's store (opened and closed here)."""
     from monitord.config import load_config, resolve_config_dir
@@ -119,7 +119,7 @@ def table(rows: list[LocalTicketRow], tz: ZoneInfo, now: datetime) -> str:
 
 
 def handler(args: argparse.Namespace) -> int:
-    async def work(store: SqliteStore, tz: ZoneInfo) -> int:
+    async def work(store: TicketStore, tz: ZoneInfo) -> int:
         rows = await store.local_tickets(open_only=args.open, client=args.client, limit=LIST_LIMIT)
         rows = sort_tickets(rows)
         if args.json:

@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 from monitord.cli import add_config_argument
 from monitord.commands.tickets_list import local, note_json, ticket_json, with_store
 from monitord.errors import MonitordError
-from monitord.store.base import LocalTicketRow, TicketNoteRow
-from monitord.store.sqlite import SqliteStore
+from monitord.store.base import LocalTicketRow, TicketNoteRow, TicketStore
 
 GROUP = "tickets"
 
@@ -51,7 +50,7 @@ def render_ticket(t: LocalTicketRow, notes: list[TicketNoteRow], tz: ZoneInfo) -
 
 
 def handler(args: argparse.Namespace) -> int:
-    async def work(store: SqliteStore, tz: ZoneInfo) -> int:
+    async def work(store: TicketStore, tz: ZoneInfo) -> int:
         found = await store.local_ticket(args.id)
         if found is None:
             raise not_found(args.id)

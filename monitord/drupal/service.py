@@ -110,14 +110,13 @@ def source_key(advisory: Advisory) -> str:
 def read_inventory_problems(state_path: Path) -> dict[str, dict[str, Any]]:
     """Per Drupal site id whose inventory is unknown: why, as the watcher stored it (blocking;
     the store opened read-only). Empty when the store is absent or this user cannot read it."""
-    import sqlite3
-
     from monitord.api.storeview import read_meta
+    from monitord.errors import StoreError
 
     try:
         raw = read_meta(state_path, INVENTORY_PROBLEMS_META).get(INVENTORY_PROBLEMS_META)
         data = json.loads(raw) if raw else {}
-    except (sqlite3.Error, OSError, ValueError):
+    except (StoreError, OSError, ValueError):
         return {}
     if not isinstance(data, dict):
         return {}

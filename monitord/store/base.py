@@ -10,11 +10,12 @@ and hands back aware UTC datetimes.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal, Protocol
 
+from monitord.errors import StoreError
 from monitord.notify.base import Notification
 
 OutboxStatus = Literal["pending", "sending", "sent", "failed"]
@@ -104,13 +105,22 @@ class OutboxStats:
 
 
 class Store(Protocol):
-    """Durable state. Implementations: store.sqlite.SqliteStore."""
+    """Durable state. Implementations: store.sqlite.SqliteStore. The behaviour every
+    implementation must show is tests/store/contract/ (docs/ARCHITECTURE.md, "Adding a store
+    backend")."""
+
+    flush_listeners: list[Callable[[StoreError | None], None]]
+    """Told after each background flush of batched writes: its error, or None when it
+    committed (the daemon's store health, monitord.pipeline)."""
 
     async def open(self) -> None:
         """Create or upgrade the store; raises errors.StoreError saying what to do."""
 
     async def close(self) -> None:
         """Flush batched writes, then release the store."""
+
+    async def flush(self) -> None:
+        """Commit the batched writes now."""
 
     async def load_states(self) -> dict[str, dict[str, Any]]:
         """Every check key's last state (as written by ``write``)."""
@@ -203,6 +213,20 @@ class Store(Protocol):
     async def get_meta(self, key: str) -> str | None: ...
 
     async def set_meta(self, key: str, value: str) -> None: ...
+
+    async def prune(
+        self,
+        *,
+        sent_before: datetime,
+        failed_before: datetime,
+        incidents_before: datetime,
+    ) -> Pruned:
+        """Delete what is finished and older than its retention (config ``state.retention``):
+        delivered outbox rows (and the ticket operations' idempotency records) before
+        ``sent_before``, rows given up on before ``failed_before``, incidents ended, patch-day
+        items ticketed, local tickets and external ticket references resolved before
+        ``incidents_before``. Pending and sending rows, open incidents and unresolved tickets
+        are never touched; pruned outbox rows still count in StoreReader.extras."""
 
 
 # ---------------------------------------------------------------- security advisories
@@ -450,3 +474,43 @@ class Pruned:
                 self.tickets,
             )
         )
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedItem:
+    """A patch-day queue row as ``monitord status`` and the status page list it."""
+
+    client: str
+    site: str
+    advisory: str
+    project: str
+    installed: str
+    fixed: str | None
+    link: str
+    patch_day: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoreExtras:
+    """Aggregates another process reads from a store (StoreReader.extras)."""
+
+    notifications: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(notifier, outbox status) -> items."""
+    advisories_seen: int | None = None
+    """Distinct advisories ever seen; None when the store has no advisory table."""
+    patch_queue_pending: int | None = None
+    """Items queued for a patch day and not yet ticketed; None without the table."""
+    patch_queue: tuple[QueuedItem, ...] = ()
+
+
+class StoreReader(Protocol):
+    """A read-only view of a store for another process (``monitord status``, /metrics): no
+    daemon lock, no migration, blocking (run it on a thread). Implementations:
+    store.sqlite.reader.SqliteReader."""
+
+    def extras(self) -> StoreExtras:
+        """Notifications by notifier and status (pruned rows still counted), advisories seen
+        and the pending patch-day queue; empty when there is no store yet."""
+
+    def meta(self, prefix: str) -> dict[str, str]:
+        """Meta rows whose key starts with ``prefix``; empty when there is no store yet."""

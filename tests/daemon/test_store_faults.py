@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-import monitord.store.sqlite as sqlite_store
+import monitord.store.sqlite.base as sqlite_store
 from monitord.api.server import ApiService
 from monitord.daemon import Daemon
 from monitord.errors import StoreError

@@ -23,7 +23,7 @@ from monitord.notify.base import NOTIFIER_API_VERSION, Notification
 from monitord.notify.email import EmailNotifier
 from monitord.outbox import OutboxSender
 from monitord.store import SENT, SqliteStore
-from monitord.store import sqlite as store_sqlite
+from monitord.store.sqlite import base as store_sqlite
 from tests.helpers.clock import Clock
 from tests.helpers.smtp import SmtpServer
 from tests.outbox.test_sender import capturing_logger, note

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import monitord.store.sqlite as sqlite_store
+import monitord.store.sqlite.retention as sqlite_store
 from monitord.api.storeview import read_extras
 from monitord.store import SqliteStore
 from monitord.store.base import Pruned
