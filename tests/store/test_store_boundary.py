@@ -23,6 +23,15 @@ SQL_OUTSIDE_STORE: dict[str, str] = {
         "migrations in the same file, synchronous for the hours commands; it moves under "
         "store/ (and behind a Protocol) with the PostgreSQL store"
     ),
+    "monitord/report/store.py": (
+        "the uptime roll-ups and the reports sent: their own tables and schema version in the "
+        "same file, written in batches off the event loop; moves under store/ with the "
+        "PostgreSQL store, like contracts/store.py"
+    ),
+    "monitord/report/data.py": (
+        "the monthly report's read-only queries over incidents, tickets and advisories of one "
+        "month; become StoreReader methods when the report moves under store/"
+    ),
 }
 """Modules outside monitord/store/ allowed to import sqlite3 or hold SQL, with why."""
 
