@@ -1,8 +1,10 @@
 """Sends the monthly client reports: a daemon Service, and the sending the CLI shares.
 
 On the first working day of each month (the agency calendar: weekends and bank holidays off),
-from ``report.send_at`` (09:00) in the agency's zone (or within :data:`REPORT_CATCH_UP`
-after, when the daemon was stopped then), last month's report goes to every
+from ``report.send_at`` (09:00) in the agency's zone, the month just ended is closed for every
+support contract (its statement issued, :func:`~monitord.contracts.closing.close_all`: once,
+a closed month is never closed again), then (or within :data:`REPORT_CATCH_UP` after, when the
+daemon was stopped then) last month's report goes to every
 contact of every client that has ``notify: [report]``. Each delivery is recorded in the store
 (``report_sent``, per client, month and recipient) once the SMTP server has accepted it, so a
 restart never sends it again; a recipient not yet recorded (the server refused, the daemon
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from monitord.calendar import BusinessCalendar
+from monitord.contracts.closing import close_all
 from monitord.contracts.models import Month
 from monitord.errors import MonitordError, NotifierError
 from monitord.logsetup import get_logger
@@ -126,6 +129,8 @@ class ReportService:
         self.log = get_logger(component="client-report")
         self.store: ReportStore | None = None
         self._task: asyncio.Task[None] | None = None
+        self._closed_through: Month | None = None
+        """The last month this process closed (closing again would change nothing)."""
 
     async def start(self, daemon: Any = None) -> None:
         config = self.host.config
@@ -164,7 +169,18 @@ class ReportService:
         zone = ZoneInfo(config.main.agency.timezone)
         month = Month.of(now, zone).prev()
         due = due_at(month, config)
-        if not due <= now < due + REPORT_CATCH_UP:
+        if now < due:
+            return {}
+        if self._closed_through != month:
+            # Before the report is built, so it shows the issued statement; a month is closed
+            # however late the daemon starts (the report itself has a catch-up limit).
+            closed = await asyncio.to_thread(close_all, config, month, now)
+            for cid, statements in closed.items():
+                self.log.info(
+                    "hours.month_closed", client=cid, months=[str(s.month) for s in statements]
+                )
+            self._closed_through = month
+        if now >= due + REPORT_CATCH_UP:
             return {}
         out: dict[str, list[str]] = {}
         for client in config.clients:
