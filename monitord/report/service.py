@@ -140,7 +140,9 @@ class ReportService:
             self._task = asyncio.create_task(self._loop(), name="client-report")
 
     async def reload(self, daemon: Any = None) -> None:
-        """Nothing to do: each round reads the configuration afresh."""
+        """Each round reads the configuration afresh; a contract added by the reload has its
+        months closed on the next round."""
+        self._closed_through = None
 
     async def stop(self) -> None:
         if self._task is not None:
