@@ -210,3 +210,29 @@ async def test_months_are_closed_however_late_the_daemon_starts(
     assert await round_at(cfg, Clock(late), late) == {}
     assert list(closed_months(cfg)) == ["2026-09", "2026-10", "2026-11"]
     assert smtp_server.messages == []
+
+
+async def test_a_contract_added_by_a_reload_is_closed_on_the_next_round(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    cfg = write_config(tmp_path, smtp_port=smtp_server.port)
+    await asyncio.to_thread(seed, cfg)
+    client_file = cfg / "clients" / "acme.yml"
+    with_contract = client_file.read_text()
+    contract = with_contract[with_contract.index("contract:") : with_contract.index("contacts:")]
+    client_file.write_text(with_contract.replace(contract, ""))
+    due = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    clock = Clock(due)
+    daemon = Daemon(cfg, clock=clock, schedule=False, services=[history_service, report_service])
+    await daemon.start()
+    try:
+        await service_of(daemon).run_once(due)
+        assert closed_months(cfg) == {}
+        client_file.write_text(with_contract)
+        assert await daemon.reload()
+        later = datetime(2026, 12, 1, 9, 5, tzinfo=UTC)
+        clock.now = later
+        await service_of(daemon).run_once(later)
+        assert list(closed_months(cfg)) == ["2026-09", "2026-10", "2026-11"]
+    finally:
+        await daemon.stop()
