@@ -47,8 +47,8 @@ REPORT_CHECK_INTERVAL = timedelta(minutes=5)
 REPORT_CATCH_UP = timedelta(days=7)
 """A report not sent on its day (the daemon was stopped) is sent when it starts within this
 long after; later, a month-old report would surprise more than help: send it by hand with
-``monitord report CLIENT --send``. A new installation likewise never mails a report of the
-month before it ran."""
+``monitord report CLIENT --send``. A daemon first started within this long after a report was
+due sends that report too (its uptime mostly "not measured")."""
 
 
 def recipients(client: ClientConfig) -> list[tuple[str, str]]:
