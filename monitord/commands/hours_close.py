@@ -8,7 +8,7 @@ import argparse
 
 from monitord.cli import add_config_argument
 from monitord.contracts import cli as hc
-from monitord.contracts.ledger import close, first_open_month
+from monitord.contracts.closing import close_through
 from monitord.contracts.models import Month
 from monitord.errors import MonitordError
 
@@ -34,12 +34,7 @@ def handler(args: argparse.Namespace) -> int:
             if month in closed:
                 print(f"{cid}: {month} was already closed {hc.local(closed[month].as_of, h.zone)}")
                 continue
-            entries = h.store.entries(cid)
-            m = first_open_month(terms, closed)
-            while m <= month:
-                st = close(cid, terms, m, entries, closed, now, h.zone)
-                h.store.save_closed(st, h.zone)
-                closed[m] = st
+            for st in close_through(h.store, cid, terms, month, now, h.zone):
                 f = st.figures
                 charge = (
                     f", charged {hc.fmt_minutes(f.charged)}: {st.currency} {f.gross} incl. VAT"
@@ -47,11 +42,10 @@ def handler(args: argparse.Namespace) -> int:
                     else ""
                 )
                 print(
-                    f"{cid}: closed {m}: used {hc.fmt_minutes(f.used)} of "
+                    f"{cid}: closed {st.month}: used {hc.fmt_minutes(f.used)} of "
                     f"{hc.fmt_minutes(f.available)}, carried forward "
                     f"{hc.fmt_minutes(f.carried_forward)}{charge}"
                 )
-                m = m.next()
     return 0
 
 

@@ -179,6 +179,8 @@ class HoursSection:
     gross: str
     by_ticket: tuple[tuple[str, int], ...]
     """(ticket or "no ticket", minutes), most first."""
+    closed: bool
+    """The month's statement is issued (else the figures are running ones as of the report)."""
     cumulative: tuple[tuple[date, int], ...]
     """Minutes used up to the end of each day of the month."""
 
@@ -308,6 +310,7 @@ def hours_section(st: Statement, zone: ZoneInfo) -> HoursSection:
         gross=money(f.gross),
         by_ticket=tuple(sorted(by_ticket.items(), key=lambda kv: (-kv[1], kv[0]))),
         cumulative=tuple(cumulative),
+        closed=st.closed,
     )
 
 
@@ -438,6 +441,7 @@ def report_json(r: Report) -> dict[str, Any]:
         "hours": None
         if r.hours is None
         else {
+            "closed": r.hours.closed,
             "currency": r.hours.currency,
             "allowance_minutes": r.hours.allowance,
             "brought_forward_minutes": r.hours.brought_forward,

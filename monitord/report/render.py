@@ -93,6 +93,7 @@ def render_text(r: Report) -> str:
         out += [
             "",
             "SUPPORT HOURS",
+            _statement_note(h.closed),
             f"Allowance {fmt_minutes(h.allowance)}, brought forward "
             f"{fmt_minutes(h.brought_forward)}, available {fmt_minutes(h.available)}",
             f"Used {fmt_minutes(h.used)}, remaining {fmt_minutes(h.remaining)}, carried "
@@ -107,6 +108,14 @@ def render_text(r: Report) -> str:
         else:
             out.append("Nothing charged.")
     return "\n".join(out) + "\n"
+
+
+def _statement_note(closed: bool) -> str:
+    return (
+        "The month is closed: these are the figures of its statement."
+        if closed
+        else "The month is not closed yet: these are running figures."
+    )
 
 
 def _sec_text(s: SecurityLine, z: ZoneInfo) -> str:
@@ -246,6 +255,7 @@ def render_html(r: Report, images: Mapping[str, str]) -> str:
     h = r.hours
     if h is not None:
         parts.append(_h2("Support hours"))
+        parts.append(f"<p>{e(_statement_note(h.closed))}</p>")
         parts.append(
             _table(
                 ["Allowance", "Brought forward", "Available", "Used", "Remaining", "Carried"],

@@ -1,8 +1,10 @@
 """Sends the monthly client reports: a daemon Service, and the sending the CLI shares.
 
 On the first working day of each month (the agency calendar: weekends and bank holidays off),
-from ``report.send_at`` (09:00) in the agency's zone (or within :data:`REPORT_CATCH_UP`
-after, when the daemon was stopped then), last month's report goes to every
+from ``report.send_at`` (09:00) in the agency's zone, the month just ended is closed for every
+support contract (its statement issued, :func:`~monitord.contracts.closing.close_all`: once,
+a closed month is never closed again), then (or within :data:`REPORT_CATCH_UP` after, when the
+daemon was stopped then) last month's report goes to every
 contact of every client that has ``notify: [report]``. Each delivery is recorded in the store
 (``report_sent``, per client, month and recipient) once the SMTP server has accepted it, so a
 restart never sends it again; a recipient not yet recorded (the server refused, the daemon
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from monitord.calendar import BusinessCalendar
+from monitord.contracts.closing import close_all
 from monitord.contracts.models import Month
 from monitord.errors import MonitordError, NotifierError
 from monitord.logsetup import get_logger
@@ -44,8 +47,8 @@ REPORT_CHECK_INTERVAL = timedelta(minutes=5)
 REPORT_CATCH_UP = timedelta(days=7)
 """A report not sent on its day (the daemon was stopped) is sent when it starts within this
 long after; later, a month-old report would surprise more than help: send it by hand with
-``monitord report CLIENT --send``. A new installation likewise never mails a report of the
-month before it ran."""
+``monitord report CLIENT --send``. A daemon first started within this long after a report was
+due sends that report too (its uptime mostly "not measured")."""
 
 
 def recipients(client: ClientConfig) -> list[tuple[str, str]]:
@@ -126,6 +129,8 @@ class ReportService:
         self.log = get_logger(component="client-report")
         self.store: ReportStore | None = None
         self._task: asyncio.Task[None] | None = None
+        self._closed_through: Month | None = None
+        """The last month this process closed (closing again would change nothing)."""
 
     async def start(self, daemon: Any = None) -> None:
         config = self.host.config
@@ -135,7 +140,9 @@ class ReportService:
             self._task = asyncio.create_task(self._loop(), name="client-report")
 
     async def reload(self, daemon: Any = None) -> None:
-        """Nothing to do: each round reads the configuration afresh."""
+        """Each round reads the configuration afresh; a contract added by the reload has its
+        months closed on the next round."""
+        self._closed_through = None
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -164,7 +171,18 @@ class ReportService:
         zone = ZoneInfo(config.main.agency.timezone)
         month = Month.of(now, zone).prev()
         due = due_at(month, config)
-        if not due <= now < due + REPORT_CATCH_UP:
+        if now < due:
+            return {}
+        if self._closed_through != month:
+            # Before the report is built, so it shows the issued statement; a month is closed
+            # however late the daemon starts (the report itself has a catch-up limit).
+            closed = await asyncio.to_thread(close_all, config, month, now)
+            for cid, statements in closed.items():
+                self.log.info(
+                    "hours.month_closed", client=cid, months=[str(s.month) for s in statements]
+                )
+            self._closed_through = month
+        if now >= due + REPORT_CATCH_UP:
             return {}
         out: dict[str, list[str]] = {}
         for client in config.clients:

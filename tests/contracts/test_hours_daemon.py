@@ -11,41 +11,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import io
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from monitord.cli import main
 from monitord.contracts import cli as hours_cli
-from monitord.contracts.service import HoursService, hours_service
-from monitord.daemon import Daemon
 from tests.helpers.clock import Clock
-from tests.helpers.daemon import agency_yaml, smtp_yaml
+from tests.helpers.hours import HoursRig as Rig
+from tests.helpers.hours import cli, write_hours_config
 from tests.helpers.sites import serve_app
 from tests.helpers.smtp import SmtpServer
 from tests.notify.standins.timeentries import JiraWorklogStandIn
 
 NOW = datetime(2026, 3, 10, 8, 59, tzinfo=UTC)  # Tuesday, GMT = UTC
 MS = int(NOW.timestamp() * 1000)
-SETTLE_ROUNDS = 500
-"""Rounds of waiting for the outbox to empty (5 s at most): loopback sends take milliseconds."""
 
-BILLING = """\
-billing: {currency: GBP, hourly_rate: "120.00", vat: 20%}
-notifiers:
-  jira:
-    type: jira
-    base_url: JIRA
-    email: ops@collective.example
-    api_token: jira-token
-    project: OPS
-"""
 ACME = """\
 client: acme
 name: ACME Charity
@@ -60,77 +42,12 @@ sites: []
 """
 
 
-@dataclass
-class Rig:
-    cfg: Path
-    jira: JiraWorklogStandIn
-    clock: Clock
-    smtp: SmtpServer
-    daemon: Daemon | None = None
-
-    async def start(self) -> Daemon:
-        self.daemon = Daemon(self.cfg, clock=self.clock, schedule=False, services=[hours_service])
-        await self.daemon.start()
-        return self.daemon
-
-    async def stop(self) -> None:
-        if self.daemon is not None:
-            await self.daemon.stop()
-            self.daemon = None
-
-    @property
-    def service(self) -> HoursService:
-        assert self.daemon is not None
-        (service,) = self.daemon.services
-        assert isinstance(service, HoursService)
-        return service
-
-    async def at(self, when: datetime) -> list[tuple[str, str]]:
-        """One service round at ``when``, then let the outbox send what it queued."""
-        self.clock.now = when
-        self.jira.now_ms = int(when.timestamp() * 1000)
-        notes = await self.service.tick(when)
-        await self.settle()
-        return [(n.notifier, n.recipient) for n in notes]
-
-    async def settle(self) -> None:
-        """Until the outbox is empty: the daemon's own sender, woken by the service, may hold
-        the items this round queued, so wait for its sends to be recorded."""
-        assert self.daemon is not None and self.daemon.sender is not None
-        store = self.daemon.store
-        assert store is not None
-        for _ in range(SETTLE_ROUNDS):
-            await self.daemon.sender.run_once()
-            if (await store.outbox_stats(self.clock())).depth == 0:
-                return
-            await asyncio.sleep(0.01)  # a send in flight on the daemon's sender task
-        raise AssertionError("the outbox did not empty")
-
-
-async def cli(*argv: str) -> tuple[int, str]:
-    out = io.StringIO()
-
-    def run() -> int:
-        with contextlib.redirect_stdout(out):
-            return main(list(argv))
-
-    return await asyncio.to_thread(run), out.getvalue()
-
-
 @pytest.fixture
 async def rig(tmp_path: Path, smtp_server: SmtpServer) -> AsyncIterator[Rig]:
     jira = JiraWorklogStandIn(now_ms=MS)
     jira.add_issue(20007, "ACME-7")
     async with serve_app(jira.app()) as site:
-        cfg = tmp_path / "cfg"
-        (cfg / "clients").mkdir(parents=True)
-        (cfg / "monitord.yml").write_text(
-            agency_yaml(cfg)
-            + smtp_yaml(smtp_server.port)
-            + "security: {enabled: false}\nhttp: {listen: off}\n"
-            + BILLING.replace("JIRA", site.url)
-        )
-        (cfg / "clients" / "acme.yml").write_text(ACME)
+        cfg = write_hours_config(tmp_path / "cfg", smtp_server.port, site.url, ACME)
         r = Rig(cfg, jira, Clock(NOW), smtp_server)
         try:
             yield r

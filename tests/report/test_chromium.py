@@ -18,6 +18,9 @@ import pytest
 
 from monitord.api.server import ApiService, api_service
 from monitord.cli import main
+from monitord.config import load_config
+from monitord.contracts.closing import close_all
+from monitord.contracts.models import Month
 from monitord.daemon import Daemon
 from tests.helpers.clock import Clock
 from tests.report.seed import TOKEN, seed, write_config
@@ -44,6 +47,9 @@ def keep(shot: Path, name: str) -> None:
 async def test_report_in_headless_chromium(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "cfg")
     await asyncio.to_thread(seed, cfg)
+    # Closed first, as the daemon does before it sends the report.
+    closing = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    await asyncio.to_thread(close_all, load_config(cfg), Month.parse("2026-11"), closing)
     out = tmp_path / "out"
     args = ["report", "acme", "--month", "2026-11", "--out", str(out)]
     assert (
@@ -61,6 +67,7 @@ async def test_report_in_headless_chromium(tmp_path: Path) -> None:
         "2 (66.67 %)",
         "Still open:",
         "6h 30m",
+        "The month is closed",
     ):
         assert text in dom
     shot = tmp_path / "report.png"

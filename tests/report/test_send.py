@@ -4,6 +4,9 @@ clock), to the contacts with ``notify: [report]``: never twice, across a restart
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from monitord.cli import main
+from monitord.contracts.ledger import TimeEntry
+from monitord.contracts.store import SqliteTimeEntryStore
 from monitord.daemon import Daemon
 from monitord.report.history import history_service
 from monitord.report.service import ReportService, report_service
@@ -135,3 +140,99 @@ async def test_a_daemon_stopped_on_the_day_catches_up_within_a_week(
     clock = Clock(datetime(2026, 12, 3, 12, 0, tzinfo=UTC))
     assert await round_at(cfg, clock, clock()) == {"acme": ["jo@acme.example"]}
     assert len(smtp_server.messages) == 1
+
+
+def closed_months(cfg: Path) -> dict[str, str]:
+    """month -> when its statement was issued (acme)."""
+    with SqliteTimeEntryStore(cfg / "state.sqlite3") as hs:
+        return {str(m): st.as_of.isoformat() for m, st in hs.closed("acme").items()}
+
+
+@pytest.mark.parametrize(
+    ("not_yet", "due", "month"),
+    [
+        # Tuesday 1 December 2026
+        ([datetime(2026, 12, 1, 8, 59, tzinfo=UTC)], datetime(2026, 12, 1, 9, 0, tzinfo=UTC), 11),
+        # Friday 1 January 2027 is a bank holiday, then the weekend: Monday the 4th
+        (
+            [datetime(2027, 1, 1, 9, 0, tzinfo=UTC), datetime(2027, 1, 4, 8, 59, tzinfo=UTC)],
+            datetime(2027, 1, 4, 9, 0, tzinfo=UTC),
+            12,
+        ),
+    ],
+)
+async def test_the_month_is_closed_before_its_report_once(
+    tmp_path: Path, smtp_server: SmtpServer, not_yet: list[datetime], due: datetime, month: int
+) -> None:
+    cfg = write_config(tmp_path, smtp_port=smtp_server.port)
+    await asyncio.to_thread(seed, cfg)
+    ended = f"2026-{month}"
+    clock = Clock(not_yet[0])
+    for at in not_yet:
+        assert await round_at(cfg, clock, at) == {}
+        assert closed_months(cfg) == {}
+    assert await round_at(cfg, clock, due) == {"acme": ["jo@acme.example"]}
+    # Every open month of the contract up to the one just ended, in order, as of 09:00.
+    months = [f"2026-{m:02d}" for m in range(9, month + 1)]
+    assert closed_months(cfg) == dict.fromkeys(months, due.isoformat())
+    (mail,) = smtp_server.messages
+    text = mail.message.get_body(("plain",))
+    assert text is not None
+    assert "The month is closed: these are the figures of its statement." in text.get_content()
+
+    # Time logged afterwards for the closed month goes into the open one; a restarted daemon
+    # closes nothing again and sends nothing again.
+    with SqliteTimeEntryStore(cfg / "state.sqlite3") as hs:
+        hs.upsert(
+            TimeEntry("manual", "late", "acme", datetime(2026, month, 20, 12, 0, tzinfo=UTC), 3600),
+            due,
+        )
+    later = due.replace(hour=11)
+    assert await round_at(cfg, clock, later) == {}
+    assert closed_months(cfg) == dict.fromkeys(months, due.isoformat())
+    assert len(smtp_server.messages) == 1
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["report", "acme", "--month", ended, "--json", "--at", later.isoformat(),
+                     "--config", str(cfg)]) == 0  # fmt: skip
+    hours = json.loads(out.getvalue())["hours"]
+    assert hours["closed"] is True
+    assert hours["used_minutes"] == (390 if month == 11 else 0)  # the late hour is not in it
+
+
+async def test_months_are_closed_however_late_the_daemon_starts(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """Stopped for longer than the report's catch-up: no month-old report, but November closes."""
+    cfg = write_config(tmp_path, smtp_port=smtp_server.port)
+    await asyncio.to_thread(seed, cfg)
+    late = datetime(2026, 12, 21, 10, 0, tzinfo=UTC)
+    assert await round_at(cfg, Clock(late), late) == {}
+    assert list(closed_months(cfg)) == ["2026-09", "2026-10", "2026-11"]
+    assert smtp_server.messages == []
+
+
+async def test_a_contract_added_by_a_reload_is_closed_on_the_next_round(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    cfg = write_config(tmp_path, smtp_port=smtp_server.port)
+    await asyncio.to_thread(seed, cfg)
+    client_file = cfg / "clients" / "acme.yml"
+    with_contract = client_file.read_text()
+    contract = with_contract[with_contract.index("contract:") : with_contract.index("contacts:")]
+    client_file.write_text(with_contract.replace(contract, ""))
+    due = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    clock = Clock(due)
+    daemon = Daemon(cfg, clock=clock, schedule=False, services=[history_service, report_service])
+    await daemon.start()
+    try:
+        await service_of(daemon).run_once(due)
+        assert closed_months(cfg) == {}
+        client_file.write_text(with_contract)
+        assert await daemon.reload()
+        later = datetime(2026, 12, 1, 9, 5, tzinfo=UTC)
+        clock.now = later
+        await service_of(daemon).run_once(later)
+        assert list(closed_months(cfg)) == ["2026-09", "2026-10", "2026-11"]
+    finally:
+        await daemon.stop()
