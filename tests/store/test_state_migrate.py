@@ -12,8 +12,7 @@ from monitord.cli import main
 from monitord.store.base import AdvisoryRow, DecisionRow, PatchItemRow, SecurityChanges
 from monitord.store.sqlite import SqliteStore
 from tests.helpers.postgres import PgServer, open_postgres_store
-from tests.store.test_postgres_store import DAY, _ticket
-from tests.store.test_sqlite_store import HOUR, T0, incident, note, result
+from tests.store.test_postgres_store import DAY, HOUR, T0, _ticket, incident, note, result
 
 
 async def seed(path: Path) -> SqliteStore:
