@@ -481,6 +481,15 @@ class PostgresStore:
         )
 
     async def _connection(self) -> asyncpg.Connection:
+        if self._exclusive and (self._lock_conn is None or self._lock_conn.is_closed()):
+            # The server ended the lock's session (a restart, an administrator): take the lock
+            # again before any write, or stop with the refusal if another daemon has it now.
+            self._lock_conn = None
+            await self._take_daemon_lock()
+            self._log.warning(
+                "store.daemon_lock_retaken",
+                hint="the database ended the daemon lock's connection; it is held again",
+            )
         if self._conn is None or self._conn.is_closed():
             self._conn = await pg_connect(self.url)
         return self._conn

@@ -529,6 +529,48 @@ async def test_a_second_exclusive_store_is_refused_naming_the_first(postgres_url
     await second.close()
 
 
+async def test_a_lost_daemon_lock_is_taken_again_or_refused_if_another_took_it(
+    postgres_url: str, postgres_server: PgServer
+) -> None:
+    first = PostgresStore(postgres_url, exclusive=True, holder="monitord on lon-1")
+    await first.open()
+
+    async def end_lock_session() -> None:
+        assert first._lock_conn is not None
+        ended = asyncio.Event()
+        first._lock_conn.add_termination_listener(lambda _c: ended.set())
+        postgres_server.psql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'monitord on lon-1'"
+        )
+        await asyncio.wait_for(ended.wait(), 10)
+
+    async def holders() -> list[tuple[Any, ...]]:
+        return await peek(
+            postgres_url,
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+            "WHERE l.locktype = 'advisory' AND l.granted",
+        )
+
+    try:
+        await end_lock_session()
+        assert await holders() == []
+        await first.set_meta("k", "1")  # takes the lock again first
+        assert await holders() == [("monitord on lon-1",)]
+
+        await end_lock_session()
+        second = PostgresStore(postgres_url, exclusive=True, holder="monitord on ams-1")
+        await second.open()
+        try:
+            with pytest.raises(StoreError, match="another monitord is already running"):
+                await first.set_meta("k", "2")
+            assert await second.get_meta("k") == "1"
+        finally:
+            await second.close()
+    finally:
+        await first.close()
+
+
 async def test_the_contract_factory_opens_and_closes(
     postgres_store_factory: PostgresStoreFactory,
 ) -> None:
