@@ -5,8 +5,10 @@ and what several connections at once must not break (SKIP LOCKED claims)."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -27,9 +29,16 @@ from monitord.store import (
     Store,
 )
 from monitord.store.base import AdvisoryRow, DecisionRow, PatchItemRow, SecurityChanges
-from monitord.store.pg_migrations import PG_LATEST_VERSION, PG_MIGRATIONS
+from monitord.store.copy import COPIED_TABLES
+from monitord.store.migrations import MIGRATIONS
+from monitord.store.pg_migrations import (
+    PG_LATEST_VERSION,
+    PG_MIGRATIONS,
+    PgMigration,
+    pg_migrate,
+)
 from monitord.store.postgres import PostgresStore
-from monitord.store.sqlite import PRUNED_META_PREFIX
+from monitord.store.sqlite import PRUNED_META_PREFIX, SqliteStore
 from monitord.tickets import Ticket
 from tests.helpers.postgres import PgServer, PostgresStoreFactory
 
@@ -132,6 +141,52 @@ async def test_open_migrates_to_the_latest_version_once(postgres_url: str) -> No
     rows = await peek(postgres_url, "SELECT version FROM schema_version ORDER BY version")
     assert [v for (v,) in rows] == [m.version for m in PG_MIGRATIONS]
     assert PG_LATEST_VERSION == 6
+
+
+async def test_both_backends_have_the_same_versions_tables_and_columns(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    # A migration added to one backend only fails here, not in a copy (state migrate).
+    assert [m.version for m in PG_MIGRATIONS] == [m.version for m in MIGRATIONS]
+    lite = SqliteStore(tmp_path / "s.sqlite3")
+    await lite.open()
+    await lite.close()
+    conn = sqlite3.connect(tmp_path / "s.sqlite3")
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        sqlite_cols = {
+            t: {r[1] for r in conn.execute(f"PRAGMA table_info({t})")}
+            for t in tables
+            if not t.startswith("sqlite_")
+        }
+    finally:
+        conn.close()
+    async with _opened(postgres_url):
+        pass
+    rows = await peek(
+        postgres_url,
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema()",
+    )
+    pg_cols: dict[str, set[str]] = {}
+    for table, column in rows:
+        pg_cols.setdefault(table, set()).add(column)
+    assert pg_cols == sqlite_cols
+    assert set(COPIED_TABLES) == set(sqlite_cols) - {"schema_version"}
+
+
+async def test_a_failing_migration_leaves_the_database_as_it_was(postgres_url: str) -> None:
+    broken = (*PG_MIGRATIONS, PgMigration(7, "broken", ("CREATE TABLE x (a int)", "SELEC 1")))
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        with pytest.raises(asyncpg.PostgresSyntaxError):
+            await pg_migrate(conn, "db", T0, broken)
+        # All or nothing: not even the tables of versions 1 to 6 are left.
+        assert await conn.fetchval("SELECT to_regclass('check_state')") is None
+        assert await conn.fetchval("SELECT to_regclass('schema_version')") is None
+        assert await pg_migrate(conn, "db", T0) == PG_LATEST_VERSION
+    finally:
+        await conn.close()
 
 
 async def test_a_newer_schema_is_refused(postgres_url: str) -> None:
