@@ -104,7 +104,7 @@ class OutboxStats:
 
 
 class Store(Protocol):
-    """Durable state. Implementations: store.sqlite.SqliteStore."""
+    """Durable state. Implementations: store.sqlite.SqliteStore, store.postgres.PostgresStore."""
 
     async def open(self) -> None:
         """Create or upgrade the store; raises errors.StoreError saying what to do."""
