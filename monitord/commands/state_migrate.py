@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 from pathlib import Path
 
 from monitord.cli import add_config_argument
@@ -31,7 +30,9 @@ def _source(args: argparse.Namespace) -> Path:
 
 
 def _url(text: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
+    """``text`` if it is a PostgreSQL database URL (without a password, the driver reads
+    $PGPASSWORD or ~/.pgpass)."""
+    from urllib.parse import urlsplit
 
     parts = urlsplit(text)
     if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
@@ -39,10 +40,6 @@ def _url(text: str) -> str:
             f"--to {text.split('@')[-1]!r} is not a PostgreSQL database URL; write it as "
             "postgresql://monitord@db.example/monitord (" + URL_ENV_HINT + ")"
         )
-    password = os.environ.get("PGPASSWORD")
-    if password and parts.password is None and parts.username:
-        netloc = parts.netloc.replace(f"{parts.username}@", f"{parts.username}:{password}@", 1)
-        return urlunsplit(parts._replace(netloc=netloc))
     return text
 
 
