@@ -13,11 +13,7 @@ from monitord.errors import StoreError
 from tests.daemon.test_retention_daemon import on
 from tests.helpers.clock import Clock
 from tests.helpers.daemon import T0, Switchable, ticks, write_config
-from tests.helpers.postgres import (  # noqa: F401
-    open_postgres_store,
-    postgres_server,
-    postgres_url,
-)
+from tests.helpers.postgres import open_postgres_store
 from tests.helpers.sites import LoopbackSite
 from tests.helpers.smtp import SmtpServer
 
@@ -34,7 +30,7 @@ async def test_down_and_recovered_once_each_with_the_state_on_postgres(
     tmp_path: Path,
     site: tuple[Switchable, LoopbackSite],
     smtp_server: SmtpServer,
-    postgres_url: str,  # noqa: F811
+    postgres_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The report and hours tables are not on PostgreSQL yet: they stay in the SQLite file at
