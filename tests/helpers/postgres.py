@@ -2,8 +2,9 @@
 temporary directory as an unprivileged user (initdb refuses root), listening on a unix socket
 in that directory and on 127.0.0.1 at a free port.
 
-The root conftest provides the fixtures to every test. One server per test session (``postgres_server``); each test gets its own fresh database
-(``postgres_url``), made by CREATE DATABASE from template0. Tests skip, saying why, only when
+The root conftest provides the fixtures to every test: one server per test session
+(``postgres_server``); each test gets its own fresh database (``postgres_url``), made by
+CREATE DATABASE from template0. Tests skip, saying why, only when
 the server binaries are not installed (CI installs Debian's ``postgresql`` package).
 """
 
