@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -66,6 +66,9 @@ from monitord.site_incident import (
 from monitord.store.base import Pruned, Store
 from monitord.store.daemon_lock import DaemonLock
 from monitord.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from monitord.store.postgres import PostgresStore
 from monitord.systemd import SystemdNotifier
 
 MAX_CONCURRENT_PROBES = 2000
@@ -334,16 +337,8 @@ class Daemon(CheckPath):
             load_config, self.config_dir, notifier_types=NOTIFIER_TYPES
         )
         self.config = config
-        # One daemon per store: refuse to start beside another (monitord.store.daemon_lock).
-        self.daemon_lock = DaemonLock(config.state_path())
-        self.daemon_lock.acquire(started=self.clock(), config=self.config_dir)
         self._plan_fds(config)
-        self.store = SqliteStore(config.state_path())
-        try:
-            await self.store.open()
-        except BaseException:
-            self.daemon_lock.release()
-            raise
+        self.store = await self._open_store(config)
         self.store.flush_listeners.append(self._flushed)
         await self.desk.load(self.store)
         stored = await self.store.load_states()
@@ -394,8 +389,33 @@ class Daemon(CheckPath):
             config=str(self.config_dir),
             clients=len(config.clients),
             checks=len(self.checks),
-            store=str(config.state_path()),
+            store=str(config.state_path())
+            if isinstance(self.store, SqliteStore)
+            else self.store.where,
         )
+
+    async def _open_store(self, config: Config) -> SqliteStore | PostgresStore:
+        """The store the configuration names, opened; one daemon per store: refuse to start
+        beside another (a lock file beside SQLite's, an advisory lock on PostgreSQL)."""
+        url = config.main.state.url
+        if url is not None:
+            from monitord.store.postgres import PostgresStore, postgres_holder
+
+            # The report and hours tables are not on PostgreSQL yet: they stay in the SQLite
+            # file at the default state.path.
+            await asyncio.to_thread(config.state_path().parent.mkdir, parents=True, exist_ok=True)
+            pg = PostgresStore(url, exclusive=True, holder=postgres_holder(self.clock()))
+            await pg.open()
+            return pg
+        self.daemon_lock = DaemonLock(config.state_path())
+        self.daemon_lock.acquire(started=self.clock(), config=self.config_dir)
+        store = SqliteStore(config.state_path())
+        try:
+            await store.open()
+        except BaseException:
+            self.daemon_lock.release()
+            raise
+        return store
 
     def _plan_fds(self, config: Config, *, reload: bool = False) -> None:
         """Share the open-file limit out (raising the soft limit first when allowed): probes in

@@ -56,3 +56,11 @@ def _loopback_only() -> Iterator[None]:
     finally:
         socket.socket.connect = _real_connect  # type: ignore[method-assign]
         socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+
+
+# A throwaway PostgreSQL, one per session, for every test that asks (tests/helpers/postgres.py).
+from tests.helpers.postgres import (  # noqa: E402, F401
+    postgres_server,
+    postgres_store_factory,
+    postgres_url,
+)

@@ -264,9 +264,44 @@ class RetentionConfig(Model):
         return v
 
 
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
 class StateConfig(Model):
     path: Path = Path("var/monitord.sqlite3")
+    url: str | None = None
+    """A PostgreSQL database (``postgresql://user:${PGPASSWORD}@host/db``) instead of the SQLite
+    file at ``path``; the two are exclusive."""
     retention: RetentionConfig = RetentionConfig()
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        parts = urlsplit(v)
+        if parts.scheme not in POSTGRES_SCHEMES:
+            raise ValueError(
+                f"{display_url(v)!r} is not a PostgreSQL URL; write it as "
+                '"postgresql://monitord:${PGPASSWORD}@db.example/monitord" (scheme '
+                "postgresql or postgres), or remove state.url to keep the SQLite file at "
+                "state.path"
+            )
+        if not parts.path.strip("/"):
+            raise ValueError(
+                f"{display_url(v)!r} names no database; end it with /<database>, as in "
+                '"postgresql://monitord:${PGPASSWORD}@db.example/monitord"'
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _one_store(self) -> StateConfig:
+        if self.url is not None and "path" in self.model_fields_set:
+            raise ValueError(
+                "state.path and state.url are exclusive: path is the SQLite file, url a "
+                "PostgreSQL database; remove one of them"
+            )
+        return self
 
 
 class SmtpConfig(Model):

@@ -105,7 +105,8 @@ class OutboxStats:
 
 
 class Store(Protocol):
-    """Durable state. Implementations: store.sqlite.SqliteStore. The behaviour every
+    """Durable state. Implementations: store.sqlite.SqliteStore,
+    store.postgres.PostgresStore. The behaviour every
     implementation must show is tests/store/contract/ (docs/ARCHITECTURE.md, "Adding a store
     backend")."""
 
