@@ -364,7 +364,23 @@ def classify_smtp_error(
     LOGIN sends it, and the AUTH PLAIN blob with the user name).
     """
     server = f"SMTP server {host}:{port}"
-    result: RetryableError | PermanentError
+    result = _classify_reply(exc, server, username, recipient, sender)
+    if result is None:
+        result = _classify_transport(exc, server, timeout)
+    if password:
+        forms = smtp_auth_forms(username or "", password)
+        message = scrub(str(result), forms)
+        if message != str(result):
+            result = type(result)(message)
+    return result
+
+
+def _classify_reply(
+    exc: BaseException, server: str, username: str | None, recipient: str, sender: str
+) -> RetryableError | PermanentError | None:
+    """An SMTP reply the server sent (auth, recipient, sender, data, any other): retryable
+    on 4xx, permanent on 5xx, with what to check; None when ``exc`` is not a reply."""
+    result: RetryableError | PermanentError | None = None
 
     def retry_or_fail(code: int, text: str) -> RetryableError | PermanentError:
         return RetryableError(text) if 400 <= code < 500 else PermanentError(text)
@@ -418,7 +434,15 @@ def classify_smtp_error(
             f"{server} answered {_reply(exc.code, exc.message)}"
             + (" — will retry" if exc.code < 500 else " — check the SMTP settings with its admin"),
         )
-    elif (cert := find_cause(exc, ssl.SSLCertVerificationError)) is not None:
+    return result
+
+
+def _classify_transport(
+    exc: BaseException, server: str, timeout: float
+) -> RetryableError | PermanentError:
+    """Anything else: TLS, a timeout, the connection; a protocol refusal as the last case."""
+    result: RetryableError | PermanentError
+    if (cert := find_cause(exc, ssl.SSLCertVerificationError)) is not None:
         reason = getattr(cert, "verify_message", None) or str(cert)
         result = PermanentError(
             f"could not verify the TLS certificate of {server} ({one_line(reason)}) — fix the "
@@ -453,9 +477,4 @@ def classify_smtp_error(
         else:
             hint = "check the SMTP settings"
         result = PermanentError(f"{server}: {text} — {hint}")
-    if password:
-        forms = smtp_auth_forms(username or "", password)
-        message = scrub(str(result), forms)
-        if message != str(result):
-            result = type(result)(message)
     return result
