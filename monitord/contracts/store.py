@@ -14,31 +14,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from monitord.clock import utcnow
 from monitord.contracts.ledger import Statement, TimeEntry, statement_from_json, statement_json
 from monitord.contracts.models import Month
 from monitord.errors import StoreError
-
-BUSY_TIMEOUT = timedelta(seconds=5)
-"""How long a statement waits for the daemon's write lock: its transactions last
-milliseconds, so this is only ever reached when something is wrong."""
+from monitord.store.sqlite.side import SideMigration, SideTables
 
 Outcome = Literal["added", "updated", "unchanged"]
 
 
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    description: str
-    statements: tuple[str, ...]
+Migration = SideMigration
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -144,88 +135,22 @@ def _row(entry: TimeEntry) -> tuple[object, ...]:
     )
 
 
-class SqliteTimeEntryStore:
+class SqliteTimeEntryStore(SideTables):
     """:class:`TimeEntryStore` on the state store's SQLite file."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            self._conn = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT.total_seconds(), isolation_level=None
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"cannot open the state store {path}: {exc}; check state.path in monitord.yml "
-                "and that its directory exists and is writable"
-            ) from exc
-        try:
-            self._conn.row_factory = sqlite3.Row
-            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT.total_seconds() * 1000)}")
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            self._conn.close()
-            raise StoreError(
-                f"{path} is not a monitord state store ({exc}); check state.path in monitord.yml"
-            ) from exc
-        except BaseException:
-            self._conn.close()
-            raise
+    SCHEMA_TABLE: ClassVar[str] = "contracts_schema_version"
+    WHAT: ClassVar[str] = "the hours tables"
+    MIGRATIONS: ClassVar[tuple[SideMigration, ...]] = MIGRATIONS
 
-    def close(self) -> None:
-        self._conn.close()
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._conn.row_factory = sqlite3.Row
 
     def __enter__(self) -> SqliteTimeEntryStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE): all of it is stored, or none."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
-
-    def _migrate(self) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                """CREATE TABLE IF NOT EXISTS contracts_schema_version (
-                    version INTEGER PRIMARY KEY,
-                    description TEXT NOT NULL,
-                    applied_at TEXT NOT NULL
-                )"""
-            )
-            (version,) = conn.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM contracts_schema_version"
-            ).fetchone()
-            if version > LATEST_VERSION:
-                raise StoreError(
-                    f"the hours tables in {self.path} have schema version {version}, but this "
-                    f"monitord only knows versions up to {LATEST_VERSION}: upgrade monitord"
-                )
-            applied = _iso(utcnow())
-            for m in MIGRATIONS:
-                if m.version <= version:
-                    continue
-                for stmt in m.statements:
-                    conn.execute(stmt)
-                conn.execute(
-                    "INSERT INTO contracts_schema_version (version, description, applied_at) "
-                    "VALUES (?, ?, ?)",
-                    (m.version, m.description, applied),
-                )
-
-    def schema_version(self) -> int:
-        (v,) = self._conn.execute(
-            "SELECT COALESCE(MAX(version), 0) FROM contracts_schema_version"
-        ).fetchone()
-        return int(v)
 
     # ------------------------------------------------------------ entries
 

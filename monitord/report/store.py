@@ -16,17 +16,14 @@ daemon on a worker thread.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
-from monitord.errors import StoreError
 from monitord.report.rollup import Slice
-
-BUSY_TIMEOUT = timedelta(seconds=5)
-"""How long a write waits for the daemon's write lock: transactions last milliseconds."""
+from monitord.store.sqlite.side import SideMigration, SideTables
 
 ROLLUP_RETENTION = timedelta(days=397)
 """Thirteen months of hourly roll-ups: the month reported, the year before it, and a margin."""
@@ -46,11 +43,7 @@ class RawResult:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    description: str
-    statements: tuple[str, ...]
+Migration = SideMigration
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -133,82 +126,22 @@ def _at(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-class ReportStore:
+class ReportStore(SideTables):
     """The roll-ups, raw results and sent reports on the state store's SQLite file."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._id_cache: dict[str, int] = {}
-        try:
-            self._conn = sqlite3.connect(
-                path,
-                timeout=BUSY_TIMEOUT.total_seconds(),
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"cannot open the state store {path}: {exc}; check state.path in monitord.yml "
-                "and that its directory exists and is writable"
-            ) from exc
-        try:
-            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT.total_seconds() * 1000)}")
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            self._conn.close()
-            raise StoreError(
-                f"{path} is not a monitord state store ({exc}); check state.path in monitord.yml"
-            ) from exc
-        except BaseException:
-            self._conn.close()
-            raise
+    SCHEMA_TABLE: ClassVar[str] = "report_schema_version"
+    WHAT: ClassVar[str] = "the report tables"
+    MIGRATIONS: ClassVar[tuple[SideMigration, ...]] = MIGRATIONS
 
-    def close(self) -> None:
-        self._conn.close()
+    def __init__(self, path: Path) -> None:
+        self._id_cache: dict[str, int] = {}
+        super().__init__(path, check_same_thread=False)
 
     def __enter__(self) -> ReportStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
-
-    def _migrate(self) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                """CREATE TABLE IF NOT EXISTS report_schema_version (
-                    version INTEGER PRIMARY KEY,
-                    description TEXT NOT NULL,
-                    applied_at TEXT NOT NULL
-                )"""
-            )
-            (version,) = conn.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM report_schema_version"
-            ).fetchone()
-            if version > LATEST_VERSION:
-                raise StoreError(
-                    f"the report tables in {self.path} have schema version {version}, but this "
-                    f"monitord only knows versions up to {LATEST_VERSION}: upgrade monitord"
-                )
-            for m in MIGRATIONS:
-                if m.version <= version:
-                    continue
-                for stmt in m.statements:
-                    conn.execute(stmt)
-                conn.execute(
-                    "INSERT INTO report_schema_version VALUES (?, ?, ?)",
-                    (m.version, m.description, datetime.now(UTC).isoformat()),
-                )
 
     # ------------------------------------------------------------ uptime
 
