@@ -61,6 +61,11 @@ class Catcher:
         return "250 Message accepted for delivery"
 
 
+def _where(event: Event) -> str:
+    """``site/check`` for a check's event, the site alone for a site incident's."""
+    return f"{event.site}/{event.check}" if event.check else str(event.site)
+
+
 def command_name(argv0: str | None = None, on_path: str | None = None) -> str:
     """How to run this monitord from the user's shell, for the commands the demo prints:
     ``monitord`` when that name on $PATH is this very program; else the path of the running
@@ -229,7 +234,7 @@ async def run_demo(
         t = time.monotonic() - started
         events.append((t, event, routed))
         who = ", ".join(n.recipient for n in routed) or "nobody asked for this kind"
-        _say(stream, t, f"{event.kind:<15} {event.site}/{event.check}: {event.summary}  → {who}")
+        _say(stream, t, f"{event.kind:<15} {_where(event)}: {event.summary}  → {who}")
 
     daemon = Daemon(out_dir / "config")
     daemon.event_listeners.append(on_event)
@@ -263,7 +268,7 @@ async def run_demo(
         f"\nWhat happened in {duration:.0f} s: {daemon.probes_run} probes, {len(events)} events\n"
     )
     for t, ev, _ in events:
-        stream.write(f"  {t:5.1f}s  {ev.kind:<15} {ev.site}/{ev.check}\n")
+        stream.write(f"  {t:5.1f}s  {ev.kind:<15} {_where(ev)}\n")
     stream.write(f"\nE-mails ({len(catcher.messages)}), saved as .eml files:\n")
     for t, rcpt, subject, path in catcher.messages:
         stream.write(f"  {t:5.1f}s  {rcpt:<22} {subject}\n           {path}\n")

@@ -31,6 +31,9 @@ async def test_demo_runs_offline_and_mails_go_where_they_should(tmp_path: Path) 
         msg = email.message_from_bytes(Path(path).read_bytes(), policy=email.policy.default)
         assert msg["Message-ID"] and msg["Auto-Submitted"] == "auto-generated"
     assert "E-mails (" in text and ".eml" in text
+    # A site incident's events name the site, not "site/None".
+    assert "/None" not in text
+    assert "site-down       flaky\n" in text
     # Each demo site has its own name in what people read (not three times "127.0.0.1").
     bodies = {
         Path(p).read_bytes().decode("ascii", "replace") for _t, _r, _s, p in summary["messages"]
