@@ -30,9 +30,9 @@ from monitord.contracts.closing import close_all
 from monitord.contracts.models import Month
 from monitord.errors import MonitordError, NotifierError
 from monitord.logsetup import get_logger
-from monitord.report.data import gather
+from monitord.report.data import check_key, gather
 from monitord.report.host import DaemonHost, Host
-from monitord.report.model import Report, build_report
+from monitord.report.model import Report, build_report, month_span
 from monitord.report.render import CHARTS, Rendered, chart_pngs, render
 from monitord.report.store import ReportStore
 
@@ -47,8 +47,8 @@ REPORT_CHECK_INTERVAL = timedelta(minutes=5)
 REPORT_CATCH_UP = timedelta(days=7)
 """A report not sent on its day (the daemon was stopped) is sent when it starts within this
 long after; later, a month-old report would surprise more than help: send it by hand with
-``monitord report CLIENT --send``. A daemon first started within this long after a report was
-due sends that report too (its uptime mostly "not measured")."""
+``monitord report CLIENT --send``. A report of a month in which monitord measured none of the
+client's checks (a daemon installed after the month) is not sent on its own either."""
 
 
 def recipients(client: ClientConfig) -> list[tuple[str, str]]:
@@ -131,6 +131,8 @@ class ReportService:
         self._task: asyncio.Task[None] | None = None
         self._closed_through: Month | None = None
         """The last month this process closed (closing again would change nothing)."""
+        self._unmeasured: set[tuple[str, Month]] = set()
+        """(client, month) reports not sent for want of any measurement (logged once)."""
 
     async def start(self, daemon: Any = None) -> None:
         config = self.host.config
@@ -162,6 +164,21 @@ class ReportService:
                 self.log.exception("report.round_failed")
             await asyncio.sleep(REPORT_CHECK_INTERVAL.total_seconds())
 
+    def _measured(self, config: Config, client: ClientConfig, month: Month) -> bool:
+        """Whether monitord watched any of the client's checks during ``month``: a report of a
+        month it knew nothing of (a daemon installed after the month ended) would say only
+        "not measured", so it is not sent on its own; ``monitord report --send`` still can."""
+        assert self.store is not None
+        keys = [
+            check_key(client.client, s.id, spec.id or spec.type)
+            for s in client.sites
+            for spec in s.checks
+        ]
+        if not keys:
+            return True  # nothing to measure: the report is about hours and tickets
+        start, end = month_span(month, ZoneInfo(config.main.agency.timezone))
+        return any(self.store.hours(keys, start, end).values())
+
     async def run_once(self, now: datetime) -> dict[str, list[str]]:
         """Send the reports due at ``now``; client -> addresses sent to."""
         config = self.host.config
@@ -187,6 +204,18 @@ class ReportService:
         out: dict[str, list[str]] = {}
         for client in config.clients:
             if not recipients(client):
+                continue
+            if not await asyncio.to_thread(self._measured, config, client, month):
+                if (client.client, month) not in self._unmeasured:
+                    self._unmeasured.add((client.client, month))
+                    self.log.info(
+                        "report.not_sent",
+                        client=client.client,
+                        month=str(month),
+                        reason="monitord measured none of the client's checks that month",
+                        hint=f"send it by hand if wanted: monitord report {client.client} "
+                        f"--month {month} --send",
+                    )
                 continue
             if email is None:
                 self.log.warning(

@@ -8,7 +8,7 @@ import contextlib
 import io
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,17 @@ from monitord.report.history import history_service
 from monitord.report.service import ReportService, report_service
 from tests.helpers.clock import Clock
 from tests.helpers.smtp import SmtpServer
-from tests.report.seed import seed, write_config
+from tests.report.seed import seed, seed_uptime, write_config
+
+
+async def measured_a_day_of(cfg: Path, due: datetime) -> None:
+    """A day of roll-ups in the month reported at ``due`` (the seed holds November's): a
+    report goes out on its own only for a month monitord measured something of."""
+    first = datetime(due.year, due.month, 1, tzinfo=UTC)
+    day = (first - timedelta(days=1)).replace(day=1)
+    if day.month != 11:
+        path = cfg / "state.sqlite3"
+        await asyncio.to_thread(seed_uptime, path, day, day + timedelta(days=1))
 
 
 def service_of(daemon: Daemon) -> ReportService:
@@ -69,6 +79,7 @@ async def test_sent_once_on_the_first_working_day(
 ) -> None:
     cfg = write_config(tmp_path, smtp_port=smtp_server.port)
     await asyncio.to_thread(seed, cfg)
+    await measured_a_day_of(cfg, due)
     clock = Clock(not_yet[0])
     for at in not_yet:
         assert await round_at(cfg, clock, at) == {}
@@ -166,6 +177,7 @@ async def test_the_month_is_closed_before_its_report_once(
 ) -> None:
     cfg = write_config(tmp_path, smtp_port=smtp_server.port)
     await asyncio.to_thread(seed, cfg)
+    await measured_a_day_of(cfg, due)
     ended = f"2026-{month}"
     clock = Clock(not_yet[0])
     for at in not_yet:
@@ -236,3 +248,14 @@ async def test_a_contract_added_by_a_reload_is_closed_on_the_next_round(
         assert list(closed_months(cfg)) == ["2026-09", "2026-10", "2026-11"]
     finally:
         await daemon.stop()
+
+
+async def test_a_month_monitord_never_measured_is_not_sent_on_its_own(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """Installed on 2 December: November's report would say only "not measured"; it is not
+    sent by the daemon (the CLI's --send still can)."""
+    cfg = write_config(tmp_path, smtp_port=smtp_server.port)
+    clock = Clock(datetime(2026, 12, 2, 10, 0, tzinfo=UTC))
+    assert await round_at(cfg, clock, clock()) == {}
+    assert smtp_server.messages == []
