@@ -33,6 +33,7 @@ from monitord.errors import StoreError
 from monitord.notify.base import Notification
 from monitord.redact import display_url
 from monitord.store.base import IncidentRow, ResultRow
+from monitord.store.batching import WriteBatch
 from monitord.store.pg_migrations import pg_migrate
 from monitord.store.postgres.codec import (
     _Entry,
@@ -40,6 +41,7 @@ from monitord.store.postgres.codec import (
     _outbox_args,
     _OutboxArgs,
     _result_args,
+    _ResultArgs,
     _utc,
 )
 from monitord.store.sqlite.codec import _dumps
@@ -129,25 +131,19 @@ class PostgresBase:
         batch_size: int = limits.STORE_BATCH_SIZE,
         flush_interval: timedelta = limits.STORE_FLUSH_INTERVAL,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
         self.url = url
         self.where = display_url(url)
         """The database as it may be shown (password masked)."""
         self._exclusive = exclusive
         self._holder = holder
-        self._batch_size = batch_size
-        self._flush_interval = flush_interval
+        self._batch: WriteBatch[_ResultArgs, datetime] = WriteBatch(batch_size, flush_interval)
         self._log = structlog.get_logger("monitord.store").bind(store=self.where)
         self._conn: asyncpg.Connection | None = None
         self._lock_conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
         self._open = False
         self._flusher: asyncio.Task[None] | None = None
-        self._pending: dict[str, _Entry] = {}
         self._carry: dict[str, _Entry] = {}
-        self._has_pending = asyncio.Event()
-        self._full = asyncio.Event()
         self.commits = 0
         """Transactions committed since open."""
         self.flushed = asyncio.Event()
@@ -294,10 +290,7 @@ class PostgresBase:
     # -- states and results --------------------------------------------------------------------
 
     def _take_pending(self) -> dict[str, _Entry]:
-        batch, self._pending = self._pending, {}
-        self._has_pending.clear()
-        self._full.clear()
-        return batch
+        return self._batch.take()
 
     async def _commit(
         self,
@@ -356,25 +349,7 @@ class PostgresBase:
         await self._commit("save check states", self._take_pending(), None, None, [])
 
     async def _flush_loop(self) -> None:
-        interval = self._flush_interval.total_seconds()
-        while True:
-            await self._has_pending.wait()
-            if not self._full.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._full.wait(), timeout=interval)
-            error: StoreError | None = None
-            try:
-                await self.flush()
-            except StoreError as exc:
-                error = exc
-                self._log.error(
-                    "store.flush_failed",
-                    error=str(exc),
-                    hint="the batched results are kept and written with the next commit",
-                )
-            for listener in self.flush_listeners:
-                listener(error)
-            self.flushed.set()
+        await self._batch.run(self.flush, self.flush_listeners, self.flushed, self._log)
 
     async def write(
         self,
@@ -410,11 +385,7 @@ class PostgresBase:
                 outbox,
             )
             return
-        prev = self._pending.get(key)
-        self._pending[key] = entry if prev is None else prev.superseded_by(entry)
-        self._has_pending.set()
-        if len(self._pending) >= self._batch_size:
-            self._full.set()
+        self._batch.add(key, entry)
 
     @staticmethod
     async def _insert_outbox(conn: asyncpg.Connection, rows: Sequence[_OutboxArgs]) -> int:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
 
 from monitord.notify.base import Notification
 from monitord.store.base import IncidentRow, LocalTicketRow, OutboxItem, ResultRow
+from monitord.store.batching import Pending, merge_pending
 from monitord.store.sqlite import notification_from_json, notification_to_json
 from monitord.store.sqlite.codec import _dumps
 
@@ -62,26 +62,10 @@ def _result_args(r: ResultRow) -> _ResultArgs:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    state: str
-    result: _ResultArgs | None
-    now: datetime
+_Entry = Pending[_ResultArgs, datetime]
+"""One check's state and latest result in this backend's bound forms, waiting in a batch."""
 
-    def superseded_by(self, newer: _Entry) -> _Entry:
-        return _Entry(
-            newer.state, newer.result if newer.result is not None else self.result, newer.now
-        )
-
-
-def _merge(older: dict[str, _Entry], newer: dict[str, _Entry]) -> dict[str, _Entry]:
-    if not older:
-        return newer
-    out = dict(older)
-    for key, entry in newer.items():
-        prev = out.get(key)
-        out[key] = entry if prev is None else prev.superseded_by(entry)
-    return out
+_merge = merge_pending
 
 
 def _affected(status: str) -> int:

@@ -24,6 +24,7 @@ from monitord import limits
 from monitord.errors import StoreError
 from monitord.notify.base import Notification
 from monitord.store.base import IncidentRow, ResultRow
+from monitord.store.batching import WriteBatch
 from monitord.store.migrations import migrate
 from monitord.store.sqlite.codec import (
     _dumps,
@@ -34,6 +35,7 @@ from monitord.store.sqlite.codec import (
     _outbox_params,
     _OutboxParams,
     _result_params,
+    _ResultParams,
     to_iso,
 )
 
@@ -94,17 +96,11 @@ class SqliteBase:
         batch_size: int = limits.STORE_BATCH_SIZE,
         flush_interval: timedelta = limits.STORE_FLUSH_INTERVAL,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
         self.path = Path(path)
-        self._batch_size = batch_size
-        self._flush_interval = flush_interval
+        self._batch: WriteBatch[_ResultParams, str] = WriteBatch(batch_size, flush_interval)
         self._log = structlog.get_logger("monitord.store").bind(path=str(self.path))
         self._executor: ThreadPoolExecutor | None = None
         self._flusher: asyncio.Task[None] | None = None
-        self._pending: dict[str, _Entry] = {}
-        self._has_pending = asyncio.Event()
-        self._full = asyncio.Event()
         # Touched only on the store thread:
         self._conn: sqlite3.Connection | None = None
         self._carry: dict[str, _Entry] = {}
@@ -263,10 +259,7 @@ class SqliteBase:
     # -- states and results ------------------------------------------------------------------
 
     def _take_pending(self) -> dict[str, _Entry]:
-        batch, self._pending = self._pending, {}
-        self._has_pending.clear()
-        self._full.clear()
-        return batch
+        return self._batch.take()
 
     async def flush(self) -> None:
         """Commit the batched writes now (one transaction)."""
@@ -275,25 +268,7 @@ class SqliteBase:
         await self._run("save check states", self._commit_sync, batch, None, None, [])
 
     async def _flush_loop(self) -> None:
-        interval = self._flush_interval.total_seconds()
-        while True:
-            await self._has_pending.wait()
-            if not self._full.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._full.wait(), timeout=interval)
-            error: StoreError | None = None
-            try:
-                await self.flush()
-            except StoreError as exc:
-                error = exc
-                self._log.error(
-                    "store.flush_failed",
-                    error=str(exc),
-                    hint="the batched results are kept and written with the next commit",
-                )
-            for listener in self.flush_listeners:
-                listener(error)
-            self.flushed.set()
+        await self._batch.run(self.flush, self.flush_listeners, self.flushed, self._log)
 
     async def write(
         self,
@@ -333,11 +308,7 @@ class SqliteBase:
                 outbox,
             )
             return
-        prev = self._pending.get(key)
-        self._pending[key] = entry if prev is None else prev.superseded_by(entry)
-        self._has_pending.set()
-        if len(self._pending) >= self._batch_size:
-            self._full.set()
+        self._batch.add(key, entry)
 
     def _update_sync(self, sql: str, params: Mapping[str, Any] | Sequence[Any]) -> None:
         with self._tx() as conn:

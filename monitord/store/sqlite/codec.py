@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ from monitord.errors import StoreError
 from monitord.events import Event
 from monitord.notify.base import Notification
 from monitord.store.base import IncidentRow, LocalTicketRow, OutboxItem, ResultRow
+from monitord.store.batching import Pending, merge_pending
 
 
 def to_iso(dt: datetime) -> str:
@@ -77,28 +77,10 @@ _OutboxParams = tuple[str, str, str, str, str, str, str, str | None]
 """key, notifier, notification JSON, due_at, created, thread, recipient (lower case), group."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    """One check's state and latest result, serialised, waiting to be committed."""
+_Entry = Pending[_ResultParams, str]
+"""One check's state and latest result in this backend's bound forms, waiting in a batch."""
 
-    state: str
-    result: _ResultParams | None
-    now: str
-
-    def superseded_by(self, newer: _Entry) -> _Entry:
-        return _Entry(
-            newer.state, newer.result if newer.result is not None else self.result, newer.now
-        )
-
-
-def _merge(older: dict[str, _Entry], newer: dict[str, _Entry]) -> dict[str, _Entry]:
-    if not older:
-        return newer
-    out = dict(older)
-    for key, entry in newer.items():
-        prev = out.get(key)
-        out[key] = entry if prev is None else prev.superseded_by(entry)
-    return out
+_merge = merge_pending
 
 
 def _result_params(r: ResultRow) -> _ResultParams:
