@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,7 @@ from monitord.store import (
     PENDING,
     SENDING,
     SENT,
-    IncidentRow,
     OutboxStats,
-    ResultRow,
     Store,
 )
 from monitord.store.base import AdvisoryRow, DecisionRow, PatchItemRow, SecurityChanges
@@ -41,65 +39,7 @@ from monitord.store.postgres import PostgresStore
 from monitord.store.sqlite import PRUNED_META_PREFIX, SqliteStore
 from monitord.tickets import Ticket
 from tests.helpers.postgres import PgServer, PostgresStoreFactory
-
-T0 = datetime(2026, 3, 18, 16, 30, tzinfo=UTC)
-HOUR = timedelta(hours=1)
-
-
-def event(key: str, at: datetime = T0, **details: Any) -> Event:
-    return Event(
-        kind="site-down",
-        client="acme",
-        site="acme-www",
-        check="http",
-        at=at,
-        key=key,
-        thread=f"thread-of-{key}",  # each its own: items of one thread are claimed in order
-        summary="www.acme.example is down: HTTP 503",
-        details=dict(details),
-    )
-
-
-def note(key: str, notifier: str = "email", recipient: str = "jo@acme.example") -> Notification:
-    return Notification(
-        key=key,
-        notifier=notifier,
-        recipient=recipient,
-        recipient_name="Jo Bloggs",
-        event=event(f"ev-{key}", status=503, où="ça", nested={"a": [1, 2.5, None]}),
-    )
-
-
-def result(key: str, seq: int, at: datetime = T0, ok: bool = True) -> ResultRow:
-    return ResultRow(
-        key=key,
-        client="acme",
-        site="acme-www",
-        check="http",
-        ok=ok,
-        message=f"HTTP 200 in {seq} ms",
-        warning=None if ok else "slow",
-        duration=seq / 1000,
-        at=at,
-        details={"status": 200, "seq": seq},
-    )
-
-
-def incident(id_: str, started: datetime, ended: datetime | None = None) -> IncidentRow:
-    return IncidentRow(
-        id=id_,
-        key="acme-www/http",
-        client="acme",
-        site="acme-www",
-        check="http",
-        started=started,
-        ended=ended,
-        summary="www.acme.example down",
-        last_message="HTTP 503",
-    )
-
-
-DAY = timedelta(days=1)
+from tests.store.contract.values import DAY, HOUR, T0, incident, note, result
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from monitord.cli import main
 from monitord.store.base import AdvisoryRow, DecisionRow, PatchItemRow, SecurityChanges
 from monitord.store.sqlite import SqliteStore
 from tests.helpers.postgres import PgServer, open_postgres_store
-from tests.store.test_postgres_store import DAY, HOUR, T0, _ticket, incident, note, result
+from tests.store.contract.values import DAY, HOUR, T0, incident, note, result
+from tests.store.test_postgres_store import _ticket
 
 
 async def seed(path: Path) -> SqliteStore:
