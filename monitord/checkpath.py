@@ -40,7 +40,6 @@ from monitord.store.base import IncidentRow, ResultRow
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
-    from monitord.outbox import OutboxSender
     from monitord.runtime import ResultListener, RuntimeStore
     from monitord.schedule import ScheduledCheck
 
@@ -54,7 +53,6 @@ class CheckPath:
     site_states: dict[str, SiteState]
     desk: RoutingDesk
     pipeline: Pipeline
-    sender: OutboxSender | None
     result_listeners: list[ResultListener]
     log: FilteringBoundLogger
     clock: Callable[[], datetime]
@@ -139,12 +137,9 @@ class CheckPath:
             result_listener(sc, result, now)
         # The connectivity rule first, so this result's own events are judged on it. An
         # inconclusive result (the monitor could not probe) is no evidence either way.
-        if (
-            not result.inconclusive
-            and await self.desk.observe(self.store, sc.key, result.ok, now)
-            and self.sender
-        ):
-            self.sender.wake()
+        # (Its notice, if any, goes through the pipeline, which wakes the sender.)
+        if not result.inconclusive:
+            await self.desk.observe(self.store, sc.key, result.ok, now)
         # Per site: a site's checks share its incident, so they are judged one at a time.
         async with self.pipeline.hold(sc.sref.key if sc.sref is not None else sc.key):
             return await self._apply_held(sc, result, now)
