@@ -27,6 +27,7 @@ from monitord.config.models import CheckSpec, HttpCheck, Site
 from monitord.errors import ProbeSetupError
 from monitord.probes import dns, heartbeat, http, tcp, tls
 from monitord.probes.base import MonitorFault, Probe, ProbeContext, ProbeResult, fd_exhausted
+from monitord.redact import scrub
 
 log = structlog.get_logger(__name__)
 
@@ -76,16 +77,10 @@ def _secrets_of(site: Site, spec: CheckSpec) -> list[str]:
     return secrets
 
 
-def _redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
 def _crash_result(site: Site, spec: CheckSpec, exc: Exception) -> ProbeResult:
     text = " ".join(str(exc).split())[:MAX_ERROR_TEXT]
     message = f"probe error: {type(exc).__name__}" + (f": {text}" if text else "")
-    message = _redact(message, _secrets_of(site, spec))
+    message = scrub(message, _secrets_of(site, spec))
     frames = traceback.extract_tb(exc.__traceback__)
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
     # Type and location only: no traceback locals (they may hold secrets).
