@@ -40,6 +40,8 @@ CORE: tuple[str, ...] = (
     "monitord.routing",
     "monitord.storm",
     "monitord.maintenance",
+    "monitord.cluster",
+    "monitord.cluster.quorum",
     "monitord.oncall",
     "monitord.tickets",
     "monitord.calendar",
