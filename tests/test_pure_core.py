@@ -42,6 +42,7 @@ CORE: tuple[str, ...] = (
     "monitord.maintenance",
     "monitord.cluster",
     "monitord.cluster.quorum",
+    "monitord.cluster.config_warnings",
     "monitord.oncall",
     "monitord.tickets",
     "monitord.calendar",

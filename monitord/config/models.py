@@ -90,6 +90,11 @@ MAX_ALERT_THRESHOLD = 100
 more would keep an outage from everyone."""
 
 
+MAX_QUORUM = 100
+"""The largest ``alert.quorum``: more nodes than any monitoring cluster has; a bigger number
+is a typo (and could never be reached, keeping every outage from everyone)."""
+
+
 def _duration(v: Any) -> timedelta:
     """A duration as written; one beyond any limit (``1000000w``, ``.inf``) is read as
     ``timedelta.max``, so that the field's own validator refuses it naming the field's limit.
@@ -696,6 +701,56 @@ class ReportConfig(Model):
     goes to the contacts that ``notify: [report]``."""
 
 
+def _check_source_address(v: str) -> str:
+    try:
+        address = ipaddress.ip_address(v)
+    except ValueError as exc:
+        raise ValueError(
+            f"{v!r} is not an IP address; write one of this host's own addresses, such as "
+            "192.0.2.10 or 2001:db8::10"
+        ) from exc
+    if address.is_multicast or address.is_unspecified:
+        raise ValueError(
+            f"{v!r} cannot be a source address; write one of this host's own unicast "
+            "addresses, such as 192.0.2.10"
+        )
+    return str(address)
+
+
+SourceAddress = Annotated[str, AfterValidator(_check_source_address)]
+"""An address of this host that probes bind to as their source (its canonical text form)."""
+
+
+class NodeConfig(Model):
+    """This node, when several monitord daemons share one PostgreSQL store
+    (docs/high-availability.md). With the SQLite store there is one node and this is unused."""
+
+    id: Ident | None = None
+    """The node's id (after ``--node`` and ``$MONITORD_NODE``); default: the host name."""
+    source_address: SourceAddress | None = None
+    """Probes bind to this address of the host (``nodes.<id>.source_address`` wins)."""
+
+
+def _check_label(v: str) -> str:
+    v = v.strip()
+    if not v or "\n" in v:
+        raise ValueError(
+            "location is empty or spans lines; write a short one-line name people read in "
+            "messages, such as London"
+        )
+    return v
+
+
+class NodePeerConfig(Model):
+    """One node's own settings, kept under ``nodes.<id>`` when every node reads the same
+    configuration directory."""
+
+    source_address: SourceAddress | None = None
+    """Probes on this node bind to this address (instead of ``node.source_address``)."""
+    location: Annotated[str, AfterValidator(_check_label)] | None = None
+    """How messages name this node (``HTTP 503 (down from London; up from Amsterdam)``)."""
+
+
 class MainConfig(Model):
     agency: Agency
     state: StateConfig = StateConfig()
@@ -716,6 +771,10 @@ class MainConfig(Model):
     billing: BillingConfig | None = None
     """The agency's rates for support contracts (monitord.contracts; docs/contracts.md)."""
     report: ReportConfig = ReportConfig()
+    node: NodeConfig = NodeConfig()
+    """This node's id and source address (several nodes on PostgreSQL)."""
+    nodes: dict[Ident, NodePeerConfig] = {}
+    """Settings of each node by id, for a directory every node reads."""
 
 
 # ---------------------------------------------------------------- clients/*.yml
@@ -885,6 +944,9 @@ class AlertPolicy(Model):
     incident: Literal["per-site", "per-check"] = "per-site"
     """per-site: the site's failing checks share one incident (one ticket, one DOWN, one
     recovery when all are back); per-check: each check has its own."""
+    quorum: int | None = Field(default=None, ge=1, le=MAX_QUORUM)
+    """Nodes that must see a check DOWN (or UP) for the verdict, with several nodes on
+    PostgreSQL; None: a majority of the nodes that reported within two intervals."""
 
     @field_validator("repeat_every")
     @classmethod
@@ -926,7 +988,26 @@ class Site(Model):
     alert: AlertPolicy = AlertPolicy()
     drupal: DrupalSite | None = None
     maintenance: tuple[MaintenanceWindow, ...] = ()
+    locations: tuple[Ident, ...] | None = None
+    """The nodes (by id) that probe this site, with several nodes on PostgreSQL; None: all."""
     _shown: tuple[str, str] | None = PrivateAttr(default=None)
+
+    @field_validator("locations")
+    @classmethod
+    def _locations(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError(
+                "locations is empty, so no node would probe this site; list node ids "
+                "(locations: [lon-1, ams-1]) or remove the key to have every node probe it"
+            )
+        twice = sorted({n for n in v if v.count(n) > 1})
+        if twice:
+            raise ValueError(
+                f"locations names {', '.join(twice)} more than once; list each node once"
+            )
+        return v
 
     @model_validator(mode="after")
     def _check_ids(self) -> Site:
@@ -985,6 +1066,17 @@ class ClientConfig(Model):
     maintenance: tuple[MaintenanceWindow, ...] = ()
     contract: ContractConfig | None = None
     """The client's support hours contract (docs/contracts.md)."""
+    _file: str | None = PrivateAttr(default=None)
+
+    def remember_file(self, name: str) -> None:
+        """Keep the name of the file this client was read from (the loader calls this)."""
+        self._file = name
+
+    @property
+    def file(self) -> str:
+        """The file this client was read from, relative to the configuration directory
+        (``clients/acme.yml``); for a client built in code, where it would be."""
+        return self._file or f"clients/{self.client}.yml"
 
 
 class Config(Model):
