@@ -276,8 +276,11 @@ class Daemon(CheckPath):
         notifier_factory: NotifierFactory = default_notifiers,
         schedule: bool = True,
         services: list[ServiceFactory] | None = None,
+        node: str | None = None,
     ) -> None:
         self.config_dir = config_dir
+        self.node_arg = node
+        """``--node`` (monitord.cluster.identity.resolve_node); None: not given."""
         self.clock = clock
         self.ssl_context = ssl_context
         self.notifier_factory = notifier_factory

@@ -43,6 +43,7 @@ CORE: tuple[str, ...] = (
     "monitord.cluster",
     "monitord.cluster.quorum",
     "monitord.cluster.config_warnings",
+    "monitord.cluster.identity",
     "monitord.oncall",
     "monitord.tickets",
     "monitord.calendar",
