@@ -93,10 +93,17 @@ def resolve_node(
     return NodeIdentity(node, source, chosen_by)
 
 
+def location_labels(config: MainConfig) -> dict[str, str]:
+    """Node id to its ``nodes.<id>.location``, for the nodes that have one: what
+    :func:`monitord.cluster.quorum.verdict`'s ``labels`` names them by in messages."""
+    return {n: peer.location for n, peer in config.nodes.items() if peer.location is not None}
+
+
 __all__ = [
     "NODE_ENV",
     "NodeIdError",
     "NodeIdentity",
+    "location_labels",
     "resolve_node",
     "resolve_node_arg",
     "sanitise_hostname",

@@ -12,6 +12,7 @@ from monitord.cluster.identity import (
     NODE_ID,
     NodeIdentity,
     NodeIdError,
+    location_labels,
     resolve_node,
     sanitise_hostname,
 )
@@ -191,3 +192,8 @@ def test_sanitise_hostname(hostname: str, expected: str) -> None:
 
 def test_the_node_id_is_the_configurations_id() -> None:
     assert NODE_ID.pattern == models._ID.pattern
+
+
+def test_location_labels() -> None:
+    assert location_labels(main_config(**NODES)) == {"lon-1": "London", "ams-1": "Amsterdam"}
+    assert location_labels(main_config(nodes={"fra-1": {"source_address": "192.0.2.1"}})) == {}
