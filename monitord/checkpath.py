@@ -132,9 +132,14 @@ class CheckPath:
         state, result, incident and notifications in one transaction, retried until stored:
         monitord.pipeline). The in-memory state follows only once the store has it; a result
         that arrives meanwhile waits, and is then judged on that stored state."""
-        assert self.store is not None and self.config is not None
         for result_listener in self.result_listeners:
             result_listener(sc, result, now)
+        return await self.decide(sc, result, now)
+
+    async def decide(self, sc: ScheduledCheck, result: ProbeResult, now: datetime) -> list[Event]:
+        """:meth:`apply` without telling the result listeners: a cluster leader's combined
+        result, whose node results the listeners heard on each node already."""
+        assert self.store is not None and self.config is not None
         # The connectivity rule first, so this result's own events are judged on it. An
         # inconclusive result (the monitor could not probe) is no evidence either way.
         # (Its notice, if any, goes through the pipeline, which wakes the sender.)

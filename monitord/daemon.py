@@ -10,13 +10,15 @@ import asyncio
 import contextlib
 import dataclasses
 import gc
+import os
 import signal
+import socket
 import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -27,6 +29,7 @@ from monitord.calendar import BusinessCalendar
 from monitord.checkpath import CheckPath
 from monitord.checks import CheckView
 from monitord.checks import check_key as check_key  # where commands and tests look for it
+from monitord.cluster.member import LEADER_SERVICES, ClusterMember, ClusterSeat, probes_here
 from monitord.clock import Clock, utcnow
 from monitord.config import load_config
 from monitord.config.models import (
@@ -112,6 +115,11 @@ def settle_heap(*, after_reload: bool = False) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def _moved(old: ScheduledCheck, new: ScheduledCheck) -> bool:
+    """Whether a reload changes how or where a check is probed (its job is made again)."""
+    return old.spec != new.spec or old.site.locations != new.site.locations
+
+
 NotifierFactory = Callable[[Config, ssl.SSLContext | None, Store | None], dict[str, Notifier]]
 
 
@@ -162,6 +170,12 @@ class DaemonRuntime:
         config = self._d.config
         assert config is not None, "the daemon has not loaded its configuration yet"
         return config
+
+    @property
+    def node_id(self) -> str | None:
+        """This node's id on a PostgreSQL store (None on SQLite)."""
+        seat = self._d.seat
+        return seat.node if seat is not None else None
 
     @property
     def store(self) -> RuntimeStore:
@@ -264,7 +278,7 @@ class DaemonRuntime:
         return self._d.sd
 
 
-class Daemon(CheckPath):
+class Daemon(CheckPath, ClusterMember):
     """One monitord process. ``await run()`` until SIGTERM; tests drive it with ``tick()``."""
 
     def __init__(
@@ -281,6 +295,8 @@ class Daemon(CheckPath):
         self.config_dir = config_dir
         self.node_arg = node
         """``--node`` (monitord.cluster.identity.resolve_node); None: not given."""
+        self.seat: ClusterSeat | None = None
+        """This daemon as a node of several (a PostgreSQL store); None on SQLite."""
         self.clock = clock
         self.ssl_context = ssl_context
         self.notifier_factory = notifier_factory
@@ -355,17 +371,24 @@ class Daemon(CheckPath):
             for k, v in stored.items()
             if k.startswith(SITE_KEY_PREFIX)
         }
+        source = self.seat.identity.source_address if self.seat is not None else None
         self._probe_ctx = await self._stack.enter_async_context(
-            open_probe_context(self.ssl_context)
+            open_probe_context(self.ssl_context, source_address=source)
         )
         self.notifiers = self.notifier_factory(config, self.ssl_context, self.store)
         self.sender = OutboxSender(
-            self.store, self.notifiers, self.clock, get_logger(component="outbox")
+            self.store,
+            self.notifiers,
+            self.clock,
+            get_logger(component="outbox"),
+            node=self.seat.node if self.seat is not None else "",
         )
         self.pipeline.wake = self.sender.wake
         self._sender_task = asyncio.create_task(self.sender.run(), name="outbox-sender")
         self.checks = scheduled_checks(config)
         await self.heartbeats.sync(self.store, self.checks, self.clock())
+        if self.seat is not None:
+            await self._cluster_start(cast("PostgresStore", self.store), self.schedule)
         if self.schedule:
             self._scheduler = AsyncIOScheduler(timezone=UTC)
             for sc in self.checks.values():
@@ -375,6 +398,9 @@ class Daemon(CheckPath):
         settle_heap()
         for factory in self.service_factories:
             service = factory(self.runtime)
+            if service is not None and self.seat is not None and service.name in LEADER_SERVICES:
+                self.seat.leader_factories.append(factory)  # started when elected
+                continue
             if service is not None:
                 await service.start(self.runtime)
                 self.services.append(service)
@@ -402,13 +428,21 @@ class Daemon(CheckPath):
         beside another (a lock file beside SQLite's, an advisory lock on PostgreSQL)."""
         url = config.main.state.url
         if url is not None:
+            from monitord.cluster.identity import resolve_node
             from monitord.store.postgres import PostgresStore, postgres_holder
 
+            identity = resolve_node(self.node_arg, os.environ, config.main, socket.gethostname())
+            self.seat = ClusterSeat(identity, started=self.clock())
             # The report and hours tables are not on PostgreSQL yet: they stay in the SQLite
-            # file at the default state.path.
+            # file at the default state.path (on each node).
             await asyncio.to_thread(config.state_path().parent.mkdir, parents=True, exist_ok=True)
-            pg = PostgresStore(url, exclusive=True, holder=postgres_holder(self.clock()))
+            pg = PostgresStore(
+                url, exclusive=True, holder=postgres_holder(self.clock()), node=identity.id
+            )
             await pg.open()
+            self.log.info(
+                "cluster.node", node=identity.id, chosen_by=identity.chosen_by, store=pg.where
+            )
             return pg
         self.daemon_lock = DaemonLock(config.state_path())
         self.daemon_lock.acquire(started=self.clock(), config=self.config_dir)
@@ -490,6 +524,7 @@ class Daemon(CheckPath):
                 self._sender_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._sender_task
+        await self._cluster_stop()
         for n in self.notifiers.values():
             with contextlib.suppress(Exception):
                 await n.aclose()
@@ -615,6 +650,7 @@ class Daemon(CheckPath):
         self.config = new
         self._plan_fds(new, reload=True)
         self.checks = new_checks
+        self._cluster_reload()
         self.desk.forget(k for k in old_checks if k not in self.checks)
         if self.store is not None:
             await self.heartbeats.sync(self.store, self.checks, self.clock())
@@ -627,13 +663,14 @@ class Daemon(CheckPath):
                 await n.aclose()
         if self._scheduler is not None:
             for key, sc in old_checks.items():
-                if key not in self.checks or self.checks[key].spec != sc.spec:
+                if key not in self.checks or _moved(self.checks[key], sc):
                     with contextlib.suppress(Exception):
                         self._scheduler.remove_job(key)
             for key, sc in self.checks.items():
-                if key not in old_checks or old_checks[key].spec != sc.spec:
+                if key not in old_checks or _moved(old_checks[key], sc):
                     self._add_job(sc)
-        for service in self.services:
+        leading = self.seat.leader_services if self.seat is not None else []
+        for service in [*self.services, *leading]:
             try:
                 await service.reload(self.runtime)
             except Exception:
@@ -648,6 +685,8 @@ class Daemon(CheckPath):
 
     def _add_job(self, sc: ScheduledCheck) -> None:
         assert self._scheduler is not None
+        if self.seat is not None and not probes_here(sc, self.seat.node):
+            return  # the site names its locations, and this node is not one of them
         secs = sc.spec.interval.total_seconds()
         self._scheduler.add_job(
             self._scheduled_run,
@@ -714,7 +753,14 @@ class Daemon(CheckPath):
             result = await self.probe(key)
         self.probes_run += 1
         now = self.clock()
+        if self.seat is not None:
+            self.observe_node(sc, result, now)  # the leader decides (monitord.cluster.member)
+            return []
         return await self.apply(sc, result, now)
+
+    def _wake_sender(self) -> None:
+        if self.sender is not None:
+            self.sender.wake()
 
     def route(self, event: Event) -> list[Notification]:
         """The notifications for ``event`` now: configured routes (held ones carry ``due_at``)

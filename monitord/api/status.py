@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from monitord.api.storeview import StoreExtras, read_extras
 from monitord.calendar import agency_calendar, next_patch_day
@@ -19,7 +19,7 @@ from monitord.certexpiry import days_left, expiry_message, not_after_of
 from monitord.checks import check_key, check_target, site_key
 from monitord.config.models import Config, TlsCheck
 from monitord.incidents import CheckState
-from monitord.store.base import IncidentRow, ResultRow
+from monitord.store.base import ClusterStore, IncidentRow, ResultRow
 
 if TYPE_CHECKING:
     from monitord.runtime import CheckBoard, Runtime
@@ -210,4 +210,16 @@ async def collect(runtime: StatusSource) -> dict[str, Any]:
     results = await store.latest_results()
     incidents = await store.open_incidents()
     extras = await asyncio.to_thread(read_extras, config.state_path())
-    return snapshot(config, dict(runtime.states), results, incidents, extras, runtime.clock())
+    data = snapshot(config, dict(runtime.states), results, incidents, extras, runtime.clock())
+    if hasattr(store, "nodes"):  # several nodes on PostgreSQL
+        data["cluster"] = await cluster_status(
+            cast("ClusterStore", store), getattr(runtime, "node_id", None), runtime.clock()
+        )
+    return data
+
+
+async def cluster_status(store: ClusterStore, me: str | None, now: datetime) -> dict[str, Any]:
+    """The nodes, their heartbeats and the leader, as the database has them."""
+    from monitord.cluster.view import cluster_section
+
+    return cluster_section(await store.nodes(), await store.leader(), me, now)

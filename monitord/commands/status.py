@@ -89,6 +89,8 @@ async def _from_store(config: Config) -> dict[str, Any]:
     from monitord.incidents import CheckState
     from monitord.store.sqlite import SqliteStore
 
+    if config.main.state.url is not None:
+        return await _from_postgres(config, config.main.state.url)
     path = config.state_path()
     states: dict[str, CheckState] = {}
     results: dict[str, Any] = {}
@@ -108,6 +110,31 @@ async def _from_store(config: Config) -> dict[str, Any]:
 
     data = snapshot(config, states, results, incidents, extras, utcnow())
     data["source"] = f"the store {path} (the daemon's API did not answer)"
+    return data
+
+
+async def _from_postgres(config: Config, url: str) -> dict[str, Any]:
+    """The snapshot from the PostgreSQL store (several nodes): the leader's decided states,
+    the combined results and the nodes."""
+    from monitord.api.status import cluster_status, snapshot
+    from monitord.api.storeview import StoreExtras
+    from monitord.clock import utcnow
+    from monitord.incidents import CheckState
+    from monitord.store.postgres import PostgresStore
+
+    store = PostgresStore(url)
+    await store.open()
+    try:
+        states = {k: CheckState.from_json(v) for k, v in (await store.load_states()).items()}
+        results = await store.latest_results()
+        incidents = await store.open_incidents()
+        now = utcnow()
+        cluster = await cluster_status(store, None, now)
+    finally:
+        await store.close()
+    data = snapshot(config, states, results, incidents, StoreExtras(), now)
+    data["cluster"] = cluster
+    data["source"] = f"the store {store.where} (the daemon's API did not answer)"
     return data
 
 
@@ -235,7 +262,11 @@ def format_status(data: dict[str, Any]) -> list[str]:
                 out.append(f"    heartbeat: {where}  every {beat['every']}, grace {beat['grace']}")
     if not sites:
         out.append("no sites configured")
-    if sites:
+    if cluster := data.get("cluster"):
+        from monitord.cluster.view import format_nodes
+
+        out.extend(format_nodes(cluster, tz))
+    if sites or cluster:
         out.append(f"Times are shown in {tz.key} time.")
     return out
 
