@@ -29,8 +29,8 @@ from monitord.calendar import BusinessCalendar
 from monitord.checkpath import CheckPath
 from monitord.checks import CheckView
 from monitord.checks import check_key as check_key  # where commands and tests look for it
-from monitord.cluster.member import LEADER_SERVICES, ClusterMember, ClusterSeat, probes_here
 from monitord.clock import Clock, utcnow
+from monitord.cluster.member import LEADER_SERVICES, ClusterMember, ClusterSeat, probes_here
 from monitord.config import load_config
 from monitord.config.models import (
     Config,
@@ -51,6 +51,7 @@ from monitord.pipeline import Pipeline, StoreHealth, Told
 from monitord.probes.base import ProbeContext, ProbeResult
 from monitord.probes.heartbeat import HeartbeatBook
 from monitord.probes.runner import open_probe_context, run_check
+from monitord.cluster.config_warnings import cluster_warnings
 from monitord.routing import paging_warnings
 from monitord.routing.desk import RoutingDesk
 from monitord.runtime import ResultListener, RuntimeStore, Service, ServiceFactory, SupervisorLink
@@ -413,6 +414,8 @@ class Daemon(CheckPath, ClusterMember):
             )
         for warning in paging_warnings(config):
             self.log.warning("paging.unreachable", problem=warning)
+        for warning in cluster_warnings(config):
+            self.log.warning("cluster.config", problem=warning)
         self.log.info(
             "started",
             config=str(self.config_dir),
