@@ -30,6 +30,7 @@ from monitord.checkpath import CheckPath
 from monitord.checks import CheckView
 from monitord.checks import check_key as check_key  # where commands and tests look for it
 from monitord.clock import Clock, utcnow
+from monitord.cluster.config_warnings import cluster_warnings
 from monitord.cluster.member import LEADER_SERVICES, ClusterMember, ClusterSeat, probes_here
 from monitord.config import load_config
 from monitord.config.models import (
@@ -51,7 +52,6 @@ from monitord.pipeline import Pipeline, StoreHealth, Told
 from monitord.probes.base import ProbeContext, ProbeResult
 from monitord.probes.heartbeat import HeartbeatBook
 from monitord.probes.runner import open_probe_context, run_check
-from monitord.cluster.config_warnings import cluster_warnings
 from monitord.routing import paging_warnings
 from monitord.routing.desk import RoutingDesk
 from monitord.runtime import ResultListener, RuntimeStore, Service, ServiceFactory, SupervisorLink
