@@ -171,6 +171,30 @@ def _check_url(v: str) -> str:
 HttpUrl = Annotated[str, AfterValidator(_check_url)]
 
 
+def _check_source_address(v: str) -> str:
+    """An IP address probes can bind to, in its one spelling (``0:0::1`` is ``::1``)."""
+    try:
+        ip = ipaddress.ip_address(v.strip())
+    except ValueError:
+        raise ValueError(
+            f"{v!r} is not an IP address; write an address of this host as `ip addr` lists "
+            "it, such as 192.0.2.10 or 2001:db8::10"
+        ) from None
+    if ip.is_unspecified or ip.is_multicast:
+        kind = "the unspecified address" if ip.is_unspecified else "a multicast address"
+        raise ValueError(
+            f"{v!r} is {kind}, which a connection cannot come from; write an address of this "
+            "host as `ip addr` lists it, or leave source_address out to let the system choose"
+        )
+    return str(ip)
+
+
+SourceAddress = Annotated[str, AfterValidator(_check_source_address)]
+"""The local address a probe's connections come from (``node.source_address``, a check's
+``source_address``); checked to be an IP address, not to be one of this host's (that is only
+known where the probe runs: a probe that cannot bind is an inconclusive *monitor error*)."""
+
+
 def _shown_url(url: str, memo: tuple[str, str] | None) -> str:
     """The display form of ``url``: the one the loader computed from the text as written, or
     (a model built in code, or copied with another url) the URL with its password masked."""
@@ -791,6 +815,9 @@ class CheckBase(Model):
     """Unique within the site; defaults to the check's type (``http``, ``http-2`` for a second)."""
     interval: Duration = timedelta(seconds=60)
     timeout: Duration = DEFAULT_PROBE_TIMEOUT
+    source_address: SourceAddress | None = None
+    """The local address this check's connections come from, instead of the node's
+    ``node.source_address`` (None: the node's, else the system chooses)."""
 
     @field_validator("interval")
     @classmethod
@@ -895,6 +922,16 @@ class DnsCheck(CheckBase):
     addresses: tuple[str, ...] = ()
     """When given, every one of these must be among the answers."""
 
+    @field_validator("source_address")
+    @classmethod
+    def _no_source_address(cls, v: str | None) -> str | None:
+        if v is not None:
+            raise ValueError(
+                "a dns check cannot bind to a source address: it asks the system's resolver, "
+                "which chooses its own; remove source_address from this check"
+            )
+        return v
+
 
 HEARTBEAT_CHECK_INTERVAL = timedelta(seconds=60)
 """How often a heartbeat check is evaluated by default: a missed beat is seen within a minute
@@ -923,6 +960,16 @@ class HeartbeatCheck(CheckBase):
     @classmethod
     def _grace(cls, v: timedelta) -> timedelta:
         return _within("grace", v, timedelta(0), MAX_HEARTBEAT_GRACE, "10m (0s for none)")
+
+    @field_validator("source_address")
+    @classmethod
+    def _no_source_address(cls, v: str | None) -> str | None:
+        if v is not None:
+            raise ValueError(
+                "a heartbeat check makes no connection (the job calls monitord), so it has no "
+                "source address; remove source_address from this check"
+            )
+        return v
 
     @model_validator(mode="after")
     def _default_interval(self) -> HeartbeatCheck:
