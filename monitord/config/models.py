@@ -725,26 +725,6 @@ class ReportConfig(Model):
     goes to the contacts that ``notify: [report]``."""
 
 
-def _check_source_address(v: str) -> str:
-    try:
-        address = ipaddress.ip_address(v)
-    except ValueError as exc:
-        raise ValueError(
-            f"{v!r} is not an IP address; write one of this host's own addresses, such as "
-            "192.0.2.10 or 2001:db8::10"
-        ) from exc
-    if address.is_multicast or address.is_unspecified:
-        raise ValueError(
-            f"{v!r} cannot be a source address; write one of this host's own unicast "
-            "addresses, such as 192.0.2.10"
-        )
-    return str(address)
-
-
-SourceAddress = Annotated[str, AfterValidator(_check_source_address)]
-"""An address of this host that probes bind to as their source (its canonical text form)."""
-
-
 class NodeConfig(Model):
     """This node, when several monitord daemons share one PostgreSQL store
     (docs/high-availability.md). With the SQLite store there is one node and this is unused."""
