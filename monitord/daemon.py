@@ -179,6 +179,12 @@ class DaemonRuntime:
         return seat.node if seat is not None else None
 
     @property
+    def cluster_leader(self) -> bool | None:
+        """Whether this node leads (None on SQLite: one node, no cluster)."""
+        seat = self._d.seat
+        return seat.leader if seat is not None else None
+
+    @property
     def store(self) -> RuntimeStore:
         store = self._d.store
         assert store is not None, "the daemon has not opened its store yet"
