@@ -194,9 +194,14 @@ class Store(Protocol):
     ) -> list[OutboxItem]:
         """Take over the SENDING items another run claimed before ``claimed_before``.
 
-        Only one daemon uses a store, so such a run is gone. Items whose send had not begun
-        go back to pending (that attempt not counted). The others are returned, claimed by
-        ``run_id`` and flagged ``uncertain``: they may have been delivered.
+        With one daemon on a store such a run is gone. Items whose send had not begun go back
+        to pending (that attempt not counted). The others are returned, claimed by ``run_id``
+        and flagged ``uncertain``: they may have been delivered.
+
+        Several nodes on one PostgreSQL store (run ids ``<node>/<token>``): only the claims of
+        this node's earlier runs, of a node whose heartbeat is older than
+        limits.NODE_DEAD_AFTER, or older than limits.OUTBOX_LEASE are taken; a live node's
+        claims in flight never are.
         """
 
     async def mark_sent(self, item_id: int, now: datetime, external_id: str | None) -> None: ...
@@ -515,3 +520,95 @@ class StoreReader(Protocol):
 
     def meta(self, prefix: str) -> dict[str, str]:
         """Meta rows whose key starts with ``prefix``; empty when there is no store yet."""
+
+
+# -- several nodes on one PostgreSQL store (monitord.cluster) -----------------------------------
+
+NodeStatus = Literal["unknown", "up", "down"]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRow:
+    """One daemon of a cluster (table cluster_node), as its heartbeat records it."""
+
+    id: str
+    """The node id (``--node``, ``$MONITORD_NODE``, ``node: {id}``, else the host name)."""
+    host: str
+    pid: int
+    started: datetime
+    heartbeat: datetime
+    """Its last heartbeat (limits.NODE_HEARTBEAT); older than limits.NODE_DEAD_AFTER: gone."""
+    run_id: str
+    """Its outbox sender's run id (``<node>/<token>``)."""
+    source_address: str | None
+    version: str
+    """The monitord version it runs."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderRow:
+    """Who leads the cluster (table cluster_leader, one row) and since when."""
+
+    node: str
+    epoch: int
+    """Raised by one at each election: the fencing token of the leader's writes."""
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NodeResultRow:
+    """One node's folded view of one check (table node_result): its own streak."""
+
+    key: str
+    """The check key."""
+    node: str
+    ok: bool
+    """Its latest probe result."""
+    status: str
+    """'unknown' | 'up' | 'down': the node's verdict after the site's thresholds."""
+    failures: int
+    """Consecutive failed results so far."""
+    successes: int
+    """Consecutive good results so far."""
+    message: str
+    at: datetime
+    """When the latest result was taken (aware UTC)."""
+    seq: int = 0
+    """The store's change counter at the row's last write (set by the store; ignored when
+    writing): node_results_since(seq) finds rows changed since."""
+
+
+class ClusterStore(Protocol):
+    """The cluster's tables (PostgreSQL only: store.postgres.PostgresStore).
+
+    Node heartbeats and node results are written by every node and are never fenced; the
+    leader-only writes of the other Protocols are, while ``fencing`` is on."""
+
+    fence_epoch: int | None
+    """The epoch this node was elected with; None while it is not the leader."""
+    fencing: bool
+    """When True, every leader-only write first checks that the cluster's epoch is still
+    ``fence_epoch`` and raises errors.FencedError when it is not."""
+
+    def drop_pending(self) -> None:
+        """Forget the batched writes not yet committed (a node that steps down must not
+        write them later)."""
+
+    async def node_heartbeat(self, node: NodeRow) -> None:
+        """Record ``node`` (insert or replace its row by id)."""
+
+    async def nodes(self) -> list[NodeRow]:
+        """Every node that ever heartbeat, by id."""
+
+    async def leader(self) -> LeaderRow | None:
+        """The current leader; None before the first election."""
+
+    async def write_node_results(self, rows: Sequence[NodeResultRow]) -> None:
+        """Upsert ``rows`` (by key and node) in one transaction, each with a new seq."""
+
+    async def node_results_since(self, seq: int) -> tuple[list[NodeResultRow], int]:
+        """Every node's rows of each key that has a row changed after ``seq``, and the
+        highest seq seen (``seq`` itself when nothing changed)."""
+
+    async def load_node_results(self, node: str) -> dict[str, NodeResultRow]:
+        """One node's rows, by check key."""

@@ -27,7 +27,7 @@ from monitord.store import (
     Store,
 )
 from monitord.store.base import AdvisoryRow, DecisionRow, PatchItemRow, SecurityChanges
-from monitord.store.copy import COPIED_TABLES
+from monitord.store.copy import CLUSTER_TABLES, COPIED_TABLES
 from monitord.store.migrations import MIGRATIONS
 from monitord.store.pg_migrations import (
     PG_LATEST_VERSION,
@@ -80,7 +80,7 @@ async def test_open_migrates_to_the_latest_version_once(postgres_url: str) -> No
         await s.close()
     rows = await peek(postgres_url, "SELECT version FROM schema_version ORDER BY version")
     assert [v for (v,) in rows] == [m.version for m in PG_MIGRATIONS]
-    assert PG_LATEST_VERSION == 6
+    assert PG_LATEST_VERSION == 7
 
 
 async def test_both_backends_have_the_same_versions_tables_and_columns(
@@ -112,16 +112,16 @@ async def test_both_backends_have_the_same_versions_tables_and_columns(
     for table, column in rows:
         pg_cols.setdefault(table, set()).add(column)
     assert pg_cols == sqlite_cols
-    assert set(COPIED_TABLES) == set(sqlite_cols) - {"schema_version"}
+    assert set(COPIED_TABLES) == set(sqlite_cols) - {"schema_version", *CLUSTER_TABLES}
 
 
 async def test_a_failing_migration_leaves_the_database_as_it_was(postgres_url: str) -> None:
-    broken = (*PG_MIGRATIONS, PgMigration(7, "broken", ("CREATE TABLE x (a int)", "SELEC 1")))
+    broken = (*PG_MIGRATIONS, PgMigration(8, "broken", ("CREATE TABLE x (a int)", "SELEC 1")))
     conn = await asyncpg.connect(postgres_url)
     try:
         with pytest.raises(asyncpg.PostgresSyntaxError):
             await pg_migrate(conn, "db", T0, broken)
-        # All or nothing: not even the tables of versions 1 to 6 are left.
+        # All or nothing: not even the tables of versions 1 to 7 are left.
         assert await conn.fetchval("SELECT to_regclass('check_state')") is None
         assert await conn.fetchval("SELECT to_regclass('schema_version')") is None
         assert await pg_migrate(conn, "db", T0) == PG_LATEST_VERSION
