@@ -529,20 +529,16 @@ NodeStatus = Literal["unknown", "up", "down"]
 
 @dataclass(frozen=True, slots=True)
 class NodeRow:
-    """One daemon of a cluster (table cluster_node), as its heartbeat records it."""
+    """One daemon of a cluster as its heartbeat (every limits.NODE_HEARTBEAT) records it."""
 
     id: str
-    """The node id (``--node``, ``$MONITORD_NODE``, ``node: {id}``, else the host name)."""
     host: str
     pid: int
     started: datetime
     heartbeat: datetime
-    """Its last heartbeat (limits.NODE_HEARTBEAT); older than limits.NODE_DEAD_AFTER: gone."""
     run_id: str
-    """Its outbox sender's run id (``<node>/<token>``)."""
     source_address: str | None
     version: str
-    """The monitord version it runs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,7 +547,7 @@ class LeaderRow:
 
     node: str
     epoch: int
-    """Raised by one at each election: the fencing token of the leader's writes."""
+    """+1 at each election: the fencing token of the leader's writes."""
     since: datetime
 
 
@@ -560,39 +556,30 @@ class NodeResultRow:
     """One node's folded view of one check (table node_result): its own streak."""
 
     key: str
-    """The check key."""
     node: str
     ok: bool
-    """Its latest probe result."""
     status: str
     """'unknown' | 'up' | 'down': the node's verdict after the site's thresholds."""
     failures: int
-    """Consecutive failed results so far."""
     successes: int
-    """Consecutive good results so far."""
+    """Consecutive failed (good) results so far."""
     message: str
     at: datetime
-    """When the latest result was taken (aware UTC)."""
     seq: int = 0
-    """The store's change counter at the row's last write (set by the store; ignored when
-    writing): node_results_since(seq) finds rows changed since."""
+    """The row's change counter (set by the store, ignored when writing)."""
 
 
 class ClusterStore(Protocol):
-    """The cluster's tables (PostgreSQL only: store.postgres.PostgresStore).
-
-    Node heartbeats and node results are written by every node and are never fenced; the
-    leader-only writes of the other Protocols are, while ``fencing`` is on."""
+    """The cluster's tables (PostgreSQL only). Heartbeats and node results are never fenced;
+    the other Protocols' leader-only writes are, while ``fencing`` is on."""
 
     fence_epoch: int | None
-    """The epoch this node was elected with; None while it is not the leader."""
+    """The epoch this node was elected with (None: not the leader)."""
     fencing: bool
-    """When True, every leader-only write first checks that the cluster's epoch is still
-    ``fence_epoch`` and raises errors.FencedError when it is not."""
+    """Whether leader-only writes check the epoch is ``fence_epoch`` (else FencedError)."""
 
     def drop_pending(self) -> None:
-        """Forget the batched writes not yet committed (a node that steps down must not
-        write them later)."""
+        """Forget the batched writes not yet committed (a node stepping down)."""
 
     async def node_heartbeat(self, node: NodeRow) -> None:
         """Record ``node`` (insert or replace its row by id)."""
@@ -604,11 +591,10 @@ class ClusterStore(Protocol):
         """The current leader; None before the first election."""
 
     async def write_node_results(self, rows: Sequence[NodeResultRow]) -> None:
-        """Upsert ``rows`` (by key and node) in one transaction, each with a new seq."""
+        """Upsert ``rows`` by key and node in one transaction, each with a new seq."""
 
     async def node_results_since(self, seq: int) -> tuple[list[NodeResultRow], int]:
-        """Every node's rows of each key that has a row changed after ``seq``, and the
-        highest seq seen (``seq`` itself when nothing changed)."""
+        """All rows of each key with a row changed after ``seq``; the highest seq seen."""
 
     async def load_node_results(self, node: str) -> dict[str, NodeResultRow]:
         """One node's rows, by check key."""

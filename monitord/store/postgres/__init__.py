@@ -15,8 +15,8 @@ from monitord.store.postgres.base import (
     PG_STATEMENT_TIMEOUT,
     SCHEMES,
     PostgresBase,
-    pg_connect,
     node_lock_holders,
+    pg_connect,
     postgres_holder,
 )
 from monitord.store.postgres.checks import ChecksMixin

@@ -51,9 +51,7 @@ _SELECT_CHANGED = (
     f"SELECT {_NODE_RESULT_COLUMNS} FROM node_result "  # noqa: S608 (fixed column names)
     "WHERE key IN (SELECT key FROM node_result WHERE seq > $1) ORDER BY key, node"
 )
-_SELECT_NODE_RESULTS = (
-    f"SELECT {_NODE_RESULT_COLUMNS} FROM node_result WHERE node = $1"  # noqa: S608
-)
+_SELECT_NODE_RESULTS = f"SELECT {_NODE_RESULT_COLUMNS} FROM node_result WHERE node = $1"  # noqa: S608
 _ELECT = (
     "UPDATE cluster_leader SET epoch = epoch + 1, node = $1, since = now() WHERE id = 1 "
     "RETURNING epoch"
@@ -111,7 +109,9 @@ class ClusterMixin(PostgresBase):
             r = await conn.fetchrow(_SELECT_LEADER)
             if r is None or not r["epoch"] or r["node"] is None:
                 return None
-            return LeaderRow(node=r["node"], epoch=int(r["epoch"]), since=r["since"].astimezone(UTC))
+            return LeaderRow(
+                node=r["node"], epoch=int(r["epoch"]), since=r["since"].astimezone(UTC)
+            )
 
         return await self._do("read the cluster's leader", run, tx=False)
 
@@ -139,9 +139,7 @@ class ClusterMixin(PostgresBase):
 
     async def load_node_results(self, node: str) -> dict[str, NodeResultRow]:
         async def run(conn: asyncpg.Connection) -> dict[str, NodeResultRow]:
-            return {
-                r["key"]: _node_result(r) for r in await conn.fetch(_SELECT_NODE_RESULTS, node)
-            }
+            return {r["key"]: _node_result(r) for r in await conn.fetch(_SELECT_NODE_RESULTS, node)}
 
         return await self._do("read this node's results", run, tx=False)
 
@@ -163,14 +161,14 @@ async def release_leader_lock(conn: asyncpg.Connection) -> None:
     await conn.fetchval("SELECT pg_advisory_unlock($1)", LEADER_LOCK_KEY)
 
 
-async def ping_leader_lock(conn: asyncpg.Connection, timeout: timedelta) -> None:
-    """Raise unless ``conn`` still holds the leader lock, answered within ``timeout``."""
+async def ping_leader_lock(conn: asyncpg.Connection, within: timedelta) -> None:
+    """Raise unless ``conn`` still holds the leader lock, answered ``within`` that long."""
     held = await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
         "AND pid = pg_backend_pid() AND objsubid = 1 "
         "AND ((classid::bigint << 32) | objid::bigint) = $1)",
         LEADER_LOCK_KEY,
-        timeout=timeout.total_seconds(),
+        timeout=within.total_seconds(),
     )
     if not held:
         raise LookupError("this connection no longer holds the leader lock")

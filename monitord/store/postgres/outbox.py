@@ -49,15 +49,16 @@ _TAKEABLE = (
     "($4 = '' OR strpos(COALESCE(run_id, ''), '/') = 0 OR claimed_at <= $5 "
     "OR left(run_id, length(run_id) - strpos(reverse(run_id), '/')) = $4 "
     "OR EXISTS (SELECT 1 FROM cluster_node n WHERE n.heartbeat < $6 "
-    "  AND n.id = left(outbox.run_id, length(outbox.run_id) - strpos(reverse(outbox.run_id), '/'))))"
+    "  AND n.id = left(outbox.run_id, "
+    "    length(outbox.run_id) - strpos(reverse(outbox.run_id), '/'))))"
 )
 _RECOVER_UNSTARTED = (
-    "UPDATE outbox SET status = 'pending', attempts = GREATEST(attempts - 1, 0), "
+    "UPDATE outbox SET status = 'pending', attempts = GREATEST(attempts - 1, 0), "  # noqa: S608
     "run_id = NULL, updated = $2 WHERE status = 'sending' AND run_id IS DISTINCT FROM $1 "
     "AND claimed_at <= $3 AND attempt_started IS NULL AND " + _TAKEABLE
 )
 _RECOVER_UNCERTAIN = (
-    "UPDATE outbox SET run_id = $1, claimed_at = $2, updated = $2 "
+    "UPDATE outbox SET run_id = $1, claimed_at = $2, updated = $2 "  # noqa: S608
     "WHERE status = 'sending' AND run_id IS DISTINCT FROM $1 AND claimed_at <= $3 AND "
     + _TAKEABLE
     + " RETURNING id, key, notifier, notification, attempts, due_at, status, last_error, "

@@ -1,0 +1,1 @@
+"""Several nodes on one PostgreSQL store: who leads (``leader``), and what the nodes agree on."""
