@@ -14,7 +14,7 @@ import pytest
 from monitord import limits
 from monitord.errors import FencedError
 from monitord.store import SENDING, SENT
-from monitord.store.base import NodeResultRow, NodeRow, SecurityChanges
+from monitord.store.base import ClusterStore, NodeResultRow, NodeRow, SecurityChanges
 from monitord.store.postgres import PostgresStore
 from monitord.store.postgres.cluster import take_leader_lock
 from tests.store.contract.values import HOUR, MINUTE, T0, note, result
@@ -71,6 +71,11 @@ def nr(key: str, node: str, ok: bool = True, at: Any = T0) -> NodeResultRow:
         message="HTTP 200" if ok else "HTTP 503",
         at=at,
     )
+
+
+def test_the_postgres_store_is_a_cluster_store() -> None:
+    store: ClusterStore = PostgresStore("postgresql://u@127.0.0.1/db")  # mypy checks the shape
+    assert (store.fencing, store.fence_epoch) == (False, None)
 
 
 # -- nodes and the leader -----------------------------------------------------------------------
