@@ -762,9 +762,11 @@ class Daemon(CheckPath, ClusterMember):
             result = await self.probe(key)
         self.probes_run += 1
         now = self.clock()
-        if self.seat is not None:
-            self.observe_node(sc, result, now)  # the leader decides (monitord.cluster.member)
-            return []
+        if self.seat is not None:  # the leader decides (monitord.cluster.member)
+            if self.schedule:
+                self.observe_node(sc, result, now)  # written and decided in rounds
+                return []
+            return await self.tick_node(sc, result, now)
         return await self.apply(sc, result, now)
 
     def _wake_sender(self) -> None:
