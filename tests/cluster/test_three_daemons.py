@@ -1,0 +1,170 @@
+"""Three real daemons, one real PostgreSQL, one configuration directory: each node probes the
+loopback site from its own source address (127.0.0.1, .2, .3), which the site answers 503 or
+200 by the caller's address. Driven tick by tick on one test clock (no scheduler), so every
+round is: each node probes and writes its own result, then the leader decides.
+
+- failing for one node only: no alert at all (the node is outvoted);
+- failing for two of three: one DOWN (naming the two locations), one ticket; back: one
+  RECOVERED; followers never decide;
+- the leader stops: another node is elected with a higher epoch and finishes the incident.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from monitord.daemon import Daemon
+from monitord.events import Event
+from tests.daemon.test_daemon_postgres import on_postgres
+from tests.daemon.test_retention_daemon import on
+from tests.helpers.clock import Clock
+from tests.helpers.daemon import KEY, T0, write_config
+from tests.helpers.postgres import open_postgres_store
+from tests.helpers.sites import LoopbackSite, serve_app
+from tests.helpers.smtp import SmtpServer, plain_text
+
+NODES = {"n1": "127.0.0.1", "n2": "127.0.0.2", "n3": "127.0.0.3"}
+NODES_YAML = "nodes: {" + ", ".join(f"{n}: {{source_address: {a}}}" for n, a in NODES.items()) + "}\n"
+
+
+class ByCaller:
+    """A site that fails (503) for the callers in ``failing`` and answers 200 to the others."""
+
+    def __init__(self) -> None:
+        self.failing: set[str] = set()
+        self.seen: set[str] = set()
+
+    def app(self) -> web.Application:
+        async def page(request: web.Request) -> web.Response:
+            remote = request.remote or ""
+            self.seen.add(remote)
+            return web.Response(status=503 if remote in self.failing else 200, text="ok")
+
+        app = web.Application()
+        app.router.add_get("/", page)
+        return app
+
+
+@pytest.fixture
+async def by_caller() -> AsyncIterator[tuple[ByCaller, LoopbackSite]]:
+    site = ByCaller()
+    async with serve_app(site.app()) as loop_site:
+        yield site, loop_site
+
+
+class Cluster:
+    def __init__(self, cfg: Path, clock: Clock) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.daemons: dict[str, Daemon] = {}
+
+    async def start(self, node: str) -> Daemon:
+        d = Daemon(
+            self.cfg, clock=self.clock, schedule=False, notifier_factory=on(self.clock), node=node
+        )
+        await d.start()
+        self.daemons[node] = d
+        return d
+
+    async def stop(self, node: str) -> None:
+        await self.daemons.pop(node).stop()
+
+    def leader(self) -> str | None:
+        leaders = [n for n, d in self.daemons.items() if d.seat is not None and d.seat.leader]
+        assert len(leaders) <= 1, leaders
+        return leaders[0] if leaders else None
+
+    async def round(self) -> dict[str, list[str]]:
+        """One interval: every node probes (the leader last, so it decides on all three)."""
+        self.clock.advance(seconds=60)
+        lead = self.leader()
+        order = sorted(self.daemons, key=lambda n: n == lead)
+        out: dict[str, list[str]] = {}
+        for node in order:
+            events: list[Event] = await self.daemons[node].tick(KEY)
+            out[node] = [e.kind for e in events]
+        return out
+
+
+async def test_one_failing_location_is_outvoted_two_make_one_incident(
+    tmp_path: Path,
+    by_caller: tuple[ByCaller, LoopbackSite],
+    smtp_server: SmtpServer,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
+    (tmp_path / "state").mkdir()
+    site, loop_site = by_caller
+    cfg = write_config(
+        tmp_path / "cfg", loop_site.url, smtp_server, main_extra=NODES_YAML
+    )
+    cfg = on_postgres(cfg, postgres_url)
+    clock = Clock(T0)
+    cluster = Cluster(cfg, clock)
+    try:
+        for node in NODES:
+            await cluster.start(node)
+        assert cluster.leader() == "n1"
+        assert cluster.daemons["n1"].seat is not None
+        assert cluster.daemons["n1"].seat.epoch == 1
+
+        # Healthy: nothing.
+        assert await cluster.round() == {"n2": [], "n3": [], "n1": []}
+        assert site.seen == set(NODES.values())  # each node probed from its own address
+
+        # One location fails (n3's network): outvoted, three rounds long.
+        site.failing = {"127.0.0.3"}
+        for _ in range(3):
+            assert await cluster.round() == {"n2": [], "n3": [], "n1": []}
+
+        # Two of three: one DOWN, decided by the leader only, then silence.
+        site.failing = {"127.0.0.2", "127.0.0.3"}
+        assert await cluster.round() == {"n2": [], "n3": [], "n1": ["site-down"]}
+        for _ in range(2):
+            assert await cluster.round() == {"n2": [], "n3": [], "n1": []}
+        [down] = await smtp_server.wait_for_async(1)
+        text = plain_text(down.message)
+        assert "down from n2, n3; up from n1" in text, text
+
+        # The leader stops: another node is elected (a higher epoch) and finishes the incident.
+        await cluster.stop("n1")
+        await _until(lambda: cluster.leader() is not None)
+        new = cluster.leader()
+        assert new in ("n2", "n3")
+        seat = cluster.daemons[new].seat
+        assert seat is not None and seat.epoch == 2
+
+        site.failing = set()
+        kinds = await cluster.round()
+        assert sorted(k for ks in kinds.values() for k in ks) == ["site-recovered"]
+        assert kinds[new] == ["site-recovered"]
+        assert await cluster.round() == {n: [] for n in cluster.daemons}
+        mails = await smtp_server.wait_for_async(2)
+    finally:
+        for node in list(cluster.daemons):
+            await cluster.stop(node)
+
+    assert [m.message["X-Monitord-Kind"] for m in mails] == ["site-down", "site-recovered"]
+    async with open_postgres_store(postgres_url) as store:
+        [ticket] = await store.local_tickets()
+        assert ticket.status == "resolved"
+        [incident] = await store.incidents()
+        assert incident.ended is not None
+        leader = await store.leader()
+        assert leader is not None and leader.epoch == 2
+        assert sorted(n.id for n in await store.nodes()) == ["n1", "n2", "n3"]
+
+
+async def _until(cond: object, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():  # type: ignore[operator]
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
