@@ -29,8 +29,9 @@ from monitord.calendar import BusinessCalendar
 from monitord.checkpath import CheckPath
 from monitord.checks import CheckView
 from monitord.checks import check_key as check_key  # where commands and tests look for it
-from monitord.cluster.member import LEADER_SERVICES, ClusterMember, ClusterSeat, probes_here
 from monitord.clock import Clock, utcnow
+from monitord.cluster.config_warnings import cluster_warnings
+from monitord.cluster.member import LEADER_SERVICES, ClusterMember, ClusterSeat, probes_here
 from monitord.config import load_config
 from monitord.config.models import (
     Config,
@@ -294,7 +295,7 @@ class Daemon(CheckPath, ClusterMember):
     ) -> None:
         self.config_dir = config_dir
         self.node_arg = node
-        """``--node``: this node's id on a PostgreSQL store (monitord.cluster.identity)."""
+        """``--node`` (monitord.cluster.identity.resolve_node); None: not given."""
         self.seat: ClusterSeat | None = None
         """This daemon as a node of several (a PostgreSQL store); None on SQLite."""
         self.clock = clock
@@ -413,6 +414,8 @@ class Daemon(CheckPath, ClusterMember):
             )
         for warning in paging_warnings(config):
             self.log.warning("paging.unreachable", problem=warning)
+        for warning in cluster_warnings(config):
+            self.log.warning("cluster.config", problem=warning)
         self.log.info(
             "started",
             config=str(self.config_dir),

@@ -55,6 +55,8 @@ SECTION_OF: dict[type[BaseModel], str] = {
     m.ConnectivityConfig: "`connectivity`",
     BillingConfig: "`billing`",
     m.ReportConfig: "`report`",
+    m.NodeConfig: "`node`",
+    m.NodePeerConfig: "`nodes`",
     m.ClientConfig: "clients/&lt;client&gt;.yml",
     m.Contact: "`contacts[]`",
     m.Site: "`sites[]`",

@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from monitord import __version__, limits
-from monitord.cluster.identity import NodeIdentity
+from monitord.cluster.identity import NodeIdentity, location_labels
 from monitord.cluster.quorum import NodeReport, NodeStreak, Verdict, describe_locations, node_step
 from monitord.cluster.quorum import verdict as quorum_verdict
 from monitord.config.models import HeartbeatCheck
@@ -90,6 +90,8 @@ class ClusterSeat:
     """Results not yet written (the latest per key)."""
     seq: int = 0
     """The highest node_result sequence number the leader has decided on."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """The nodes' location names (``nodes.<id>.location``) for the verdicts' messages."""
     decided: dict[str, ScheduledCheck] = field(default_factory=dict)
     """The checks as the leader decides them: the site's thresholds set to one."""
     leader_factories: list[ServiceFactory] = field(default_factory=list)
@@ -190,7 +192,7 @@ class ClusterMember:
             k: NodeStreak(status=r.status, failures=r.failures, successes=r.successes)  # type: ignore[arg-type]
             for k, r in rows.items()
         }
-        seat.decided = decided_checks(self.checks)
+        self._cluster_reload()
         await self._beat()
         if not schedule:
             return
@@ -223,8 +225,9 @@ class ClusterMember:
             await self._write_results()
 
     def _cluster_reload(self) -> None:
-        if self.seat is not None:
+        if self.seat is not None and self.config is not None:
             self.seat.decided = decided_checks(self.checks)
+            self.seat.labels = location_labels(self.config.main)
 
     # -- every node -------------------------------------------------------------------------
 
@@ -422,6 +425,7 @@ class ClusterMember:
                 now=now,
                 quorum=sc.site.alert.quorum,
                 locations=sc.site.locations,
+                labels=seat.labels,
             )
             if isinstance(sc.spec, HeartbeatCheck):
                 v = heartbeat_verdict(v)

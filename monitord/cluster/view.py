@@ -58,11 +58,15 @@ def format_nodes(section: dict[str, Any], tz: ZoneInfo) -> list[str]:
         role = "leader" if n["leader"] else "follower"
         if not n["alive"]:
             role = "SILENT"
-        beat = f"heartbeat {format_time(n['heartbeat'], tz)} ({n['seconds_since_heartbeat']:g} s ago)"
+        beat = (
+            f"heartbeat {format_time(n['heartbeat'], tz)} ({n['seconds_since_heartbeat']:g} s ago)"
+        )
         extra = "this node" if n["this_node"] else ""
         rows.append((n["id"], role, f"{n['host']} pid {n['pid']}", beat, extra))
     widths = [max(len(r[i]) for r in rows) for i in range(5)] if rows else []
     lines = [head]
     for r in rows:
-        lines.append(("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))).rstrip())
+        lines.append(
+            ("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))).rstrip()
+        )
     return lines

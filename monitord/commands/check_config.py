@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from monitord.cli import add_config_argument
+from monitord.cluster.config_warnings import cluster_warnings
 from monitord.config.loader import load_config, resolve_config_dir, summary
 from monitord.config.models import Config
 from monitord.errors import ConfigError
@@ -30,6 +31,8 @@ def handler(args: argparse.Namespace) -> int:
     clients, sites, checks = summary(config)
     for warning in paging_warnings(config):
         print(f"warning: monitord.yml: {warning}", file=sys.stderr)
+    for warning in cluster_warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
     print(
         f"config OK: {_plural(clients, 'client')}, {_plural(sites, 'site')}, "
         f"{_plural(checks, 'check')} ({directory})"

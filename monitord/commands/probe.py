@@ -30,9 +30,18 @@ def handle(args: argparse.Namespace) -> int:
         raise MonitordError(f"no site with id {args.site_id!r}; known sites: {known}")
     _client, site = found
 
+    import os
+    import socket
+
+    from monitord.cluster.identity import resolve_node
+
+    # The node's source address (node.source_address, nodes.<id>.source_address), as the
+    # daemon on this host would probe.
+    source = resolve_node(None, os.environ, config.main, socket.gethostname()).source_address
+
     async def go() -> int:
         failed = 0
-        async with open_probe_context() as ctx:
+        async with open_probe_context(source_address=source) as ctx:
             results = await asyncio.gather(*(run_check(site, spec, ctx) for spec in site.checks))
         for spec, r in zip(site.checks, results, strict=True):
             failed += not r.ok

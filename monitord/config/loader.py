@@ -171,6 +171,7 @@ def _load(
         if client is not None:
             client = check_paths(directory, doc, client, issues)
             _remember_written_urls(doc, client)
+            client.remember_file(f"{CLIENTS_DIR}/{path.name}")
             clients.append(client)
 
     issues.current = str(directory)

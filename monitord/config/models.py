@@ -90,6 +90,11 @@ MAX_ALERT_THRESHOLD = 100
 more would keep an outage from everyone."""
 
 
+MAX_QUORUM = 100
+"""The largest ``alert.quorum``: more nodes than any monitoring cluster has; a bigger number
+is a typo (and could never be reached, keeping every outage from everyone)."""
+
+
 def _duration(v: Any) -> timedelta:
     """A duration as written; one beyond any limit (``1000000w``, ``.inf``) is read as
     ``timedelta.max``, so that the field's own validator refuses it naming the field's limit.
@@ -164,6 +169,30 @@ def _check_url(v: str) -> str:
 
 
 HttpUrl = Annotated[str, AfterValidator(_check_url)]
+
+
+def _check_source_address(v: str) -> str:
+    """An IP address probes can bind to, in its one spelling (``0:0::1`` is ``::1``)."""
+    try:
+        ip = ipaddress.ip_address(v.strip())
+    except ValueError:
+        raise ValueError(
+            f"{v!r} is not an IP address; write an address of this host as `ip addr` lists "
+            "it, such as 192.0.2.10 or 2001:db8::10"
+        ) from None
+    if ip.is_unspecified or ip.is_multicast:
+        kind = "the unspecified address" if ip.is_unspecified else "a multicast address"
+        raise ValueError(
+            f"{v!r} is {kind}, which a connection cannot come from; write an address of this "
+            "host as `ip addr` lists it, or leave source_address out to let the system choose"
+        )
+    return str(ip)
+
+
+SourceAddress = Annotated[str, AfterValidator(_check_source_address)]
+"""The local address a probe's connections come from (``node.source_address``, a check's
+``source_address``); checked to be an IP address, not to be one of this host's (that is only
+known where the probe runs: a probe that cannot bind is an inconclusive *monitor error*)."""
 
 
 def _shown_url(url: str, memo: tuple[str, str] | None) -> str:
@@ -696,6 +725,36 @@ class ReportConfig(Model):
     goes to the contacts that ``notify: [report]``."""
 
 
+class NodeConfig(Model):
+    """This node, when several monitord daemons share one PostgreSQL store
+    (docs/high-availability.md). With the SQLite store there is one node and this is unused."""
+
+    id: Ident | None = None
+    """The node's id (after ``--node`` and ``$MONITORD_NODE``); default: the host name."""
+    source_address: SourceAddress | None = None
+    """Probes bind to this address of the host (``nodes.<id>.source_address`` wins)."""
+
+
+def _check_label(v: str) -> str:
+    v = v.strip()
+    if not v or "\n" in v:
+        raise ValueError(
+            "location is empty or spans lines; write a short one-line name people read in "
+            "messages, such as London"
+        )
+    return v
+
+
+class NodePeerConfig(Model):
+    """One node's own settings, kept under ``nodes.<id>`` when every node reads the same
+    configuration directory."""
+
+    source_address: SourceAddress | None = None
+    """Probes on this node bind to this address (instead of ``node.source_address``)."""
+    location: Annotated[str, AfterValidator(_check_label)] | None = None
+    """How messages name this node (``HTTP 503 (down from London; up from Amsterdam)``)."""
+
+
 class MainConfig(Model):
     agency: Agency
     state: StateConfig = StateConfig()
@@ -716,6 +775,10 @@ class MainConfig(Model):
     billing: BillingConfig | None = None
     """The agency's rates for support contracts (monitord.contracts; docs/contracts.md)."""
     report: ReportConfig = ReportConfig()
+    node: NodeConfig = NodeConfig()
+    """This node's id and source address (several nodes on PostgreSQL)."""
+    nodes: dict[Ident, NodePeerConfig] = {}
+    """Settings of each node by id, for a directory every node reads."""
 
 
 # ---------------------------------------------------------------- clients/*.yml
@@ -732,6 +795,9 @@ class CheckBase(Model):
     """Unique within the site; defaults to the check's type (``http``, ``http-2`` for a second)."""
     interval: Duration = timedelta(seconds=60)
     timeout: Duration = DEFAULT_PROBE_TIMEOUT
+    source_address: SourceAddress | None = None
+    """The local address this check's connections come from, instead of the node's
+    ``node.source_address`` (None: the node's, else the system chooses)."""
 
     @field_validator("interval")
     @classmethod
@@ -836,6 +902,16 @@ class DnsCheck(CheckBase):
     addresses: tuple[str, ...] = ()
     """When given, every one of these must be among the answers."""
 
+    @field_validator("source_address")
+    @classmethod
+    def _no_source_address(cls, v: str | None) -> str | None:
+        if v is not None:
+            raise ValueError(
+                "a dns check cannot bind to a source address: it asks the system's resolver, "
+                "which chooses its own; remove source_address from this check"
+            )
+        return v
+
 
 HEARTBEAT_CHECK_INTERVAL = timedelta(seconds=60)
 """How often a heartbeat check is evaluated by default: a missed beat is seen within a minute
@@ -865,6 +941,16 @@ class HeartbeatCheck(CheckBase):
     def _grace(cls, v: timedelta) -> timedelta:
         return _within("grace", v, timedelta(0), MAX_HEARTBEAT_GRACE, "10m (0s for none)")
 
+    @field_validator("source_address")
+    @classmethod
+    def _no_source_address(cls, v: str | None) -> str | None:
+        if v is not None:
+            raise ValueError(
+                "a heartbeat check makes no connection (the job calls monitord), so it has no "
+                "source address; remove source_address from this check"
+            )
+        return v
+
     @model_validator(mode="after")
     def _default_interval(self) -> HeartbeatCheck:
         if "interval" not in self.model_fields_set:
@@ -885,6 +971,9 @@ class AlertPolicy(Model):
     incident: Literal["per-site", "per-check"] = "per-site"
     """per-site: the site's failing checks share one incident (one ticket, one DOWN, one
     recovery when all are back); per-check: each check has its own."""
+    quorum: int | None = Field(default=None, ge=1, le=MAX_QUORUM)
+    """Nodes that must see a check DOWN (or UP) for the verdict, with several nodes on
+    PostgreSQL; None: a majority of the nodes that reported within two intervals."""
 
     @field_validator("repeat_every")
     @classmethod
@@ -926,7 +1015,26 @@ class Site(Model):
     alert: AlertPolicy = AlertPolicy()
     drupal: DrupalSite | None = None
     maintenance: tuple[MaintenanceWindow, ...] = ()
+    locations: tuple[Ident, ...] | None = None
+    """The nodes (by id) that probe this site, with several nodes on PostgreSQL; None: all."""
     _shown: tuple[str, str] | None = PrivateAttr(default=None)
+
+    @field_validator("locations")
+    @classmethod
+    def _locations(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError(
+                "locations is empty, so no node would probe this site; list node ids "
+                "(locations: [lon-1, ams-1]) or remove the key to have every node probe it"
+            )
+        twice = sorted({n for n in v if v.count(n) > 1})
+        if twice:
+            raise ValueError(
+                f"locations names {', '.join(twice)} more than once; list each node once"
+            )
+        return v
 
     @model_validator(mode="after")
     def _check_ids(self) -> Site:
@@ -985,6 +1093,17 @@ class ClientConfig(Model):
     maintenance: tuple[MaintenanceWindow, ...] = ()
     contract: ContractConfig | None = None
     """The client's support hours contract (docs/contracts.md)."""
+    _file: str | None = PrivateAttr(default=None)
+
+    def remember_file(self, name: str) -> None:
+        """Keep the name of the file this client was read from (the loader calls this)."""
+        self._file = name
+
+    @property
+    def file(self) -> str:
+        """The file this client was read from, relative to the configuration directory
+        (``clients/acme.yml``); for a client built in code, where it would be."""
+        return self._file or f"clients/{self.client}.yml"
 
 
 class Config(Model):

@@ -8,6 +8,7 @@ timeout and the timing and turns anything a probe does raise into a failed resul
 from __future__ import annotations
 
 import errno
+import re
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitord.clock import Clock, utcnow
-from monitord.config.models import CheckSpec, Site
+from monitord.config.models import CheckBase, CheckSpec, Site
 from monitord.errors import ProbeSetupError
 from monitord.results import ProbeResult
 
@@ -29,7 +30,8 @@ class ProbeContext:
     """What a probe may use besides its spec. Tests pass a trust store with their own CA.
 
     Build one with :func:`monitord.probes.runner.open_probe_context`, which owns the shared
-    HTTP session; a bare ``ProbeContext()`` serves the tls, tcp and dns probes only.
+    HTTP session (and one more per other source address checks ask for, made on first use);
+    a bare ``ProbeContext()`` serves the tls, tcp and dns probes only.
     The SSL contexts are created once per context and cached (creating one loads the whole
     trust store: far too costly per probe).
     """
@@ -41,6 +43,19 @@ class ProbeContext:
     """The shared HTTP session (fresh connection per request); set by open_probe_context."""
     clock: Clock = utcnow
     """Wall-clock "now" (aware, UTC) for certificate arithmetic; tests pass a fixed one."""
+    source_address: str | None = None
+    """The local address every probe's connections come from (the node's
+    ``node.source_address``); a check's own ``source_address`` wins. None: the system chooses.
+    The dns probe does not bind (the system's resolver picks its own source)."""
+    _session_factory: Callable[[str], aiohttp.ClientSession] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """Makes the session bound to another source address (set by open_probe_context)."""
+    _sessions: dict[str, aiohttp.ClientSession] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """Sessions bound to a check's own source address, one per address; closed with the
+    context (open_probe_context)."""
     _verifying: list[ssl.SSLContext] = field(default_factory=list, repr=False, compare=False)
     _unverified: list[ssl.SSLContext] = field(default_factory=list, repr=False, compare=False)
     _by_ca_file: dict[Path, ssl.SSLContext] = field(default_factory=dict, repr=False, compare=False)
@@ -83,10 +98,66 @@ class ProbeContext:
             )
         return self.session
 
+    def source_of(self, spec: CheckBase) -> str | None:
+        """The address ``spec``'s connections come from: its own, else the context's."""
+        return spec.source_address or self.source_address
+
+    def session_for(self, source_address: str | None) -> aiohttp.ClientSession:
+        """The HTTP session whose connections come from ``source_address``: the shared one
+        for the context's own address (or None), else one per address, made on first use."""
+        session = self.require_session()
+        if source_address is None or source_address == self.source_address:
+            return session
+        bound = self._sessions.get(source_address)
+        if bound is None:
+            if self._session_factory is None:
+                raise ProbeSetupError(
+                    "a check with its own source_address needs a context made by "
+                    "monitord.probes.runner.open_probe_context()"
+                )
+            bound = self._sessions[source_address] = self._session_factory(source_address)
+        return bound
+
+
+OUT_OF_FILES_HINT = (
+    "monitord ran out of file descriptors: these probes were not run and no site was marked "
+    "down for it; raise LimitNOFILE= (docs/service.md) or look for what holds the files "
+    "(ls /proc/$(pidof -s monitord)/fd | wc -l)"
+)
+
+BIND_HINT = (
+    "a probe's source address (node.source_address or the check's source_address) cannot be "
+    "bound: these probes were not run and no site was marked down for it; use an address "
+    "`ip addr` lists on this host, or leave source_address out"
+)
+
 
 class MonitorFault(Exception):
-    """A probe could not run for a reason of the monitor's own (no open file left), not the
-    site's: the runner turns it into an inconclusive result, never a failure."""
+    """A probe could not run for a reason of the monitor's own (no open file left, a source
+    address it cannot bind), not the site's: the runner turns it into an inconclusive
+    result, never a failure.
+
+    ``summary`` is the result's words ("out of open files"); ``code`` names the kind in the
+    result's details and the log (``EMFILE``, ``BIND``); ``hint`` is what the log advises.
+    """
+
+    def __init__(
+        self,
+        summary: str,
+        *,
+        code: str = "EMFILE",
+        hint: str = OUT_OF_FILES_HINT,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(detail or summary)
+        self.summary = summary
+        self.code = code
+        self.hint = hint
+
+
+def out_of_files(exc: BaseException) -> MonitorFault:
+    """The fault for an EMFILE/ENFILE error (see :func:`fd_exhausted`)."""
+    return MonitorFault("out of open files", detail=str(exc))
 
 
 FD_EXHAUSTED_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE})
@@ -106,6 +177,45 @@ def fd_exhausted(exc: BaseException) -> bool:
             return True
         todo += [e.__cause__, e.__context__, getattr(e, "os_error", None)]
     return False
+
+
+_BIND_ERROR = re.compile(
+    r"(?:\[Errno \d+\] )?"
+    r"(?:error while attempting to bind on address \(.*?\): (?P<why>[^,]*)"
+    r"|no matching local address with family=.*? found)"
+)
+"""What asyncio and aiohappyeyeballs say when a connection's socket cannot be bound to its
+local address (``no matching local address``: none of the source's family, IPv4 vs IPv6)."""
+
+_JOINED = re.compile(r"^(?:\[Errno \d+\] )?Multiple exceptions: ")
+"""The head of several attempts' errors joined in one (with their errno when they share it)."""
+
+
+def bind_fault(exc: BaseException, source_address: str) -> MonitorFault | None:
+    """The monitor's fault when ``exc`` says that every connection attempt failed to bind to
+    ``source_address`` (a connection that failed for another reason is the site's), else
+    None. Several attempts' errors come joined as ``Multiple exceptions: a, b``."""
+    text = _JOINED.sub("", str(exc))
+    found = list(_BIND_ERROR.finditer(text))
+    if not found or _BIND_ERROR.sub("", text).replace(",", "").strip():
+        return None
+    reasons = [m["why"].strip() for m in found if m["why"] is not None]
+    if reasons:
+        reason = reasons[0] or "bind failed"
+        if getattr(exc, "errno", None) == errno.EADDRNOTAVAIL or "cannot assign" in reason:
+            reason += " — it must be an address of this host (ip addr)"
+    else:
+        mine, theirs = ("IPv6", "IPv4") if ":" in source_address else ("IPv4", "IPv6")
+        reason = (
+            f"the site has no {mine} address, only {theirs} — give this check an {theirs} "
+            "source address, or none"
+        )
+    return MonitorFault(
+        f"cannot bind to source address {source_address}: {reason}",
+        code="BIND",
+        hint=BIND_HINT,
+        detail=str(exc),
+    )
 
 
 Probe = Callable[[Site, Any, ProbeContext], Awaitable[ProbeResult]]
@@ -128,12 +238,17 @@ def describe_gaierror(exc: socket.gaierror) -> str:
     return f"DNS lookup failed: {exc.strerror or exc}"
 
 
-def describe_oserror(exc: OSError) -> str:
+def describe_oserror(exc: OSError, source_address: str | None = None) -> str:
     """A connection failure in a few words: ``connection refused``, ``name does not resolve``.
 
-    Raises :class:`MonitorFault` for EMFILE/ENFILE: that is no failure of the site."""
+    Raises :class:`MonitorFault` for EMFILE/ENFILE and for a connection that could not be
+    bound to its ``source_address``: neither is a failure of the site."""
     if exc.errno in FD_EXHAUSTED_ERRNOS:
-        raise MonitorFault(f"out of open files ({exc.strerror or 'too many open files'})") from exc
+        raise out_of_files(exc) from exc
+    if source_address is not None:
+        fault = bind_fault(exc, source_address)
+        if fault is not None:
+            raise fault from exc
     if isinstance(exc, socket.gaierror):
         return describe_gaierror(exc)
     if isinstance(exc, ConnectionRefusedError):
@@ -162,8 +277,10 @@ __all__ = [
     "Probe",
     "ProbeContext",
     "ProbeResult",
+    "bind_fault",
     "describe_gaierror",
     "describe_oserror",
     "fd_exhausted",
     "format_ms",
+    "out_of_files",
 ]

@@ -1,4 +1,11 @@
-"""dns probe: the name resolves (through the system resolver), optionally to given addresses."""
+"""dns probe: the name resolves (through the system resolver), optionally to given addresses.
+
+It does not bind to a source address (ProbeContext.source_address): ``getaddrinfo`` asks the
+system's resolver, which sends its queries from an address of its own choosing and has no way
+to be told one. Asking DNS servers directly instead would change what the check measures: the
+name as this host resolves it (/etc/hosts, nsswitch, the resolver's search list and cache).
+The configuration refuses a dns check's own ``source_address`` for that reason.
+"""
 
 from __future__ import annotations
 

@@ -2,7 +2,9 @@
 
 All probes share one aiohttp session (ProbeContext.session, made by runner.open_probe_context)
 whose connector closes every connection after use, so each probe pays and measures DNS (when
-not cached), TCP connect and the TLS handshake, as a visitor's first request would.
+not cached), TCP connect and the TLS handshake, as a visitor's first request would. A check
+with its own ``source_address`` uses the context's session bound to that address
+(ProbeContext.session_for), redirects included.
 The runner owns the timeout; this module sets none of its own.
 """
 
@@ -246,7 +248,7 @@ def evaluate_response(
     return True, f"HTTP {status} in {format_ms(response_time)}"
 
 
-def _describe_client_error(exc: aiohttp.ClientError, url: URL) -> str:
+def _describe_client_error(exc: aiohttp.ClientError, url: URL, source: str | None) -> str:
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         err = exc.certificate_error
         if isinstance(err, ssl.SSLCertVerificationError):
@@ -256,7 +258,7 @@ def _describe_client_error(exc: aiohttp.ClientError, url: URL) -> str:
         reason = getattr(exc.os_error, "reason", None) or str(exc.os_error)
         return f"TLS handshake failed: {str(reason).lower().replace('_', ' ')}"
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return describe_oserror(exc.os_error)
+        return describe_oserror(exc.os_error, source)
     if isinstance(exc, aiohttp.TooManyRedirects):
         return f"more than {MAX_REDIRECTS} redirects (last to {public_url(exc.request_info.url)})"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
@@ -268,12 +270,13 @@ def _describe_client_error(exc: aiohttp.ClientError, url: URL) -> str:
     if isinstance(exc, aiohttp.ClientResponseError):
         return f"invalid HTTP response: {exc.message}"
     if isinstance(exc, aiohttp.ClientOSError):
-        return describe_oserror(exc)
+        return describe_oserror(exc, source)
     return f"request to {public_url(url)} failed: {type(exc).__name__}"
 
 
 async def probe(site: Site, spec: HttpCheck, ctx: ProbeContext) -> ProbeResult:
-    session = ctx.require_session()
+    source = ctx.source_of(spec)
+    session = ctx.session_for(source)
     url = URL(spec.url or site.url)
     ssl_arg = ctx.verifying_context(spec.ca_file) if spec.verify_tls else False
     timings: dict[str, Any] = {}
@@ -302,7 +305,7 @@ async def probe(site: Site, spec: HttpCheck, ctx: ProbeContext) -> ProbeResult:
     except aiohttp.ClientError as exc:
         return ProbeResult(
             ok=False,
-            message=_describe_client_error(exc, url),
+            message=_describe_client_error(exc, url, source),
             details={"url": public_url(url), "timings": _timings(timings, start)},
         )
     except RedirectRefused as exc:

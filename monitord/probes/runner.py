@@ -1,9 +1,10 @@
 """Runs one check: picks its probe, enforces its timeout, times it, contains its failures.
 
 ``run_check`` never raises for a site's problem nor for a probe's bug: both become a failed
-:class:`ProbeResult`. A probe the monitor could not run (no open file left: EMFILE/ENFILE)
-becomes an *inconclusive* result instead, logged loudly (``probe.monitor_error``): it says
-nothing about the site and never counts toward its failure threshold. It does let
+:class:`ProbeResult`. A probe the monitor could not run (no open file left: EMFILE/ENFILE; a
+source address it cannot bind) becomes an *inconclusive* result instead, logged loudly
+(``probe.monitor_error``): it says nothing about the site and never counts toward its failure
+threshold. It does let
 ``asyncio.CancelledError`` through, so stopping the daemon (SIGTERM cancels in-flight probes)
 is immediate and clean.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import ssl
 import time
 import traceback
@@ -26,7 +28,14 @@ from yarl import URL
 from monitord.config.models import CheckSpec, HttpCheck, Site
 from monitord.errors import ProbeSetupError
 from monitord.probes import dns, heartbeat, http, tcp, tls
-from monitord.probes.base import MonitorFault, Probe, ProbeContext, ProbeResult, fd_exhausted
+from monitord.probes.base import (
+    MonitorFault,
+    Probe,
+    ProbeContext,
+    ProbeResult,
+    fd_exhausted,
+    out_of_files,
+)
 from monitord.redact import scrub
 
 log = structlog.get_logger(__name__)
@@ -48,8 +57,9 @@ MAX_ERROR_TEXT = 200
 """Characters of an unexpected exception's text kept in a result: one line, not a dump."""
 
 MONITOR_ERROR_LOG_EVERY = 10.0
-"""Seconds between two ``probe.monitor_error`` log lines (the ones in between are counted):
-when the open files run out every probe fails at once, and one line per probe would flood."""
+"""Seconds between two ``probe.monitor_error`` log lines of one kind (the ones in between are
+counted): when the open files run out, or the source address is gone, every probe fails at
+once, and one line per probe would flood."""
 
 
 def format_seconds(seconds: float) -> str:
@@ -89,36 +99,35 @@ def _crash_result(site: Site, spec: CheckSpec, exc: Exception) -> ProbeResult:
 
 
 class MonitorErrors:
-    """Counts probes the monitor could not run, and logs them at most every few seconds."""
+    """Counts probes the monitor could not run, and logs each kind at most every few seconds."""
 
     def __init__(self) -> None:
         self.total = 0
-        self._unlogged = 0
-        self._last = -MONITOR_ERROR_LOG_EVERY
+        self._unlogged: dict[str, int] = {}
+        self._last: dict[str, float] = {}
 
-    def result(self, site: Site, spec: CheckSpec, exc: BaseException) -> ProbeResult:
+    def result(self, site: Site, spec: CheckSpec, fault: MonitorFault) -> ProbeResult:
         self.total += 1
-        self._unlogged += 1
+        code = fault.code
+        self._unlogged[code] = self._unlogged.get(code, 0) + 1
         now = time.monotonic()
-        if now - self._last >= MONITOR_ERROR_LOG_EVERY:
+        if now - self._last.get(code, -MONITOR_ERROR_LOG_EVERY) >= MONITOR_ERROR_LOG_EVERY:
             log.error(
                 "probe.monitor_error",
                 site=site.id,
                 check=spec.id,
-                error="out of open files (EMFILE)",
-                probes_not_run=self._unlogged,
+                error=f"{fault.summary} ({code})",
+                probes_not_run=self._unlogged[code],
                 probes_not_run_total=self.total,
-                hint="monitord ran out of file descriptors: these probes were not run and no "
-                "site was marked down for it; raise LimitNOFILE= (docs/service.md) or look "
-                "for what holds the files (ls /proc/$(pidof -s monitord)/fd | wc -l)",
+                hint=fault.hint,
             )
-            self._last = now
-            self._unlogged = 0
+            self._last[code] = now
+            self._unlogged[code] = 0
         return ProbeResult(
             ok=False,
             inconclusive=True,
-            message="monitor error: out of open files; the site was not checked",
-            details={"error": "EMFILE", "monitor_error": str(exc)[:MAX_ERROR_TEXT]},
+            message=f"monitor error: {fault.summary}; the site was not checked",
+            details={"error": code, "monitor_error": str(fault)[:MAX_ERROR_TEXT]},
         )
 
 
@@ -155,19 +164,21 @@ async def run_check(site: Site, spec: CheckSpec, ctx: ProbeContext) -> ProbeResu
         result = monitor_errors.result(site, spec, exc)
     except Exception as exc:
         if fd_exhausted(exc):
-            result = monitor_errors.result(site, spec, exc)
+            result = monitor_errors.result(site, spec, out_of_files(exc))
         else:
             result = _crash_result(site, spec, exc)
     return dataclasses.replace(result, duration=time.perf_counter() - start)
 
 
-def make_session(user_agent: str) -> aiohttp.ClientSession:
+def make_session(user_agent: str, source_address: str | None = None) -> aiohttp.ClientSession:
     """The one HTTP session all http probes share: a fresh connection per request, no cookies
-    kept between probes, no timeouts of its own (the runner's deadline is the only one)."""
+    kept between probes, no timeouts of its own (the runner's deadline is the only one).
+    With ``source_address`` every connection is bound to it (port: any free one)."""
     connector = aiohttp.TCPConnector(
         force_close=True,
         limit=0,
         ttl_dns_cache=DNS_CACHE_SECONDS,
+        local_addr=(source_address, 0) if source_address is not None else None,
     )
     return aiohttp.ClientSession(
         connector=connector,
@@ -181,16 +192,28 @@ def make_session(user_agent: str) -> aiohttp.ClientSession:
 
 @asynccontextmanager
 async def open_probe_context(
-    ssl_context: ssl.SSLContext | None = None, **options: Any
+    ssl_context: ssl.SSLContext | None = None,
+    *,
+    source_address: str | None = None,
+    **options: Any,
 ) -> AsyncIterator[ProbeContext]:
     """A ProbeContext with the shared HTTP session, closed on exit.
 
-    ``ssl_context`` is the verifying trust store (None: the system's); ``options`` are further
-    ProbeContext fields (``user_agent``, ``clock``).
+    ``ssl_context`` is the verifying trust store (None: the system's); ``source_address``
+    the local address every probe binds to (``node.source_address``; None: the system
+    chooses); ``options`` are further ProbeContext fields (``user_agent``, ``clock``).
+    The sessions made for checks with their own ``source_address`` close with it too.
     """
-    base = ProbeContext(ssl_context=ssl_context, **options)
-    session = make_session(base.user_agent)
+    base = ProbeContext(ssl_context=ssl_context, source_address=source_address, **options)
+    session = make_session(base.user_agent, source_address)
+    ctx = dataclasses.replace(
+        base,
+        session=session,
+        _session_factory=functools.partial(make_session, base.user_agent),
+    )
     try:
-        yield dataclasses.replace(base, session=session)
+        yield ctx
     finally:
         await session.close()
+        for bound in ctx._sessions.values():
+            await bound.close()

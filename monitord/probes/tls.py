@@ -4,6 +4,7 @@
 With verification on, an expired, untrusted or mismatched certificate fails the handshake and
 leaves nothing to read, so after such a failure the probe makes a second, unverified connection
 (same SNI) only to read the certificate the server presents and say precisely what is wrong.
+Both connections come from the check's source address when it has one (ProbeContext.source_of).
 """
 
 from __future__ import annotations
@@ -145,10 +146,16 @@ def describe_verify_error(
     return f"certificate not trusted: {err.verify_message or err.reason or 'verification failed'}"
 
 
-async def _peer_der(host: str, port: int, ctx: ssl.SSLContext, server_name: str) -> bytes | None:
+async def _peer_der(
+    host: str, port: int, ctx: ssl.SSLContext, server_name: str, source: str | None
+) -> bytes | None:
     """Handshake and return the leaf certificate (DER); the connection is then dropped."""
     _reader, writer = await asyncio.open_connection(
-        host, port, ssl=ctx, server_hostname=server_name
+        host,
+        port,
+        ssl=ctx,
+        server_hostname=server_name,
+        local_addr=(source, 0) if source else None,
     )
     try:
         ssl_obj = writer.get_extra_info("ssl_object")
@@ -161,23 +168,25 @@ async def _peer_der(host: str, port: int, ctx: ssl.SSLContext, server_name: str)
 async def probe(site: Site, spec: TlsCheck, ctx: ProbeContext) -> ProbeResult:
     host = spec.host or site.host
     server_name = spec.server_name or host
+    source = ctx.source_of(spec)
     verify_error: ssl.SSLCertVerificationError | None = None
+    verifying = ctx.verifying_context(spec.ca_file)
     try:
-        der = await _peer_der(host, spec.port, ctx.verifying_context(spec.ca_file), server_name)
+        der = await _peer_der(host, spec.port, verifying, server_name, source)
     except ssl.SSLCertVerificationError as exc:
         verify_error = exc
         try:
-            der = await _peer_der(host, spec.port, ctx.unverified_context(), server_name)
+            der = await _peer_der(host, spec.port, ctx.unverified_context(), server_name, source)
         except (OSError, ssl.SSLError) as exc2:
             return ProbeResult(
                 ok=False,
                 message=f"{describe_verify_error(exc)} (and the certificate could not be read: "
-                f"{_describe_conn_error(exc2)})",
+                f"{_describe_conn_error(exc2, source)})",
             )
     except ssl.SSLError as exc:
         return ProbeResult(ok=False, message=f"TLS handshake failed: {_ssl_reason(exc)}")
     except OSError as exc:
-        return ProbeResult(ok=False, message=describe_oserror(exc))
+        return ProbeResult(ok=False, message=describe_oserror(exc, source))
     if der is None:
         return ProbeResult(ok=False, message="server presented no certificate")
     info = parse_certificate(der)
@@ -190,7 +199,7 @@ def _ssl_reason(exc: ssl.SSLError) -> str:
     return (exc.reason or str(exc)).lower().replace("_", " ")
 
 
-def _describe_conn_error(exc: OSError | ssl.SSLError) -> str:
+def _describe_conn_error(exc: OSError | ssl.SSLError, source: str | None) -> str:
     if isinstance(exc, ssl.SSLError):
         return _ssl_reason(exc)
-    return describe_oserror(exc)
+    return describe_oserror(exc, source)
