@@ -179,6 +179,12 @@ class DaemonRuntime:
         return seat.node if seat is not None else None
 
     @property
+    def cluster_leader(self) -> bool | None:
+        """Whether this node leads (None on SQLite: one node, no cluster)."""
+        seat = self._d.seat
+        return seat.leader if seat is not None else None
+
+    @property
     def store(self) -> RuntimeStore:
         store = self._d.store
         assert store is not None, "the daemon has not opened its store yet"
@@ -756,9 +762,11 @@ class Daemon(CheckPath, ClusterMember):
             result = await self.probe(key)
         self.probes_run += 1
         now = self.clock()
-        if self.seat is not None:
-            self.observe_node(sc, result, now)  # the leader decides (monitord.cluster.member)
-            return []
+        if self.seat is not None:  # the leader decides (monitord.cluster.member)
+            if self.schedule:
+                self.observe_node(sc, result, now)  # written and decided in rounds
+                return []
+            return await self.tick_node(sc, result, now)
         return await self.apply(sc, result, now)
 
     def _wake_sender(self) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 __all__ = [
     "ConfigError",
     "ConfigIssue",
+    "FencedError",
     "MonitordError",
     "NotifierError",
     "NotifierTypeError",
@@ -63,6 +64,21 @@ class SecretNotFoundError(MonitordError):
 
 class StoreError(MonitordError):
     """The state store cannot be opened or written."""
+
+
+class FencedError(StoreError):
+    """A leader-only write was refused because this node is no longer the leader (the
+    cluster's epoch moved on: another node was elected). Nothing is lost: the new leader
+    evaluates from the stored state and carries on; this node must not retry the write."""
+
+    def __init__(self, where: str, mine: int | None, current: int | None) -> None:
+        self.mine = mine
+        self.current = current
+        super().__init__(
+            f"this node is no longer the leader of the state store {where} (its epoch "
+            f"{mine if mine is not None else 'none'}, the cluster's {current}): its write was "
+            "refused and the new leader carries on from the stored state. Nothing is lost."
+        )
 
 
 class ProbeSetupError(MonitordError):

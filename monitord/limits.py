@@ -50,6 +50,25 @@ STORE_BATCH_SIZE = 500
 STORE_FLUSH_INTERVAL = timedelta(milliseconds=500)
 """Probe results are written in one transaction per batch: SQLite commits are the costly part."""
 
+# Cluster (several nodes on one PostgreSQL store: monitord.cluster)
+NODE_HEARTBEAT = timedelta(seconds=10)
+"""How often a node records that it is alive (cluster_node.heartbeat): often enough that a
+dead node is noticed within NODE_DEAD_AFTER, rare enough to cost nothing (one row)."""
+
+NODE_DEAD_AFTER = 3 * NODE_HEARTBEAT
+"""A node whose heartbeat is older than this (three missed heartbeats) is gone: another node
+takes its outbox claims back at once instead of waiting out OUTBOX_LEASE. One or two missed
+heartbeats (a slow transaction, a database failover) do not count as dead."""
+
+LEADER_POLL = timedelta(seconds=2)
+"""How often a follower tries the leader lock: the server frees a dead or isolated leader's
+lock within about 15 s (the lock connection's TCP keepalives), so a follower takes over
+within 30 s of a leader's death or isolation."""
+
+LEADER_PING = timedelta(seconds=3)
+"""How often the leader checks its lock connection (a query with this timeout): a leader cut
+off from the database steps down within two pings, well before a follower can take over."""
+
 # File descriptors (monitord.fds)
 FD_RESERVE = 128
 """Open files kept out of reach of probes and API clients, for everything else the daemon

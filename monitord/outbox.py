@@ -10,11 +10,12 @@ has its own send slots (NOTIFIER_SLOTS), so a slow or hanging destination delays
 items. Items to one destination (notifier and recipient) go out in order within their event
 thread (the store's claim sees to it).
 
-Each sender run has a random ``run_id``. Before a send begins its start is recorded
-(``Store.mark_attempt``); after it, the outcome. An outcome the store cannot take is kept and
-recorded again until it is (never answered by a resend). At start, a run takes over what a
-previous run (a process that died: one daemon per store) left SENDING: items whose send had
-not begun are simply sent; the others are *uncertain* and are resolved at once, without a
+Each sender run has a random ``run_id`` (``<node>/<token>`` on a node of a cluster). Before a
+send begins its start is recorded (``Store.mark_attempt``); after it, the outcome. An outcome
+the store cannot take is kept and recorded again until it is (never answered by a resend). At
+start, a run takes over what a previous run (a process that died: one daemon per store, or per
+node id in a cluster, where another node's claims are taken only once its heartbeat is stale
+or their lease ran out) left SENDING: items whose send had not begun are simply sent; the others are *uncertain* and are resolved at once, without a
 blind resend where the channel allows (see ``FindsDeliveries`` and ``resend_is_harmless``,
 and docs/notifiers.md "Delivery guarantees").
 """
@@ -66,8 +67,8 @@ answered by sending again."""
 
 RECOVER_EVERY = timedelta(minutes=1)
 """How often a running sender looks for items another sender run left SENDING past
-limits.OUTBOX_LEASE (only a second daemon on the same store, which is refused, leaves any);
-a gone run's items are taken over at once, at the first round."""
+limits.OUTBOX_LEASE (another node of a cluster that died or lost the database); a gone run's
+items of this node are taken over at once, at the first round."""
 
 IDLE_WAIT = timedelta(seconds=5)
 """The longest ``run`` waits between polls when not woken: it also picks up items enqueued by
@@ -137,6 +138,7 @@ class OutboxSender:
         log: FilteringBoundLogger | None = None,
         concurrency: int = 8,
         per_notifier: int = NOTIFIER_SLOTS,
+        node: str = "",
     ) -> None:
         if concurrency < 1 or per_notifier < 1:
             raise ValueError("concurrency and per_notifier must be at least 1")
@@ -157,9 +159,10 @@ class OutboxSender:
         self._next_due: datetime | None = None
         self._recover_at: datetime | None = None
         self._round_lock = asyncio.Lock()
-        self.run_id = secrets.token_hex(16)
+        token = secrets.token_hex(16)
+        self.run_id = f"{node}/{token}" if node else token
         """This run's id, recorded with every item it claims: SENDING items of another id
-        were left by a run that is gone."""
+        were left by a run that is gone (or, ``<node>/…``, are another node's)."""
 
     @property
     def batch_size(self) -> int:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from monitord import limits
 from monitord.clock import Clock
-from monitord.errors import StoreError
+from monitord.errors import FencedError, StoreError
 from monitord.logsetup import get_logger
 
 if TYPE_CHECKING:
@@ -154,7 +154,11 @@ class Pipeline:
         """``await commit()`` until it succeeds; each StoreError is logged, counted and retried
         after a backoff (limits.STORE_RETRY_FIRST doubling to STORE_RETRY_CAP). Only
         cancellation (the daemon stopping) ends it unstored: then the caller's memory has not
-        moved either, and the event is raised again from the stored state after a restart."""
+        moved either, and the event is raised again from the stored state after a restart.
+
+        A FencedError (this node is no longer the cluster's leader) is never retried: it is
+        logged once (``cluster.fenced``) and raised; the new leader evaluates from the stored
+        state, so nothing is lost, and this node steps down."""
         delay = self.first_retry
         attempt = 0
         retrying = False
@@ -163,6 +167,9 @@ class Pipeline:
                 attempt += 1
                 try:
                     out = await commit()
+                except FencedError as exc:
+                    self.log.warning("cluster.fenced", what=what, error=str(exc))
+                    raise
                 except StoreError as exc:
                     if not retrying:
                         retrying = True

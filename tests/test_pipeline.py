@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from monitord.errors import StoreError
+import pytest
+import structlog
+
+from monitord.errors import FencedError, StoreError
 from monitord.pipeline import Pipeline
 from tests.helpers.clock import Clock
 from tests.helpers.daemon import T0
@@ -39,6 +42,39 @@ async def test_persist_retries_with_backoff_until_stored_and_counts_each_refusal
     assert waits == [1, 2, 4, 4]
     assert pipeline.health.failures == 4
     assert not pipeline.health.failing and pipeline.pending == 0
+
+
+async def test_a_fenced_write_is_not_retried_but_logged_once_and_raised() -> None:
+    clock = Clock(T0)
+    pipeline, waits = pipeline_with_recorded_waits(clock)
+    calls = 0
+
+    async def fenced() -> None:
+        nonlocal calls
+        calls += 1
+        raise FencedError("db", 1, 2)
+
+    with structlog.testing.capture_logs() as logs, pytest.raises(FencedError):
+        await pipeline.persist("a state", fenced)
+    assert calls == 1 and waits == []
+    told = [e for e in logs if e["event"] == "cluster.fenced"]
+    assert len(told) == 1 and told[0]["what"] == "a state"
+    assert "no longer the leader" in told[0]["error"]
+    assert not pipeline.health.failing
+
+    calls = 0
+
+    async def refused_then_fenced() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise StoreError("locked")  # a passing refusal first: retried
+        raise FencedError("db", 1, 2)
+
+    with pytest.raises(FencedError):
+        await pipeline.persist("a state", refused_then_fenced)
+    assert calls == 2 and waits == [1]
+    assert pipeline.pending == 0
 
 
 async def test_a_cancelled_retry_leaves_no_pending_write_behind() -> None:

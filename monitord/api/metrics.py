@@ -225,6 +225,15 @@ class _DaemonCollector(Collector):
             value=1.0 if runtime.store_health.failing else 0.0,
         )
 
+        leading = getattr(runtime, "cluster_leader", None)
+        if leading is not None:  # several nodes on PostgreSQL
+            yield GaugeMetricFamily(
+                "monitord_cluster_leader",
+                "1 while this node is the cluster's leader (it decides and runs the advisory "
+                "watcher, patch days, the SLA clock, hours and reports); 0 on a follower. "
+                "The sum over the nodes is 1 when all is well.",
+                value=1.0 if leading else 0.0,
+            )
         yield GaugeMetricFamily(
             "monitord_store_answering",
             "1 when the store answered this scrape's reads in time; 0 when it did not (locked "

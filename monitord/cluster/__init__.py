@@ -1,1 +1,1 @@
-"""Several monitord nodes on one PostgreSQL store: identity, quorum, leadership."""
+"""Several monitord nodes on one PostgreSQL store: identity, quorum, leadership, membership."""

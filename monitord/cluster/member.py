@@ -194,16 +194,20 @@ class ClusterMember:
         }
         self._cluster_reload()
         await self._beat()
-        if not schedule:
-            return
         seat.leadership = Leadership(
             store.url, seat.node, on_elected=self._elected, on_lost=self._lost
         )
-        seat.tasks = [
-            asyncio.create_task(seat.leadership.run(), name="cluster-leadership"),
-            asyncio.create_task(self._node_loop(), name="cluster-node"),
-            asyncio.create_task(self._leader_loop(), name="cluster-leader"),
-        ]
+        seat.tasks = [asyncio.create_task(seat.leadership.run(), name="cluster-leadership")]
+        if schedule:
+            seat.tasks += [
+                asyncio.create_task(self._node_loop(), name="cluster-node"),
+                asyncio.create_task(self._leader_loop(), name="cluster-leader"),
+            ]
+        else:
+            # Driven by tick() (tests, the demo): the first election is tried at once; wait
+            # for its outcome so the first tick knows whether this node decides.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(seat.changed.wait(), limits.LEADER_POLL.total_seconds())
 
     async def _cluster_stop(self) -> None:
         """Resign (a follower takes over at once), stop the loops, write what is pending."""
@@ -403,19 +407,31 @@ class ClusterMember:
                     hint="the leader decides again on these results next round",
                 )
 
-    async def decide_round(self, now: datetime) -> int:
+    async def tick_node(
+        self, sc: ScheduledCheck, result: ProbeResult, now: datetime
+    ) -> list[Event]:
+        """A driven tick (no scheduler): this node's result, written at once, and decided at
+        once when this node leads. Returns the events the leader's decisions made."""
+        self.observe_node(sc, result, now)
+        await self._write_results()
+        seat = self.seat
+        if seat is None or not seat.leader:
+            return []
+        return await self.decide_round(now)
+
+    async def decide_round(self, now: datetime) -> list[Event]:
         """The leader's round: the quorum verdict of every check whose node results changed,
-        fed to the incident engine. Returns the checks decided."""
+        fed to the incident engine. Returns the events made."""
         seat = self.seat
         assert seat is not None
         rows, seq = await self.store.node_results_since(seat.seq)
         by_key: dict[str, list[NodeReport]] = defaultdict(list)
         for r in rows:
             by_key[r.key].append(NodeReport(r.node, r.status, r.ok, r.message, r.at))
-        decided = 0
+        events: list[Event] = []
         for key, reports in by_key.items():
             if not seat.leader:
-                return decided  # stepped down mid-round: the new leader decides
+                return events  # stepped down mid-round: the new leader decides
             sc = seat.decided.get(key)
             if sc is None:
                 continue
@@ -431,8 +447,7 @@ class ClusterMember:
                 v = heartbeat_verdict(v)
             if v.outcome == "inconclusive":
                 continue
-            await self.decide(sc, combined_result(v, seat.last.get(key)), now)
-            decided += 1
+            events += await self.decide(sc, combined_result(v, seat.last.get(key)), now)
         seat.seq = seq
         seat.rounds += 1
-        return decided
+        return events

@@ -194,9 +194,14 @@ class Store(Protocol):
     ) -> list[OutboxItem]:
         """Take over the SENDING items another run claimed before ``claimed_before``.
 
-        Only one daemon uses a store, so such a run is gone. Items whose send had not begun
-        go back to pending (that attempt not counted). The others are returned, claimed by
-        ``run_id`` and flagged ``uncertain``: they may have been delivered.
+        With one daemon on a store such a run is gone. Items whose send had not begun go back
+        to pending (that attempt not counted). The others are returned, claimed by ``run_id``
+        and flagged ``uncertain``: they may have been delivered.
+
+        Several nodes on one PostgreSQL store (run ids ``<node>/<token>``): only the claims of
+        this node's earlier runs, of a node whose heartbeat is older than
+        limits.NODE_DEAD_AFTER, or older than limits.OUTBOX_LEASE are taken; a live node's
+        claims in flight never are.
         """
 
     async def mark_sent(self, item_id: int, now: datetime, external_id: str | None) -> None: ...
@@ -515,3 +520,81 @@ class StoreReader(Protocol):
 
     def meta(self, prefix: str) -> dict[str, str]:
         """Meta rows whose key starts with ``prefix``; empty when there is no store yet."""
+
+
+# -- several nodes on one PostgreSQL store (monitord.cluster) -----------------------------------
+
+NodeStatus = Literal["unknown", "up", "down"]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRow:
+    """One daemon of a cluster as its heartbeat (every limits.NODE_HEARTBEAT) records it."""
+
+    id: str
+    host: str
+    pid: int
+    started: datetime
+    heartbeat: datetime
+    run_id: str
+    source_address: str | None
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderRow:
+    """Who leads the cluster (table cluster_leader, one row) and since when."""
+
+    node: str
+    epoch: int
+    """+1 at each election: the fencing token of the leader's writes."""
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NodeResultRow:
+    """One node's folded view of one check (table node_result): its own streak."""
+
+    key: str
+    node: str
+    ok: bool
+    status: str
+    """'unknown' | 'up' | 'down': the node's verdict after the site's thresholds."""
+    failures: int
+    successes: int
+    """Consecutive failed (good) results so far."""
+    message: str
+    at: datetime
+    seq: int = 0
+    """The row's change counter (set by the store, ignored when writing)."""
+
+
+class ClusterStore(Protocol):
+    """The cluster's tables (PostgreSQL only). Heartbeats and node results are never fenced;
+    the other Protocols' leader-only writes are, while ``fencing`` is on."""
+
+    fence_epoch: int | None
+    """The epoch this node was elected with (None: not the leader)."""
+    fencing: bool
+    """Whether leader-only writes check the epoch is ``fence_epoch`` (else FencedError)."""
+
+    def drop_pending(self) -> None:
+        """Forget the batched writes not yet committed (a node stepping down)."""
+
+    async def node_heartbeat(self, node: NodeRow) -> None:
+        """Record ``node`` (insert or replace its row by id)."""
+
+    async def nodes(self) -> list[NodeRow]:
+        """Every node that ever heartbeat, by id."""
+
+    async def leader(self) -> LeaderRow | None:
+        """The current leader; None before the first election."""
+
+    async def write_node_results(self, rows: Sequence[NodeResultRow]) -> None:
+        """Upsert ``rows`` by key and node in one transaction, each with a new seq."""
+
+    async def node_results_since(self, seq: int) -> tuple[list[NodeResultRow], int]:
+        """All rows of each key with a row changed after ``seq``; the highest seq seen."""
+
+    async def load_node_results(self, node: str) -> dict[str, NodeResultRow]:
+        """One node's rows, by check key."""

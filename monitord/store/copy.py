@@ -5,7 +5,9 @@ tables on both backends, store.pg_migrations), then every row of COPIED_TABLES i
 PostgreSQL transaction, ids included (outbox items keep their ids and keys, so a resend after
 the move carries the same Message-ID, dedup key and ticket lookup). The target must be empty:
 a copy never merges into a store in use. No daemon may run on either store meanwhile: the
-source's lock file and the target's one-daemon advisory lock are both held for the copy.
+source's lock file is held, and the copy refuses a target on which any node holds its node
+lock; it holds the target's migration lock, so a node starting meanwhile waits for the copy.
+The cluster's tables (CLUSTER_TABLES) are not copied: a SQLite store has no nodes.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from typing import Any
 
 from monitord.errors import StoreError
 from monitord.store.daemon_lock import DaemonLock
-from monitord.store.postgres import DAEMON_LOCK_KEY, PostgresStore, pg_connect
+from monitord.store.pg_migrations import MIGRATION_LOCK_KEY
+from monitord.store.postgres import (
+    DAEMON_LOCK_KEY,
+    PostgresStore,
+    node_lock_holders,
+    pg_connect,
+)
 from monitord.store.sqlite import SqliteStore, from_iso
 
 COPIED_TABLES: tuple[str, ...] = (
@@ -43,6 +51,10 @@ NOT_COPIED: tuple[str, ...] = (
     "(monitord.report.store)",
 )
 """What stays in the SQLite file: those services do not run on PostgreSQL yet."""
+
+CLUSTER_TABLES: tuple[str, ...] = ("cluster_node", "cluster_leader", "node_result")
+"""Tables of several nodes on PostgreSQL (store.pg_migrations 7): empty in a SQLite store
+(its migration 7 makes them only to keep the versions alike), never copied."""
 
 SEQUENCES: tuple[tuple[str, str], ...] = (("outbox", "id"), ("ticket", "id"), ("ticket_note", "id"))
 """Serial columns whose sequence must continue after the copied ids."""
@@ -103,9 +115,17 @@ async def _write(
     conn = await pg_connect(url, application="monitord state migrate")
     try:
         async with conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", DAEMON_LOCK_KEY):
+            # A node starting now waits in its migration for this copy to commit.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK_KEY)
+            holder = await node_lock_holders(conn)
+            if holder is None and not await conn.fetchval(
+                "SELECT pg_try_advisory_xact_lock($1)", DAEMON_LOCK_KEY
+            ):
+                holder = "a monitord of an earlier version"
+            if holder is not None:
                 raise StoreError(
-                    f"a monitord is running on {where}: stop it before copying a store into it"
+                    f"a monitord is running on {where} ({holder}): stop every node using it "
+                    "before copying a store into it"
                 )
             for table in COPIED_TABLES:
                 if await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table})"):  # noqa: S608

@@ -242,6 +242,45 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX ticket_applied_at ON ticket_applied (at)",
         ),
     ),
+    Migration(
+        7,
+        "cluster: nodes and their heartbeats, the leader and its epoch, each node's view of "
+        "each check",
+        # Several nodes need PostgreSQL (store.pg_migrations 7); the same tables here, unused,
+        # keep the two backends' versions and tables alike (``monitord state migrate``
+        # does not copy them: store.copy.CLUSTER_TABLES).
+        (
+            """CREATE TABLE cluster_node (
+                id TEXT PRIMARY KEY,
+                host TEXT NOT NULL,
+                pid INTEGER NOT NULL,
+                started TEXT NOT NULL,
+                heartbeat TEXT NOT NULL,
+                run_id TEXT NOT NULL,
+                source_address TEXT,
+                version TEXT NOT NULL
+            )""",
+            """CREATE TABLE cluster_leader (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                epoch INTEGER NOT NULL DEFAULT 0,
+                node TEXT,
+                since TEXT
+            )""",
+            """CREATE TABLE node_result (
+                key TEXT NOT NULL,
+                node TEXT NOT NULL,
+                ok INTEGER NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('unknown', 'up', 'down')),
+                failures INTEGER NOT NULL,
+                successes INTEGER NOT NULL,
+                message TEXT NOT NULL,
+                at TEXT NOT NULL,
+                seq INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (key, node)
+            )""",
+            "CREATE INDEX node_result_seq_idx ON node_result (seq)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -217,6 +217,44 @@ PG_MIGRATIONS: tuple[PgMigration, ...] = (
             "CREATE INDEX ticket_applied_at ON ticket_applied (at)",
         ),
     ),
+    PgMigration(
+        7,
+        "cluster: nodes and their heartbeats, the leader and its epoch, each node's view of "
+        "each check",
+        (
+            """CREATE TABLE cluster_node (
+                id text PRIMARY KEY,
+                host text NOT NULL,
+                pid integer NOT NULL,
+                started timestamptz NOT NULL,
+                heartbeat timestamptz NOT NULL,
+                run_id text NOT NULL,
+                source_address text,
+                version text NOT NULL
+            )""",
+            """CREATE TABLE cluster_leader (
+                id integer PRIMARY KEY CHECK (id = 1),
+                epoch bigint NOT NULL DEFAULT 0,
+                node text,
+                since timestamptz
+            )""",
+            "INSERT INTO cluster_leader (id) VALUES (1)",
+            "CREATE SEQUENCE node_result_seq",
+            """CREATE TABLE node_result (
+                key text NOT NULL,
+                node text NOT NULL,
+                ok boolean NOT NULL,
+                status text NOT NULL CHECK (status IN ('unknown', 'up', 'down')),
+                failures integer NOT NULL,
+                successes integer NOT NULL,
+                message text NOT NULL,
+                at timestamptz NOT NULL,
+                seq bigint NOT NULL DEFAULT nextval('node_result_seq'),
+                PRIMARY KEY (key, node)
+            )""",
+            "CREATE INDEX node_result_seq_idx ON node_result (seq)",
+        ),
+    ),
 )
 
 PG_LATEST_VERSION = PG_MIGRATIONS[-1].version

@@ -63,8 +63,8 @@ BAD_MAIN = [
     ),
     (
         "node: {source_address: 300.1.1.1}\n",
-        "monitord.yml:3:24: node.source_address: '300.1.1.1' is not an IP address — write one "
-        "of this host's own addresses, such as 192.0.2.10 or 2001:db8::10",
+        "monitord.yml:3:24: node.source_address: '300.1.1.1' is not an IP address — write an "
+        "address of this host as `ip addr` lists it, such as 192.0.2.10 or 2001:db8::10",
     ),
     (
         "node: {source_address: lon-1.example}\n",
@@ -72,12 +72,12 @@ BAD_MAIN = [
     ),
     (
         "node: {source_address: 0.0.0.0}\n",
-        "monitord.yml:3:24: node.source_address: '0.0.0.0' cannot be a source address — write "
-        "one of this host's own unicast addresses, such as 192.0.2.10",
+        "monitord.yml:3:24: node.source_address: '0.0.0.0' is the unspecified address, which a "
+        "connection cannot come from",
     ),
     (
         'nodes: {lon-1: {source_address: "ff02::1"}}\n',
-        "monitord.yml:3:33: nodes.lon-1.source_address: 'ff02::1' cannot be a source address",
+        "monitord.yml:3:33: nodes.lon-1.source_address: 'ff02::1' is a multicast address",
     ),
     (
         "nodes: {LON: {location: London}}\n",

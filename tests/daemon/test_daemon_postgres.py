@@ -46,9 +46,9 @@ async def test_down_and_recovered_once_each_with_the_state_on_postgres(
         assert type(daemon.store).__name__ == "PostgresStore"
         sw.status = 503
         assert await ticks(daemon, clock, 2) == ["site-down"]
-        # A second daemon on the same database is refused, naming the first.
+        # A second daemon of the same node (the host name) is refused, naming the first.
         second = Daemon(cfg, clock=clock, schedule=False, notifier_factory=on(clock))
-        with pytest.raises(StoreError, match="another monitord is already running on the store"):
+        with pytest.raises(StoreError, match="another monitord is already running as node"):
             await second.start()
         await smtp_server.wait_for_async(1)
     finally:

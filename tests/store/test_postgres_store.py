@@ -5,6 +5,7 @@ and what several connections at once must not break (SKIP LOCKED claims)."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -27,7 +28,7 @@ from monitord.store import (
     Store,
 )
 from monitord.store.base import AdvisoryRow, DecisionRow, PatchItemRow, SecurityChanges
-from monitord.store.copy import COPIED_TABLES
+from monitord.store.copy import CLUSTER_TABLES, COPIED_TABLES
 from monitord.store.migrations import MIGRATIONS
 from monitord.store.pg_migrations import (
     PG_LATEST_VERSION,
@@ -80,7 +81,7 @@ async def test_open_migrates_to_the_latest_version_once(postgres_url: str) -> No
         await s.close()
     rows = await peek(postgres_url, "SELECT version FROM schema_version ORDER BY version")
     assert [v for (v,) in rows] == [m.version for m in PG_MIGRATIONS]
-    assert PG_LATEST_VERSION == 6
+    assert PG_LATEST_VERSION == 7
 
 
 async def test_both_backends_have_the_same_versions_tables_and_columns(
@@ -112,16 +113,16 @@ async def test_both_backends_have_the_same_versions_tables_and_columns(
     for table, column in rows:
         pg_cols.setdefault(table, set()).add(column)
     assert pg_cols == sqlite_cols
-    assert set(COPIED_TABLES) == set(sqlite_cols) - {"schema_version"}
+    assert set(COPIED_TABLES) == set(sqlite_cols) - {"schema_version", *CLUSTER_TABLES}
 
 
 async def test_a_failing_migration_leaves_the_database_as_it_was(postgres_url: str) -> None:
-    broken = (*PG_MIGRATIONS, PgMigration(7, "broken", ("CREATE TABLE x (a int)", "SELEC 1")))
+    broken = (*PG_MIGRATIONS, PgMigration(8, "broken", ("CREATE TABLE x (a int)", "SELEC 1")))
     conn = await asyncpg.connect(postgres_url)
     try:
         with pytest.raises(asyncpg.PostgresSyntaxError):
             await pg_migrate(conn, "db", T0, broken)
-        # All or nothing: not even the tables of versions 1 to 6 are left.
+        # All or nothing: not even the tables of versions 1 to 7 are left.
         assert await conn.fetchval("SELECT to_regclass('check_state')") is None
         assert await conn.fetchval("SELECT to_regclass('schema_version')") is None
         assert await pg_migrate(conn, "db", T0) == PG_LATEST_VERSION
@@ -139,10 +140,10 @@ async def test_a_newer_schema_is_refused(postgres_url: str) -> None:
         await PostgresStore(postgres_url).open()
 
 
-def _opened(url: str) -> Any:
+def _opened(url: str, **kwargs: Any) -> Any:
     from tests.helpers.postgres import open_postgres_store
 
-    return open_postgres_store(url)
+    return open_postgres_store(url, **kwargs)
 
 
 async def test_an_unreachable_database_is_a_store_error_without_the_password(
@@ -501,33 +502,48 @@ async def test_prune_deletes_only_finished_old_rows(store: PostgresStore) -> Non
     assert not await store.prune(sent_before=cut, failed_before=cut, incidents_before=cut)
 
 
-# -- one daemon per store -----------------------------------------------------------------------
+# -- one daemon per node id ---------------------------------------------------------------------
 
 
-async def test_a_second_exclusive_store_is_refused_naming_the_first(postgres_url: str) -> None:
-    first = PostgresStore(postgres_url, exclusive=True, holder="monitord pid 1 on lon-1")
+async def test_a_second_daemon_of_the_same_node_is_refused_naming_the_first(
+    postgres_url: str,
+) -> None:
+    first = PostgresStore(
+        postgres_url, exclusive=True, holder="monitord pid 1 on lon-1", node="lon-1"
+    )
     await first.open()
     try:
         with pytest.raises(StoreError) as err:
-            await PostgresStore(postgres_url, exclusive=True).open()
+            await PostgresStore(postgres_url, exclusive=True, node="lon-1").open()
         text = str(err.value)
-        assert "another monitord is already running on the store" in text
+        assert "another monitord is already running as node 'lon-1' on the store" in text
         assert "monitord pid 1 on lon-1" in text
         assert "Stop that one first" in text
+        assert "--node, $MONITORD_NODE" in text
+        # Another node id runs beside it on the same database.
+        async with _opened(postgres_url, exclusive=True, node="ams-1") as other:
+            await other.set_meta("k", "v")
         # A reader (monitord status, a CLI) is not exclusive and is never refused.
         async with _opened(postgres_url) as reader:
             assert await reader.get_meta("x") is None
     finally:
         await first.close()
-    second = PostgresStore(postgres_url, exclusive=True)
+    second = PostgresStore(postgres_url, exclusive=True, node="lon-1")
     await second.open()  # the lock went with the first one's close
     await second.close()
+
+
+async def test_the_node_id_defaults_to_the_host_name(postgres_url: str) -> None:
+    assert PostgresStore(postgres_url).node == socket.gethostname()
+    async with _opened(postgres_url, exclusive=True):
+        with pytest.raises(StoreError, match=f"as node '{socket.gethostname()}'"):
+            await PostgresStore(postgres_url, exclusive=True, node=socket.gethostname()).open()
 
 
 async def test_a_lost_daemon_lock_is_taken_again_or_refused_if_another_took_it(
     postgres_url: str, postgres_server: PgServer
 ) -> None:
-    first = PostgresStore(postgres_url, exclusive=True, holder="monitord on lon-1")
+    first = PostgresStore(postgres_url, exclusive=True, holder="monitord on lon-1", node="n1")
     await first.open()
 
     async def end_lock_session() -> None:
@@ -554,7 +570,7 @@ async def test_a_lost_daemon_lock_is_taken_again_or_refused_if_another_took_it(
         assert await holders() == [("monitord on lon-1",)]
 
         await end_lock_session()
-        second = PostgresStore(postgres_url, exclusive=True, holder="monitord on ams-1")
+        second = PostgresStore(postgres_url, exclusive=True, holder="monitord on ams-1", node="n1")
         await second.open()
         try:
             with pytest.raises(StoreError, match="another monitord is already running"):

@@ -93,6 +93,21 @@ async def test_a_seeded_sqlite_store_is_copied_whole_and_a_used_target_refused(
     assert "a copy never merges into a store in use" in err
 
 
+async def test_a_target_on_which_a_node_runs_is_refused(
+    tmp_path: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "state.sqlite3"
+    await (await seed(path)).close()
+    argv = ["state", "migrate", "--from", str(path), "--to", postgres_url]
+    async with open_postgres_store(
+        postgres_url, exclusive=True, node="ams-1", holder="monitord on ams-1"
+    ):
+        assert await asyncio.to_thread(main, argv) == 1
+    err = capsys.readouterr().err
+    assert "a monitord is running on" in err and "monitord on ams-1" in err
+    assert "stop every node" in err
+
+
 def test_a_missing_source_and_a_wrong_url_are_told(
     tmp_path: Path, postgres_server: PgServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

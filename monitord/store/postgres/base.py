@@ -7,8 +7,11 @@ committed by a background flusher. A connection that breaks is dropped and made 
 next operation; the failed operation raises StoreError (the batch is kept for the next commit).
 
 With ``exclusive=True`` (the daemon) the store also holds a session advisory lock on its own
-connection for its whole life: one daemon per store, as the SQLite store's lock file gives.
-Several nodes on one database come with leadership, which is not built yet.
+connection for its whole life, keyed by its node id (NODE_LOCK_CLASS, hashtext(node)): one
+daemon per node id per database. Several nodes (different ids) share a database; only the
+leader (monitord.cluster.leader) makes the leader-only writes, and while ``fencing`` is on each
+of them first checks, in its own transaction, that the cluster's epoch is still the one this
+node was elected with (``fence_epoch``), raising FencedError when it is not.
 
 asyncpg was chosen over psycopg 3 by measurement (bench/bench_pg_driver.py,
 docs/benchmarks.md): about half the time and the client CPU for a batch of 500 upserts.
@@ -29,7 +32,7 @@ import structlog
 
 from monitord import limits
 from monitord.clock import utcnow
-from monitord.errors import StoreError
+from monitord.errors import FencedError, StoreError
 from monitord.notify.base import Notification
 from monitord.redact import display_url
 from monitord.store.base import IncidentRow, ResultRow
@@ -55,7 +58,25 @@ PG_STATEMENT_TIMEOUT = timedelta(seconds=30)
 a 2,000-row retention batch, takes milliseconds; 30 s is a stuck lock or a sick server."""
 
 DAEMON_LOCK_KEY = 0x6D6F6E69_746F7202
-"""pg_try_advisory_lock key of the one-daemon guarantee ('monitor' + 2)."""
+"""pg_try_advisory_lock key of the one-daemon-per-database lock of monitord before several
+nodes ('monitor' + 2): ``monitord state migrate`` still refuses while one holds it."""
+
+NODE_LOCK_CLASS = 0x6D6F6E03
+"""First key of the two-int pg_try_advisory_lock(NODE_LOCK_CLASS, hashtext(node)) each daemon
+holds: one daemon per node id per database ('mon' + 3; any 32-bit value no other application
+on the database uses)."""
+
+_NODE_LOCK_HOLDER = (
+    "SELECT a.application_name || ' (from ' || "
+    "COALESCE(host(a.client_addr), 'a local socket') || ', connected ' || "
+    "to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || "
+    "' UTC)' FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 "
+    "AND l.classid = $1::int4::oid AND ($2::text IS NULL OR l.objid = hashtext($2)::oid) "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "ORDER BY a.backend_start LIMIT 1"
+)
+_FENCE = "SELECT epoch FROM cluster_leader WHERE id = 1 FOR SHARE"
 
 SCHEMES = ("postgresql", "postgres")
 
@@ -128,6 +149,7 @@ class PostgresBase:
         *,
         exclusive: bool = False,
         holder: str = "",
+        node: str = "",
         batch_size: int = limits.STORE_BATCH_SIZE,
         flush_interval: timedelta = limits.STORE_FLUSH_INTERVAL,
     ) -> None:
@@ -136,6 +158,13 @@ class PostgresBase:
         """The database as it may be shown (password masked)."""
         self._exclusive = exclusive
         self._holder = holder
+        self.node = node or socket.gethostname()
+        """This daemon's node id (the host name unless given)."""
+        self.fence_epoch: int | None = None
+        """The epoch this node was elected leader with; None while it is not the leader."""
+        self.fencing = False
+        """When True (cluster mode), every leader-only write first checks the cluster's epoch
+        is still ``fence_epoch`` and raises FencedError when it is not."""
         self._batch: WriteBatch[_ResultArgs, datetime] = WriteBatch(batch_size, flush_interval)
         self._log = structlog.get_logger("monitord.store").bind(store=self.where)
         self._conn: asyncpg.Connection | None = None
@@ -166,7 +195,7 @@ class PostgresBase:
             # The server ended the lock's session (a restart, an administrator): take the lock
             # again before any write, or stop with the refusal if another daemon has it now.
             self._lock_conn = None
-            await self._take_daemon_lock()
+            await self._take_node_lock()
             self._log.warning(
                 "store.daemon_lock_retaken",
                 hint="the database ended the daemon lock's connection; it is held again",
@@ -186,7 +215,10 @@ class PostgresBase:
         fn: Callable[[asyncpg.Connection], Awaitable[_T]],
         *,
         tx: bool = True,
+        fenced: bool = False,
     ) -> _T:
+        """``fn`` on the store's connection, in a transaction unless ``tx`` is False; a
+        ``fenced`` (leader-only) write is checked first (:meth:`_fence`)."""
         if not self._open:
             raise StoreError(f"the state store {self.where} is not open; call open() first")
         async with self._lock:
@@ -195,6 +227,8 @@ class PostgresBase:
                 if not tx:
                     return await fn(conn)
                 async with conn.transaction():
+                    if fenced:
+                        await self._fence(conn)
                     out = await fn(conn)
                 self.commits += 1
                 return out
@@ -207,40 +241,50 @@ class PostgresBase:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    async def _take_daemon_lock(self) -> None:
+    async def _take_node_lock(self) -> None:
         me = self._holder or f"monitord pid {os.getpid()} on host {socket.gethostname()}"
         conn = await pg_connect(self.url, application=me)
         try:
-            got = await conn.fetchval("SELECT pg_try_advisory_lock($1)", DAEMON_LOCK_KEY)
+            got = await conn.fetchval(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))", NODE_LOCK_CLASS, self.node
+            )
             if not got:
-                holder = await conn.fetchval(
-                    "SELECT a.application_name || ' (from ' || "
-                    "COALESCE(host(a.client_addr), 'a local socket') || ', connected ' || "
-                    "to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || "
-                    "' UTC)' FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE l.locktype = 'advisory' AND l.granted "
-                    "AND ((l.classid::bigint << 32) | l.objid::bigint) = $1 LIMIT 1",
-                    DAEMON_LOCK_KEY,
-                )
+                holder = await conn.fetchval(_NODE_LOCK_HOLDER, NODE_LOCK_CLASS, self.node)
                 raise StoreError(
-                    f"another monitord is already running on the store {self.where}: "
-                    f"{holder or 'a process that has just let go or is starting'}. Only one "
-                    "daemon may use a store (two would send every notice twice; several "
-                    "nodes on one database are not supported yet). Stop that one first "
-                    "(systemctl stop monitord on its host), or give this one its own "
-                    "state.url."
+                    f"another monitord is already running as node {self.node!r} on the store "
+                    f"{self.where}: {holder or 'a process that has just let go or is starting'}. "
+                    "Only one daemon may run as one node (two would probe and send everything "
+                    "twice as one). Stop that one first (systemctl stop monitord on its "
+                    "host), or, to run several nodes on this database, give each node its "
+                    "own id (--node, $MONITORD_NODE or node: {id: …} in monitord.yml)."
                 )
         except BaseException:
             conn.terminate()
             raise
         self._lock_conn = conn
 
+    async def _fence(self, conn: asyncpg.Connection) -> None:
+        """Refuse a leader-only write (FencedError) when fencing is on and the cluster's epoch
+        is not this node's: another node was elected since. FOR SHARE holds the epoch for the
+        transaction, so an election waits for the write to commit, never the other way."""
+        if not self.fencing:
+            return
+        epoch = await conn.fetchval(_FENCE)
+        if self.fence_epoch is None or epoch != self.fence_epoch:
+            raise FencedError(self.where, self.fence_epoch, None if epoch is None else int(epoch))
+
+    def drop_pending(self) -> None:
+        """Forget the batched writes not yet committed, and those a failed commit kept: a
+        node that steps down must not write them later (the new leader writes its own)."""
+        self._batch.take()
+        self._carry = {}
+
     async def open(self) -> None:
         if self._open:
             return
         try:
             if self._exclusive:
-                await self._take_daemon_lock()
+                await self._take_node_lock()
             conn = await pg_connect(self.url)
             try:
                 await pg_migrate(conn, self.where, utcnow())
@@ -248,10 +292,10 @@ class PostgresBase:
                 conn.terminate()
                 raise
         except StoreError:
-            await self._release_daemon_lock()
+            await self._release_node_lock()
             raise
         except _DB_ERRORS as exc:
-            await self._release_daemon_lock()
+            await self._release_node_lock()
             raise StoreError(
                 f"cannot open the state store {self.where}: {type(exc).__name__}: "
                 f"{str(exc).replace(self.url, self.where)}. Check state.url (host, port, "
@@ -263,7 +307,7 @@ class PostgresBase:
         self.commits = 0
         self._flusher = asyncio.create_task(self._flush_loop(), name="monitord-store-flusher")
 
-    async def _release_daemon_lock(self) -> None:
+    async def _release_node_lock(self) -> None:
         conn, self._lock_conn = self._lock_conn, None
         if conn is not None:
             with contextlib.suppress(*_DB_ERRORS):
@@ -285,7 +329,7 @@ class PostgresBase:
             if conn is not None:
                 with contextlib.suppress(*_DB_ERRORS):
                     await conn.close(timeout=PG_CONNECT_TIMEOUT.total_seconds())
-            await self._release_daemon_lock()
+            await self._release_node_lock()
 
     # -- states and results --------------------------------------------------------------------
 
@@ -301,6 +345,7 @@ class PostgresBase:
         outbox: list[_OutboxArgs],
     ) -> None:
         async def run(conn: asyncpg.Connection) -> None:
+            await self._fence(conn)
             await conn.executemany(_UPSERT_STATE, [(k, e.state, e.now) for k, e in entries])
             results = [e.result for _, e in entries if e.result is not None]
             if results:
@@ -334,6 +379,8 @@ class PostgresBase:
                 async with conn.transaction():
                     await run(conn)
                 self.commits += 1
+            except FencedError:
+                raise  # never written by this node now: not kept for a later commit
             except BaseException as exc:
                 self._carry = _merge(batch, self._carry)
                 if isinstance(exc, _DB_ERRORS):
@@ -395,12 +442,12 @@ class PostgresBase:
                 new += 1
         return new
 
-    async def _exec(self, doing: str, sql: str, *args: Any) -> str:
+    async def _exec(self, doing: str, sql: str, *args: Any, fenced: bool = False) -> str:
         async def run(conn: asyncpg.Connection) -> str:
             status: str = await conn.execute(sql, *args)
             return status
 
-        return await self._do(doing, run)
+        return await self._do(doing, run, fenced=fenced)
 
     # -- meta ----------------------------------------------------------------------------------
 
@@ -412,10 +459,17 @@ class PostgresBase:
         return await self._do("read a stored value", run, tx=False)
 
     async def set_meta(self, key: str, value: str) -> None:
-        await self._exec("save a stored value", _UPSERT_META, key, value)
+        await self._exec("save a stored value", _UPSERT_META, key, value, fenced=True)
 
 
-def postgres_holder(started: datetime) -> str:
-    """The application_name of a daemon's lock connection: who holds the store, for the
+def postgres_holder(started: datetime, node: str = "") -> str:
+    """The application_name of a daemon's lock connection: who holds the node, for the
     refusal message of a second daemon (PostgreSQL keeps 63 bytes of it)."""
-    return f"monitord pid {os.getpid()} on {socket.gethostname()} since {started:%H:%M:%S}Z"
+    who = f"node {node} " if node else ""
+    return f"monitord {who}pid {os.getpid()} on {socket.gethostname()} since {started:%H:%M:%S}Z"
+
+
+async def node_lock_holders(conn: asyncpg.Connection) -> str | None:
+    """Who holds a node lock on this database (any node), or None when no daemon runs."""
+    holder = await conn.fetchval(_NODE_LOCK_HOLDER, NODE_LOCK_CLASS, None)
+    return None if holder is None else str(holder)

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
+from monitord import limits
 from monitord.notify.base import Notification
 from monitord.store.base import OUTBOX_STATUSES, OutboxItem, OutboxStats
 from monitord.store.postgres.base import PostgresBase
@@ -38,15 +39,29 @@ _MARK_ATTEMPT = (
     "UPDATE outbox SET attempt_started = $2, updated = $2 "
     "WHERE id = ANY($1::bigint[]) AND status = 'sending' AND run_id = $3"
 )
+# Whose claims a run may take back (claimed_at <= $3, the caller's cut-off, and):
+# with no node ($4 = '', one daemon per database) or from a run of no node, any; else a claim
+# of an earlier run of its own node (one daemon per node: that run is gone), of a node whose
+# heartbeat is older than limits.NODE_DEAD_AFTER ($6), or past limits.OUTBOX_LEASE ($5). A
+# live node's claims in flight are never taken at another's start. A run id is
+# "<node>/<token>": its node is what comes before the last "/".
+_TAKEABLE = (
+    "($4 = '' OR strpos(COALESCE(run_id, ''), '/') = 0 OR claimed_at <= $5 "
+    "OR left(run_id, length(run_id) - strpos(reverse(run_id), '/')) = $4 "
+    "OR EXISTS (SELECT 1 FROM cluster_node n WHERE n.heartbeat < $6 "
+    "  AND n.id = left(outbox.run_id, "
+    "    length(outbox.run_id) - strpos(reverse(outbox.run_id), '/'))))"
+)
 _RECOVER_UNSTARTED = (
-    "UPDATE outbox SET status = 'pending', attempts = GREATEST(attempts - 1, 0), "
+    "UPDATE outbox SET status = 'pending', attempts = GREATEST(attempts - 1, 0), "  # noqa: S608
     "run_id = NULL, updated = $2 WHERE status = 'sending' AND run_id IS DISTINCT FROM $1 "
-    "AND claimed_at <= $3 AND attempt_started IS NULL"
+    "AND claimed_at <= $3 AND attempt_started IS NULL AND " + _TAKEABLE
 )
 _RECOVER_UNCERTAIN = (
-    "UPDATE outbox SET run_id = $1, claimed_at = $2, updated = $2 "
-    "WHERE status = 'sending' AND run_id IS DISTINCT FROM $1 AND claimed_at <= $3 "
-    "RETURNING id, key, notifier, notification, attempts, due_at, status, last_error, "
+    "UPDATE outbox SET run_id = $1, claimed_at = $2, updated = $2 "  # noqa: S608
+    "WHERE status = 'sending' AND run_id IS DISTINCT FROM $1 AND claimed_at <= $3 AND "
+    + _TAKEABLE
+    + " RETURNING id, key, notifier, notification, attempts, due_at, status, last_error, "
     "created, external_id"
 )
 _SELECT_OUTBOX = (
@@ -80,7 +95,9 @@ class OutboxMixin(PostgresBase):
         if not rows:
             return 0
         return await self._do(
-            "add notifications to the outbox", lambda c: self._insert_outbox(c, rows)
+            "add notifications to the outbox",
+            lambda c: self._insert_outbox(c, rows),
+            fenced=True,
         )
 
     async def claim_due(
@@ -113,11 +130,14 @@ class OutboxMixin(PostgresBase):
     async def recover(
         self, run_id: str, now: datetime, claimed_before: datetime
     ) -> list[OutboxItem]:
+        """See store.base.Store.recover; several nodes on one database: _TAKEABLE."""
         at, before = _utc(now), _utc(claimed_before)
+        node = run_id.rpartition("/")[0]
+        args = (run_id, at, before, node, at - limits.OUTBOX_LEASE, at - limits.NODE_DEAD_AFTER)
 
         async def run(conn: asyncpg.Connection) -> list[OutboxItem]:
-            await conn.execute(_RECOVER_UNSTARTED, run_id, at, before)
-            rows = await conn.fetch(_RECOVER_UNCERTAIN, run_id, at, before)
+            await conn.execute(_RECOVER_UNSTARTED, *args)
+            rows = await conn.fetch(_RECOVER_UNCERTAIN, *args)
             return _sorted([dataclasses.replace(_outbox_item(r), uncertain=True) for r in rows])
 
         return await self._do("recover unfinished deliveries", run)

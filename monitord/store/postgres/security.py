@@ -174,4 +174,4 @@ class SecurityMixin(PostgresBase):
                 )
             return await self._insert_outbox(conn, outbox)
 
-        return await self._do("save advisory decisions", run)
+        return await self._do("save advisory decisions", run, fenced=True)

@@ -1,4 +1,8 @@
-"""Local tickets and the ticket map (store.base.TicketStore)."""
+"""Local tickets and the ticket map (store.base.TicketStore).
+
+In a cluster only the reminders of the ticket SLA are a leader-only (fenced) write: tickets
+applied and the ticket map are recorded by whichever node delivers the notification (the
+outbox's bookkeeping), and an ack or a resolve is a person's action (the CLI)."""
 
 from __future__ import annotations
 
@@ -193,7 +197,7 @@ class TicketsMixin(PostgresBase):
                 await self._insert_outbox(conn, outbox)
             return marked
 
-        return await self._do("record ticket reminders", run)
+        return await self._do("record ticket reminders", run, fenced=True)
 
     async def ticket_applied(self, notifier: str, key: str) -> str | None:
         async def run(conn: asyncpg.Connection) -> str | None:

@@ -145,6 +145,19 @@ async def test_recover_takes_over_what_another_run_left(store: RuntimeStore) -> 
     assert await store.recover("new-run", now, now) == []
 
 
+async def test_recover_takes_an_earlier_run_of_the_same_node_at_once(
+    store: RuntimeStore,
+) -> None:
+    # A node's run ids are "<node>/<token>" (OutboxSender(node=…)); one daemon per node, so
+    # an earlier run of this node is gone, on either backend.
+    await store.enqueue([note("begun")], T0)
+    (item,) = await store.claim_due(T0, 10, "lon-1/old")
+    await store.mark_attempt([item.id], T0, "lon-1/old")
+    now = T0 + MINUTE
+    (again,) = await store.recover("lon-1/new", now, now)
+    assert (again.key, again.uncertain) == ("begun", True)
+
+
 async def test_recover_leaves_this_run_s_items_and_later_claims(store: RuntimeStore) -> None:
     await store.enqueue([note("n")], T0)
     (first,) = await store.claim_due(T0, 10, "r1")
