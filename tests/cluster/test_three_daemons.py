@@ -29,7 +29,9 @@ from tests.helpers.sites import LoopbackSite, serve_app
 from tests.helpers.smtp import SmtpServer, plain_text
 
 NODES = {"n1": "127.0.0.1", "n2": "127.0.0.2", "n3": "127.0.0.3"}
-NODES_YAML = "nodes: {" + ", ".join(f"{n}: {{source_address: {a}}}" for n, a in NODES.items()) + "}\n"
+NODES_YAML = (
+    "nodes: {" + ", ".join(f"{n}: {{source_address: {a}}}" for n, a in NODES.items()) + "}\n"
+)
 
 
 class ByCaller:
@@ -101,9 +103,7 @@ async def test_one_failing_location_is_outvoted_two_make_one_incident(
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
     (tmp_path / "state").mkdir()
     site, loop_site = by_caller
-    cfg = write_config(
-        tmp_path / "cfg", loop_site.url, smtp_server, main_extra=NODES_YAML
-    )
+    cfg = write_config(tmp_path / "cfg", loop_site.url, smtp_server, main_extra=NODES_YAML)
     cfg = on_postgres(cfg, postgres_url)
     clock = Clock(T0)
     cluster = Cluster(cfg, clock)

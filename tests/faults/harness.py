@@ -36,7 +36,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,10 +127,19 @@ class DaemonFailed(RuntimeError):
 class DaemonProcess:
     """``monitord run --config DIR`` as a subprocess, its JSON log lines parsed as they come."""
 
-    def __init__(self, cfg: Path, log_path: Path, *, nofile: int | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Path,
+        log_path: Path,
+        *,
+        nofile: int | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.log_path = log_path
         self.nofile = nofile
+        self.env = dict(env or {})
+        """Set in the daemon's environment, over the test process's own (MONITORD_NODE)."""
         self.entries: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -149,6 +158,7 @@ class DaemonProcess:
         tree = os.environ.get("MONITORD_FAULTS_TREE") or str(REPO)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (tree, env.get("PYTHONPATH")) if p)
         env["PYTHONUNBUFFERED"] = "1"
+        env.update(self.env)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "monitord", "run", "--config", str(self.cfg)],
             stdin=subprocess.DEVNULL,

@@ -75,6 +75,30 @@ class PgServer:
         name = url.rsplit("/", 1)[1]
         self.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
+    def restart(self) -> None:
+        """``pg_ctl restart -m fast``: every session is ended (a client sees its connection
+        closed), the server is down for a moment and comes back on the same port."""
+        subprocess.run(
+            _as_server_user(
+                [
+                    str(self.bin / "pg_ctl"),
+                    "-D",
+                    str(self.root / "data"),
+                    "-l",
+                    str(self.root / "server.log"),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-t",
+                    str(START_TIMEOUT_S),
+                    "restart",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=START_TIMEOUT_S * 2,
+        )
+
     def psql(self, sql: str, database: str = "postgres") -> str:
         out = subprocess.run(
             [
