@@ -14,9 +14,9 @@ from monitord.clock import utcnow as utcnow  # the hours commands read it here; 
 from monitord.config.models import ClientConfig, Config
 from monitord.contracts.ledger import Statement, Terms, statement
 from monitord.contracts.models import Month
-from monitord.contracts.store import SqliteTimeEntryStore
 from monitord.durations import parse_duration
 from monitord.errors import MonitordError
+from monitord.store.side import HoursStore, open_time_entries
 from monitord.timeinput import parse_moment
 
 MAX_ENTRY = timedelta(hours=24)
@@ -29,7 +29,7 @@ class Hours:
 
     config: Config
     zone: ZoneInfo
-    store: SqliteTimeEntryStore
+    store: HoursStore
 
     def client(self, client_id: str) -> tuple[ClientConfig, Terms]:
         """The client and its terms; a MonitordError saying what to do otherwise."""
@@ -62,18 +62,19 @@ class Hours:
 
 @contextmanager
 def open_hours(config_arg: str | None) -> Iterator[Hours]:
-    """Load the configuration and open the hours tables in its state store (created if new)."""
+    """Load the configuration and open the hours tables in its state store (the SQLite file,
+    or the PostgreSQL database of ``state.url``; created if new)."""
     from monitord.config import load_config, resolve_config_dir
     from monitord.notify.plugins import NOTIFIER_TYPES
 
     config = load_config(resolve_config_dir(config_arg), notifier_types=NOTIFIER_TYPES)
     path = config.state_path()
-    if not path.parent.is_dir():
+    if config.main.state.url is None and not path.parent.is_dir():
         raise MonitordError(
             f"the directory of the state store {path} does not exist; create it, or check "
             "state.path in monitord.yml"
         )
-    store = SqliteTimeEntryStore(path)
+    store = open_time_entries(config)
     try:
         yield Hours(config, ZoneInfo(config.main.agency.timezone), store)
     finally:

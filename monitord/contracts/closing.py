@@ -15,15 +15,15 @@ from zoneinfo import ZoneInfo
 
 from monitord.contracts.ledger import Statement, Terms, close, first_open_month
 from monitord.contracts.models import Month
-from monitord.contracts.store import SqliteTimeEntryStore
 from monitord.errors import StoreError
+from monitord.store.side import HoursStore, open_time_entries
 
 if TYPE_CHECKING:
     from monitord.config.models import Config
 
 
 def close_through(
-    store: SqliteTimeEntryStore,
+    store: HoursStore,
     client: str,
     terms: Terms,
     month: Month,
@@ -66,7 +66,7 @@ def close_all(config: Config, month: Month, now: datetime) -> dict[str, list[Sta
         return {}
     zone = ZoneInfo(config.main.agency.timezone)
     out: dict[str, list[Statement]] = {}
-    with SqliteTimeEntryStore(config.state_path()) as store:
+    with open_time_entries(config) as store:
         for client in config.clients:
             if client.contract is None:
                 continue

@@ -31,7 +31,6 @@ from monitord.contracts.ledger import Terms, statement
 from monitord.contracts.models import Month
 from monitord.contracts.pull import HelpdeskPull, PullResult, build_pulls, pull_all
 from monitord.contracts.refresh import next_refresh
-from monitord.contracts.store import SqliteTimeEntryStore
 from monitord.contracts.warnings import (
     Warning,
     estimate_key,
@@ -42,6 +41,7 @@ from monitord.contracts.warnings import (
 from monitord.logsetup import get_logger
 from monitord.notify.base import Notification
 from monitord.routing import contacts_for, notification_key, route
+from monitord.store.side import HoursStore, open_time_entries
 from monitord.tickets import COMMENT_ON
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class HoursService:
         self.rt = runtime
         self.log = get_logger(component="hours")
         self._task: asyncio.Task[None] | None = None
-        self._hours: SqliteTimeEntryStore | None = None
+        self._hours: HoursStore | None = None
         self._pulls: list[HelpdeskPull] = []
         self._due: datetime | None = None
         self.refreshes: list[datetime] = []
@@ -111,7 +111,7 @@ class HoursService:
         config = self.rt.config()
         if config is None:
             return
-        self._hours = SqliteTimeEntryStore(config.state_path())
+        self._hours = open_time_entries(config)
         self._pulls = build_pulls(config, self.rt.clock)
         if runtime.background:
             self._task = asyncio.create_task(self._loop(), name="hours")

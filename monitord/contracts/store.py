@@ -1,4 +1,6 @@
-"""Time entries and issued statements, in the daemon's SQLite file (``state.path``).
+"""Time entries and issued statements, in the daemon's SQLite file (``state.path``); on
+PostgreSQL (``state.url``) the same in store.postgres.hours, and store.side.open_time_entries
+opens the one the configuration names.
 
 The tables are this module's own, created by its own versioned migrations (recorded in
 ``contracts_schema_version``), so they never collide with the daemon's schema. Entries are
@@ -7,7 +9,7 @@ one deleted at its source is kept, marked deleted, so a closed month that billed
 corrected in the open month. An issued statement is written once and never changed.
 
 The store is synchronous (sqlite3, write-ahead log, short transactions): commands call it
-directly; the daemon will call it on a worker thread.
+directly; the daemon calls it from its services.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from monitord.contracts.ledger import Statement, TimeEntry, statement_from_json, statement_json
@@ -342,12 +344,14 @@ class SqliteTimeEntryStore(SideTables):
             ) from None
 
 
-def _entry(row: sqlite3.Row) -> TimeEntry:
+def _entry(row: sqlite3.Row | Any) -> TimeEntry:
+    """An entry from its row (an sqlite3.Row, or an asyncpg Record: an instant already)."""
+    at = row["at"]
     return TimeEntry(
         source=row["source"],
         source_id=row["source_id"],
         client=row["client"],
-        at=datetime.fromisoformat(row["at"]),
+        at=at if isinstance(at, datetime) else datetime.fromisoformat(at),
         seconds=row["seconds"],
         ticket=row["ticket"],
         note=row["note"],

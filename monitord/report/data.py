@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 from monitord.config.models import ClientConfig, Config
 from monitord.contracts.ledger import Statement, Terms, first_open_month, statement
 from monitord.contracts.models import Month
-from monitord.contracts.store import SqliteTimeEntryStore
 from monitord.errors import MonitordError
 from monitord.report.model import (
     AdvisoryInfo,
@@ -33,6 +32,7 @@ from monitord.report.model import (
     month_span,
 )
 from monitord.report.store import ReportStore
+from monitord.store.side import open_time_entries
 
 MAX_ROWS = 10_000
 """Rows read per table for one client's month: far above any real month, a bound on a runaway."""
@@ -71,7 +71,7 @@ def hours_statement(
     if client.contract is None or config.main.billing is None:
         return None
     terms = Terms.from_config(config.main.billing, client.contract)
-    with SqliteTimeEntryStore(config.state_path()) as hs:
+    with open_time_entries(config) as hs:
         closed = hs.closed(client.client)
         if month < terms.start or (month < first_open_month(terms, closed) and month not in closed):
             return None

@@ -19,7 +19,7 @@ from monitord.config.models import ClientConfig, Config
 from monitord.contracts.cli import fmt_minutes
 from monitord.contracts.ledger import Statement, Terms, first_open_month, statement
 from monitord.contracts.models import Month
-from monitord.contracts.store import SqliteTimeEntryStore
+from monitord.store.side import open_time_entries
 
 LAST_MONTHS = 6
 """Months before this one shown on the page: half a year of history."""
@@ -51,7 +51,7 @@ def hours_page(config: Config, client: ClientConfig, now: datetime) -> HoursPage
     assert client.contract is not None and config.main.billing is not None
     zone = ZoneInfo(config.main.agency.timezone)
     terms = Terms.from_config(config.main.billing, client.contract)
-    with SqliteTimeEntryStore(config.state_path()) as hs:
+    with open_time_entries(config) as hs:
         entries = hs.entries(client.client)
         closed = hs.closed(client.client)
     this = Month.of(now, zone)
