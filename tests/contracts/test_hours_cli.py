@@ -1,4 +1,5 @@
-"""``monitord hours …`` through the real CLI, on a real configuration and SQLite file."""
+"""``monitord hours …`` through the real CLI, on a real configuration and a real SQLite file
+or PostgreSQL database (every test runs on both, ``setup``'s parameter)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from pathlib import Path
 import pytest
 
 from monitord.cli import main
+from monitord.config import load_config
 from monitord.contracts import cli as hours_cli
-from monitord.contracts.store import SqliteTimeEntryStore
+from monitord.notify.plugins import NOTIFIER_TYPES
+from monitord.store.side import HoursStore, open_time_entries
 from tests.helpers.clock import Clock
 
 MAIN = """\
 agency: {name: Collective, timezone: Europe/London}
-state: {path: STATE}
+STATE
 billing:
   currency: GBP
   hourly_rate: "120.00"
@@ -46,18 +49,36 @@ sites: []
 PLAIN = "client: plain\nname: No Contract Ltd\nsites: []\n"
 
 
-@pytest.fixture
-def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Clock]:
+def _setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state: str) -> tuple[Path, Clock]:
     conf = tmp_path / "config"
     (conf / "clients").mkdir(parents=True)
-    state = tmp_path / "state.sqlite3"
-    (conf / "monitord.yml").write_text(MAIN.replace("STATE", str(state)))
+    (conf / "monitord.yml").write_text(MAIN.replace("STATE", state))
     (conf / "clients" / "acme.yml").write_text(ACME)
     (conf / "clients" / "riverside.yml").write_text(RIVERSIDE)
     (conf / "clients" / "plain.yml").write_text(PLAIN)
     clock = Clock(datetime(2026, 2, 10, 12, 0, tzinfo=UTC))
     monkeypatch.setattr(hours_cli, "utcnow", clock)
     return conf, clock
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def setup(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Clock]:
+    """The configuration (its state store on the parameter's backend) and the commands' clock."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return _setup(tmp_path, monkeypatch, f"state: {{url: '{url}'}}")
+    return sqlite_setup(tmp_path, monkeypatch)
+
+
+def sqlite_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Clock]:
+    return _setup(tmp_path, monkeypatch, f"state: {{path: {tmp_path / 'state.sqlite3'}}}")
+
+
+def ledger(conf: Path) -> HoursStore:
+    """The configuration's hours store, as the commands open it."""
+    return open_time_entries(load_config(conf, notifier_types=NOTIFIER_TYPES))
 
 
 def run(conf: Path, *args: str) -> int:
@@ -169,9 +190,8 @@ def test_import_errors_name_the_line_and_import_nothing(
     assert err[5].startswith(f"{bad}:8: client: plain has no support contract")
     assert err[6].startswith(f"{bad}:9: id: empty")
     assert err[7] == f"7 problem(s) in {bad}; nothing imported — fix them and import again"
-    store = SqliteTimeEntryStore(conf.parent / "state.sqlite3")
-    assert store.entries("acme") == []
-    store.close()
+    with ledger(conf) as store:
+        assert store.entries("acme") == []
 
 
 def test_import_refuses_an_unknown_column(
@@ -319,11 +339,33 @@ def test_mistakes_are_explained(
     assert "Traceback" not in err
 
 
-def test_the_hours_tables_share_the_daemons_file(setup: tuple[Path, Clock]) -> None:
-    conf, _clock = setup
+def test_the_hours_tables_share_the_daemons_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf, _clock = sqlite_setup(tmp_path, monkeypatch)
     assert run(conf, "log", "acme", "1h", "--at", "2026-02-01") == 0
     conn = sqlite3.connect(conf.parent / "state.sqlite3")
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     conn.close()
     assert {"contracts_schema_version", "hours_entry", "hours_statement"} <= tables
     assert "schema_version" not in tables  # the daemon's migrations are its own
+
+
+def test_on_postgresql_the_ledger_is_in_the_database_not_a_file(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    postgres_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With state.url, a logged entry is read back by another command from the database (as
+    another node would), and no SQLite side file is made anywhere."""
+    conf, _clock = _setup(tmp_path, monkeypatch, f"state: {{url: '{postgres_url}'}}")
+    assert run(conf, "log", "acme", "2h", "--at", "2026-02-03T10:00", "--ticket", "T-9") == 0
+    capsys.readouterr()
+    assert run(conf, "balance") == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("acme"))
+    assert row.split() == ["acme", "20h", "00m", "2h", "00m", "18h", "00m", "10%"]
+    with ledger(conf) as store:
+        assert type(store).__name__ == "PgTimeEntryStore"
+        assert [(e.seconds, e.ticket) for e in store.entries("acme")] == [(7200, "T-9")]
+    assert not [p for p in tmp_path.rglob("*") if "sqlite" in p.name]

@@ -1,5 +1,5 @@
 """Time entries pulled from Freshdesk, Jira and Redmine stand-ins on 127.0.0.1 into a real
-SQLite hours store: mapped to clients by company/project, incremental, idempotent by the
+hours store (SQLite and PostgreSQL): mapped to clients by company/project, incremental, idempotent by the
 source's id, edits and deletions followed, 429 and 401 stop only that source."""
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from monitord.config import load_config
 from monitord.contracts.pull import HelpdeskPull, build_pulls, pull_all
 from monitord.contracts.store import SqliteTimeEntryStore
 from monitord.notify.plugins import NOTIFIER_TYPES
+from monitord.store.side import HoursStore
+from tests.contracts.conftest import HoursStoreFactory
 from tests.helpers.clock import Clock
 from tests.helpers.sites import serve_app
 from tests.notify.standins.timeentries import (
@@ -30,7 +32,7 @@ MS = int(NOW.timestamp() * 1000)
 
 MAIN = """\
 agency: {name: Collective, timezone: Europe/London}
-state: {path: STATE}
+state: STATE
 billing: {currency: GBP, hourly_rate: "120.00", vat: 20%}
 notifiers:
   fd: {type: freshdesk, base_url: FD, api_key: KEY, email: support@collective.example}
@@ -62,7 +64,7 @@ class Rig:
     fd: FreshdeskTimeStandIn
     jira: JiraWorklogStandIn
     rm: RedmineTimeStandIn
-    store: SqliteTimeEntryStore
+    store: HoursStore
     pulls: list[HelpdeskPull]
     clock: Clock
     conf: Path
@@ -75,10 +77,13 @@ class Rig:
         return {e.key: e.seconds for e in self.store.entries(client) if not e.deleted}
 
 
-def write_config(tmp: Path, urls: dict[str, str], fd_key: str = "fd-key") -> Path:
+def write_config(
+    tmp: Path, urls: dict[str, str], fd_key: str = "fd-key", state: str | None = None
+) -> Path:
     conf = tmp / "config"
     (conf / "clients").mkdir(parents=True, exist_ok=True)
-    main = MAIN.replace("STATE", str(tmp / "state.sqlite3")).replace("KEY", fd_key)
+    state = state or f"{{path: {tmp / 'state.sqlite3'}}}"
+    main = MAIN.replace("STATE", state).replace("KEY", fd_key)
     for k, v in urls.items():
         main = main.replace(k, v)
     (conf / "monitord.yml").write_text(main)
@@ -88,7 +93,7 @@ def write_config(tmp: Path, urls: dict[str, str], fd_key: str = "fd-key") -> Pat
 
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+async def rig(tmp_path: Path, hours_store_factory: HoursStoreFactory) -> AsyncIterator[Rig]:
     fd = FreshdeskTimeStandIn(ticket_company={501: 42, 502: 43})
     jira = JiraWorklogStandIn(now_ms=MS)
     jira.add_issue(20001, "ACME-7")
@@ -99,10 +104,11 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         serve_app(jira.app()) as s2,
         serve_app(rm.app()) as s3,
     ):
-        conf = write_config(tmp_path, {"FD": s1.url, "JIRA": s2.url, "RM": s3.url})
+        urls = {"FD": s1.url, "JIRA": s2.url, "RM": s3.url}
+        conf = write_config(tmp_path, urls, state=hours_store_factory.state)
         config = load_config(conf, notifier_types=NOTIFIER_TYPES)
         clock = Clock(NOW)
-        store = SqliteTimeEntryStore(tmp_path / "state.sqlite3")
+        store = hours_store_factory()
         pulls = build_pulls(config, clock)
         try:
             yield Rig(fd, jira, rm, store, pulls, clock, conf)
