@@ -54,6 +54,7 @@ class CheckPath:
     desk: RoutingDesk
     pipeline: Pipeline
     result_listeners: list[ResultListener]
+    decision_listeners: list[ResultListener]
     log: FilteringBoundLogger
     clock: Callable[[], datetime]
 
@@ -138,8 +139,12 @@ class CheckPath:
 
     async def decide(self, sc: ScheduledCheck, result: ProbeResult, now: datetime) -> list[Event]:
         """:meth:`apply` without telling the result listeners: a cluster leader's combined
-        result, whose node results the listeners heard on each node already."""
+        result, whose node results the listeners heard on each node already. The decision
+        listeners are told every result judged here (each node's own on SQLite, the leader's
+        combined ones in a cluster: what the uptime history counts, once)."""
         assert self.store is not None and self.config is not None
+        for decision_listener in self.decision_listeners:
+            decision_listener(sc, result, now)
         # The connectivity rule first, so this result's own events are judged on it. An
         # inconclusive result (the monitor could not probe) is no evidence either way.
         # (Its notice, if any, goes through the pipeline, which wakes the sender.)

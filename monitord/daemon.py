@@ -270,6 +270,10 @@ class DaemonRuntime:
         return self._d.result_listeners
 
     @property
+    def decision_listeners(self) -> list[ResultListener]:
+        return self._d.decision_listeners
+
+    @property
     def lateness_listeners(self) -> list[Callable[[float], None]]:
         return self._d.lateness_listeners
 
@@ -324,6 +328,9 @@ class Daemon(CheckPath, ClusterMember):
         self.probes_run = 0
         self.result_listeners: list[ResultListener] = []
         """Called with every probe result before it is evaluated (metrics)."""
+        self.decision_listeners: list[ResultListener] = []
+        """Called with every result the incident engine judges: this node's own on SQLite,
+        the leader's combined quorum results in a cluster (CheckPath.decide)."""
         self._probe_ctx: ProbeContext | None = None
         self._stack = contextlib.AsyncExitStack()
         self._scheduler: AsyncIOScheduler | None = None
@@ -395,6 +402,13 @@ class Daemon(CheckPath, ClusterMember):
         self.checks = scheduled_checks(config)
         await self.heartbeats.sync(self.store, self.checks, self.clock())
         if self.seat is not None:
+            # The leader's services are known before the first election, which may come
+            # while _cluster_start waits for it (a driven daemon) or at any await after.
+            self.seat.leader_factories = [
+                f
+                for f in self.service_factories
+                if (s := f(self.runtime)) is not None and s.name in LEADER_SERVICES
+            ]
             await self._cluster_start(cast("PostgresStore", self.store), self.schedule)
         if self.schedule:
             self._scheduler = AsyncIOScheduler(timezone=UTC)
@@ -406,8 +420,7 @@ class Daemon(CheckPath, ClusterMember):
         for factory in self.service_factories:
             service = factory(self.runtime)
             if service is not None and self.seat is not None and service.name in LEADER_SERVICES:
-                self.seat.leader_factories.append(factory)  # started when elected
-                continue
+                continue  # started when elected (seat.leader_factories)
             if service is not None:
                 await service.start(self.runtime)
                 self.services.append(service)

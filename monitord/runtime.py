@@ -161,6 +161,17 @@ class ProbeFeed(Protocol):
     def result_listeners(self) -> list[ResultListener]: ...
 
     @property
+    def decision_listeners(self) -> list[ResultListener]:
+        """Called with every result the incident engine judges: each probe result on SQLite;
+        in a cluster only on the leader, with the combined (quorum) results."""
+        ...
+
+    @property
+    def node_id(self) -> str | None:
+        """This node's id on a PostgreSQL store (a cluster node); None on SQLite."""
+        ...
+
+    @property
     def lateness_listeners(self) -> list[Callable[[float], None]]:
         """Called with each scheduled run's lateness in seconds."""
         ...

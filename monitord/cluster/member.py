@@ -55,9 +55,10 @@ if TYPE_CHECKING:
     from monitord.schedule import ScheduledCheck
     from monitord.store.postgres import PostgresStore
 
-LEADER_SERVICES = frozenset({"security", "tickets-sla", "hours", "client-report"})
+LEADER_SERVICES = frozenset({"security", "tickets-sla", "hours", "client-report", "uptime-history"})
 """Services that run on the leader only: one advisory watcher, one patch-day run, one SLA
-clock, one hours refresh and one monthly report for the whole cluster."""
+clock, one hours refresh and one monthly report for the whole cluster, and one uptime history
+(fed by the leader's decisions, so a check probed by every node is counted once)."""
 
 NODE_RESULT_FLUSH = timedelta(milliseconds=500)
 """How often a node writes its new per-node results (one transaction each time): the leader

@@ -81,7 +81,7 @@ def _send(
 ) -> int:
     from monitord.notify.email import EmailNotifier
     from monitord.report.service import recipients, send_report
-    from monitord.report.store import ReportStore
+    from monitord.store.side import open_report_store
 
     if config.main.smtp is None:
         raise MonitordError("there is no smtp section in monitord.yml: add one to send reports")
@@ -93,7 +93,7 @@ def _send(
     email = EmailNotifier("email", config.main.smtp, config.main.agency)
 
     async def go() -> list[str]:
-        with ReportStore(config.state_path()) as store:
+        with open_report_store(config) as store:
             return await send_report(config, email, store, client, month, now, resend=resend)
 
     sent = asyncio.run(go())

@@ -1,7 +1,7 @@
 """``monitord state migrate --to URL [--from PATH] [--config DIR]``: copy an SQLite store (check
 states, results, incidents, the outbox with its sent history, advisories, decisions, the
-patch-day queue, tickets with their notes and references, meta) into an empty PostgreSQL
-database, in one transaction. Then set ``state: {url: …}`` in monitord.yml and start the daemon."""
+patch-day queue, tickets with their notes and references, meta, the hours ledger, the uptime
+history and the reports sent) into an empty PostgreSQL database, in one transaction. Then set ``state: {url: …}`` in monitord.yml and start the daemon."""
 
 from __future__ import annotations
 

@@ -13,8 +13,12 @@ was first seen); fixed is when the decision later became ``none`` with an instal
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitord.config.models import ClientConfig, Config
@@ -31,8 +35,7 @@ from monitord.report.model import (
     TicketInfo,
     month_span,
 )
-from monitord.report.store import ReportStore
-from monitord.store.side import open_time_entries
+from monitord.store.side import open_report_store, open_time_entries
 
 MAX_ROWS = 10_000
 """Rows read per table for one client's month: far above any real month, a bound on a runaway."""
@@ -52,15 +55,69 @@ def find_client(config: Config, client_id: str) -> ClientConfig:
     return found
 
 
-def _dt(text: str | None) -> datetime | None:
+def _dt(text: str | datetime | None) -> datetime | None:
     if text is None:
         return None
-    d = datetime.fromisoformat(text)
+    d = text if isinstance(text, datetime) else datetime.fromisoformat(text)
     return d if d.tzinfo is not None else d.replace(tzinfo=UTC)
 
 
-def _tables(conn: sqlite3.Connection) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+Query = Callable[[str, tuple[object, ...]], list[tuple[Any, ...]]]
+"""Runs one read-only statement (``?`` placeholders, instants passed as aware datetimes) and
+returns its rows: the same statements on either backend."""
+
+
+@contextmanager
+def _open_reader(config: Config) -> Iterator[tuple[Query, set[str]]]:
+    """A :data:`Query` on ``config``'s state store and the tables it has."""
+    if config.main.state.url is not None:
+        with _pg_reader(config.main.state.url) as found:
+            yield found
+        return
+    conn = sqlite3.connect(f"file:{config.state_path()}?mode=ro", uri=True)
+    try:
+
+        def q(sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+            return conn.execute(sql, tuple(_sqlite_arg(a) for a in args)).fetchall()
+
+        tables = {r[0] for r in q("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        yield q, tables
+    finally:
+        conn.close()
+
+
+def _sqlite_arg(a: object) -> object:
+    return a.astimezone(UTC).isoformat() if isinstance(a, datetime) else a
+
+
+@contextmanager
+def _pg_reader(url: str) -> Iterator[tuple[Query, set[str]]]:
+    import asyncpg
+
+    from monitord.store.postgres.side import SyncPostgres
+
+    pg = SyncPostgres(url, "monitord report")
+    try:
+
+        def q(sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+            n = iter(range(1, sql.count("?") + 1))
+            text = re.sub(r"\?", lambda _m: f"${next(n)}", sql)
+
+            async def op(conn: asyncpg.Connection) -> list[tuple[Any, ...]]:
+                return [tuple(r) for r in await conn.fetch(text, *args)]
+
+            return pg.call("read the report's data", op)
+
+        tables = {
+            r[0]
+            for r in q(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema()"
+            )
+        }
+        yield q, tables
+    finally:
+        pg.close()
 
 
 def hours_statement(
@@ -95,18 +152,14 @@ def gather(config: Config, client_id: str, month: Month, now: datetime) -> Repor
         for s in client.sites
         for spec in s.checks
     )
-    with ReportStore(config.state_path()) as rs:
+    with open_report_store(config) as rs:
         hours = rs.hours([c.key for c in checks], start, end)
-    conn = sqlite3.connect(f"file:{config.state_path()}?mode=ro", uri=True)
-    try:
-        tables = _tables(conn)
-        tickets_by_thread = _tickets_by_thread(conn, tables, client.client)
-        incidents = _incidents(conn, tables, client.client, start, end, tickets_by_thread)
-        tickets = _tickets(conn, tables, client.client, start, end)
-        advisories, patch_days = _security(conn, tables, client.client, end)
-        certificates = _certificates(conn, tables, client.client)
-    finally:
-        conn.close()
+    with _open_reader(config) as (q, tables):
+        tickets_by_thread = _tickets_by_thread(q, tables, client.client)
+        incidents = _incidents(q, tables, client.client, start, end, tickets_by_thread)
+        tickets = _tickets(q, tables, client.client, start, end)
+        advisories, patch_days = _security(q, tables, client.client, end)
+        certificates = _certificates(q, tables, client.client)
     return ReportData(
         client=client.client,
         client_name=client.name,
@@ -125,13 +178,13 @@ def gather(config: Config, client_id: str, month: Month, now: datetime) -> Repor
     )
 
 
-def _tickets_by_thread(conn: sqlite3.Connection, tables: set[str], client: str) -> dict[str, str]:
+def _tickets_by_thread(q: Query, tables: set[str], client: str) -> dict[str, str]:
     out: dict[str, str] = {}
     if "ticket_ref" in tables:
-        for thread, ext in conn.execute("SELECT thread, external_id FROM ticket_ref"):
+        for thread, ext in q("SELECT thread, external_id FROM ticket_ref", ()):
             out[thread] = ext
     if "ticket" in tables:
-        for thread, tid in conn.execute(
+        for thread, tid in q(
             "SELECT thread, id FROM ticket WHERE client = ? LIMIT ?", (client, MAX_ROWS)
         ):
             out[thread] = f"#{tid}"
@@ -139,7 +192,7 @@ def _tickets_by_thread(conn: sqlite3.Connection, tables: set[str], client: str) 
 
 
 def _incidents(
-    conn: sqlite3.Connection,
+    q: Query,
     tables: set[str],
     client: str,
     start: datetime,
@@ -148,11 +201,11 @@ def _incidents(
 ) -> tuple[IncidentInfo, ...]:
     if "incident" not in tables:
         return ()
-    rows = conn.execute(
+    rows = q(
         "SELECT id, site, check_id, started, ended, summary, last_message FROM incident "
         "WHERE client = ? AND started < ? ORDER BY started LIMIT ?",
-        (client, end.astimezone(UTC).isoformat(), MAX_ROWS),
-    ).fetchall()
+        (client, end, MAX_ROWS),
+    )
     out = []
     for iid, site, check, started, ended, summary, last in rows:
         s, e = _dt(started), _dt(ended)
@@ -164,15 +217,15 @@ def _incidents(
 
 
 def _tickets(
-    conn: sqlite3.Connection, tables: set[str], client: str, start: datetime, end: datetime
+    q: Query, tables: set[str], client: str, start: datetime, end: datetime
 ) -> tuple[TicketInfo, ...]:
     if "ticket" not in tables:
         return ()
-    rows = conn.execute(
+    rows = q(
         "SELECT id, site, title, opened_at, respond_by, acked_at, resolved_at FROM ticket "
         "WHERE client = ? LIMIT ?",
         (client, MAX_ROWS),
-    ).fetchall()
+    )
     out = []
     for tid, site, title, opened, respond_by, acked, resolved in rows:
         o, rb = _dt(opened), _dt(respond_by)
@@ -185,28 +238,28 @@ def _tickets(
 
 
 def _security(
-    conn: sqlite3.Connection, tables: set[str], client: str, end: datetime
+    q: Query, tables: set[str], client: str, end: datetime
 ) -> tuple[tuple[AdvisoryInfo, ...], tuple[date, ...]]:
     if "advisory_decision" not in tables:
         return (), ()
     adv: dict[str, dict[str, object]] = {}
     first_seen: dict[str, datetime] = {}
-    for aid, data, seen in conn.execute("SELECT id, data, first_seen FROM advisory"):
+    for aid, data, seen in q("SELECT id, data, first_seen FROM advisory", ()):
         adv[aid] = json.loads(data)
         fs = _dt(seen)
         if fs is not None and (aid not in first_seen or fs < first_seen[aid]):
             first_seen[aid] = fs
     queued: dict[tuple[str, str], tuple[datetime, datetime | None, datetime]] = {}
-    for site, aid, q, t, pd in conn.execute(
+    for site, aid, qa, t, pd in q(
         "SELECT site, advisory, queued_at, ticketed_at, patch_day FROM patch_queue "
         "WHERE client = ?",
         (client,),
     ):
-        qd, td, pdd = _dt(q), _dt(t), _dt(pd)
+        qd, td, pdd = _dt(qa), _dt(t), _dt(pd)
         assert qd is not None and pdd is not None
         queued[(aid, site)] = (qd, td, pdd)
     out = []
-    for aid, site, decision, installed, decided in conn.execute(
+    for aid, site, decision, installed, decided in q(
         "SELECT advisory, site, decision, installed, decided_at FROM advisory_decision "
         "WHERE client = ? LIMIT ?",
         (client, MAX_ROWS),
@@ -237,13 +290,11 @@ def _security(
     return tuple(out), tuple(sorted(held))
 
 
-def _certificates(
-    conn: sqlite3.Connection, tables: set[str], client: str
-) -> tuple[CertificateInfo, ...]:
+def _certificates(q: Query, tables: set[str], client: str) -> tuple[CertificateInfo, ...]:
     if "latest_result" not in tables:
         return ()
     out = []
-    for site, check, details in conn.execute(
+    for site, check, details in q(
         "SELECT site, check_id, details FROM latest_result WHERE client = ?", (client,)
     ):
         na = json.loads(details).get("cert_not_after")

@@ -5,6 +5,16 @@ Each result (a result listener, called before the result is evaluated) becomes h
 memory and written in one transaction every :data:`FLUSH_INTERVAL` (and when stopping). Once
 an hour the raw results older than ``state.retention.results`` and the roll-ups older than
 13 months are pruned.
+
+In a cluster (a PostgreSQL store) every node probes every check, so counting each node's
+results would count the time once per node. There the service runs on the leader only
+(cluster.member.LEADER_SERVICES) and counts the leader's decisions (the combined quorum
+results, a decision listener) instead. The leader may decide a check more than once an
+interval (once per node whose result came in a different round), so a decision stands for
+the time until the next decision of its check, at most one interval: a check decided once an
+interval counts exactly as a result does on one node, and one decided three times an interval
+is not counted three times. A decision's span is written when the next one closes it (or when
+the service stops).
 """
 
 from __future__ import annotations
@@ -20,7 +30,8 @@ from monitord.logsetup import get_logger
 from monitord.maintenance import windows_for
 from monitord.report.host import CheckLike, DaemonHost, Host
 from monitord.report.rollup import Slice, Span, attribute, merge
-from monitord.report.store import ROLLUP_RETENTION, RawResult, ReportStore
+from monitord.report.store import ROLLUP_RETENTION, RawResult
+from monitord.store.side import AnyReportStore, open_report_store
 
 if TYPE_CHECKING:
     from monitord.probes.base import ProbeResult
@@ -46,20 +57,27 @@ class HistoryService:
     def __init__(self, host: Host) -> None:
         self.host = host
         self.log = get_logger(component="uptime-history")
-        self.store: ReportStore | None = None
+        self.store: AnyReportStore | None = None
         self._slices: list[tuple[str, Slice]] = []
         self._raw: list[RawResult] = []
         self._windows: dict[str, Window | None] = {}
         self._task: asyncio.Task[None] | None = None
         self._last_prune: datetime | None = None
+        self._open: dict[str, tuple[CheckLike, datetime, ProbeResult]] = {}
+        """In a cluster: per check, the last decision, standing until the next one."""
+        self._cluster = False
         self.flushes = 0
 
     async def start(self, daemon: Any = None) -> None:
         config = self.host.config
         assert config is not None
-        self.store = await asyncio.to_thread(ReportStore, config.state_path())
+        self.store = await asyncio.to_thread(open_report_store, config)
         self._windows = {}
-        self.host.listen(self.on_result)
+        self._cluster = self.host.cluster
+        if self._cluster:
+            self.host.listen_decisions(self.on_decision)
+        else:
+            self.host.listen(self.on_result)
         if self.host.schedule:
             self._task = asyncio.create_task(self._loop(), name="uptime-history")
 
@@ -68,6 +86,8 @@ class HistoryService:
 
     async def stop(self) -> None:
         self.host.unlisten(self.on_result)
+        self.host.unlisten_decisions(self.on_decision)
+        self.close_open(self.host.now())
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -89,15 +109,38 @@ class HistoryService:
     def on_result(self, sc: CheckLike, result: ProbeResult, now: datetime) -> None:
         if result.inconclusive:
             return  # the monitor could not probe: no evidence either way
-        interval = sc.spec.interval
+        self._record(sc, result, now, sc.spec.interval)
+
+    def on_decision(self, sc: CheckLike, result: ProbeResult, now: datetime) -> None:
+        """A cluster leader's decision: it stands until the check's next one (see the module)."""
+        if result.inconclusive:
+            return
+        self._close(sc.key, now)
+        self._open[sc.key] = (sc, now, result)
+
+    def _close(self, key: str, until: datetime) -> None:
+        prev = self._open.pop(key, None)
+        if prev is None:
+            return
+        sc, at, result = prev
+        span = min(until - at, sc.spec.interval)
+        if span > timedelta(0):
+            self._record(sc, result, at, span)
+
+    def close_open(self, now: datetime) -> None:
+        """Count every decision still standing up to ``now`` (at most its interval)."""
+        for key in list(self._open):
+            self._close(key, now)
+
+    def _record(self, sc: CheckLike, result: ProbeResult, now: datetime, span: timedelta) -> None:
         w = self._window(sc)
         spans: list[Span] = []
         if w is not None:
-            for at in (now, now + interval - timedelta(seconds=1)):
+            for at in (now, now + span - timedelta(seconds=1)):
                 occ = w.occurrence(at)
                 if occ is not None and occ not in spans:
                     spans.append(occ)
-        self._slices.extend((sc.key, s) for s in attribute(now, interval, result.ok, spans))
+        self._slices.extend((sc.key, s) for s in attribute(now, span, result.ok, spans))
         self._raw.append(RawResult(sc.key, now, result.ok, result.message[:MESSAGE_CHARS]))
         if len(self._raw) > MAX_PENDING_RESULTS:
             drop = len(self._raw) // 2

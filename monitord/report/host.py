@@ -52,9 +52,19 @@ class Host(Protocol):
 
     def now(self) -> datetime: ...
 
+    @property
+    def cluster(self) -> bool:
+        """True on a cluster node (a PostgreSQL store): the results to count are the
+        leader's decisions (:meth:`listen_decisions`), not each node's own probes."""
+        ...
+
     def listen(self, listener: ResultListener) -> None: ...
 
     def unlisten(self, listener: ResultListener) -> None: ...
+
+    def listen_decisions(self, listener: ResultListener) -> None: ...
+
+    def unlisten_decisions(self, listener: ResultListener) -> None: ...
 
     def email(self) -> EmailNotifier | None: ...
 
@@ -82,6 +92,17 @@ class DaemonHost:
     def unlisten(self, listener: ResultListener) -> None:
         if listener in self._d.result_listeners:
             self._d.result_listeners.remove(listener)
+
+    @property
+    def cluster(self) -> bool:
+        return self._d.node_id is not None
+
+    def listen_decisions(self, listener: ResultListener) -> None:
+        self._d.decision_listeners.append(listener)
+
+    def unlisten_decisions(self, listener: ResultListener) -> None:
+        if listener in self._d.decision_listeners:
+            self._d.decision_listeners.remove(listener)
 
     def email(self) -> EmailNotifier | None:
         from monitord.notify.email import EmailNotifier

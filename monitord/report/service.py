@@ -34,7 +34,7 @@ from monitord.report.data import check_key, gather
 from monitord.report.host import DaemonHost, Host
 from monitord.report.model import Report, build_report, month_span
 from monitord.report.render import CHARTS, Rendered, chart_pngs, render
-from monitord.report.store import ReportStore
+from monitord.store.side import AnyReportStore, open_report_store
 
 if TYPE_CHECKING:
     from monitord.config.models import ClientConfig, Config
@@ -85,7 +85,7 @@ def build(config: Config, client: str, month: Month, now: datetime, email: Email
 async def send_report(
     config: Config,
     email: EmailNotifier,
-    store: ReportStore,
+    store: AnyReportStore,
     client: ClientConfig,
     month: Month,
     now: datetime,
@@ -127,7 +127,7 @@ class ReportService:
     def __init__(self, host: Host) -> None:
         self.host = host
         self.log = get_logger(component="client-report")
-        self.store: ReportStore | None = None
+        self.store: AnyReportStore | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed_through: Month | None = None
         """The last month this process closed (closing again would change nothing)."""
@@ -137,7 +137,7 @@ class ReportService:
     async def start(self, daemon: Any = None) -> None:
         config = self.host.config
         assert config is not None
-        self.store = await asyncio.to_thread(ReportStore, config.state_path())
+        self.store = await asyncio.to_thread(open_report_store, config)
         if self.host.schedule:
             self._task = asyncio.create_task(self._loop(), name="client-report")
 

@@ -33,8 +33,8 @@ async def test_down_and_recovered_once_each_with_the_state_on_postgres(
     postgres_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The report and hours tables are not on PostgreSQL yet: they stay in the SQLite file at
-    # the default state.path, under $STATE_DIRECTORY.
+    # The report and hours tables are on PostgreSQL too: nothing is written under the
+    # default state.path's directory ($STATE_DIRECTORY).
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
     (tmp_path / "state").mkdir()
     sw, loop_site = site
@@ -71,6 +71,7 @@ async def test_down_and_recovered_once_each_with_the_state_on_postgres(
         assert ticket.status == "resolved"
         [incident] = await store.incidents()
         assert incident.ended is not None
+    assert list((tmp_path / "state").iterdir()) == []
     # Stopped: the sender has finished; exactly one DOWN, then one RECOVERED.
     assert len(mails) == 2
     kinds = [m.message["X-Monitord-Kind"] for m in smtp_server.messages]

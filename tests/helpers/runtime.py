@@ -69,6 +69,8 @@ class FakeRuntime:
         self.last_reload: datetime | None = None
         self.fd_plan: FdPlan | None = None
         self.result_listeners: list[ResultListener] = []
+        self.decision_listeners: list[ResultListener] = []
+        self.node_id: str | None = None
         self.lateness_listeners: list[Callable[[float], None]] = []
         self.supervisor: SupervisorLink = SystemdNotifier(None)
 

@@ -84,7 +84,7 @@ async def test_a_failed_write_is_kept_for_the_next(tmp_path: Path) -> None:
     try:
         await daemon.tick(WWW, ProbeResult(True, "HTTP 200"))
         store = history.store
-        assert store is not None
+        assert isinstance(store, ReportStore)
         await asyncio.to_thread(store._conn.execute, "DROP TABLE uptime_result")
         with pytest.raises(Exception, match="cannot write the uptime history"):
             await history.flush()

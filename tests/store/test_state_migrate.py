@@ -1,15 +1,24 @@
 """``monitord state migrate --to URL``: a seeded SQLite store copied into an empty PostgreSQL
-store reads back the same through the Protocol; a non-empty target is refused."""
+store reads back the same through the Protocol, and so do its hours ledger and report tables
+through their stores; a non-empty target is refused."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from monitord.cli import main
+from monitord.contracts.ledger import Statement, Terms, TimeEntry, close
+from monitord.contracts.models import Month
+from monitord.contracts.store import SqliteTimeEntryStore
+from monitord.report.rollup import attribute, merge
+from monitord.report.store import RawResult, ReportStore
 from monitord.store.base import AdvisoryRow, DecisionRow, PatchItemRow, SecurityChanges
+from monitord.store.postgres.hours import PgTimeEntryStore
+from monitord.store.postgres.report import PgReportStore
 from monitord.store.sqlite import SqliteStore
 from tests.helpers.postgres import PgServer, open_postgres_store
 from tests.store.contract.values import DAY, HOUR, T0, incident, note, result
@@ -43,6 +52,50 @@ async def seed(path: Path) -> SqliteStore:
     return store
 
 
+LONDON = ZoneInfo("Europe/London")
+ENTRY = TimeEntry("manual", "e1", "acme", T0, 5400, "T-1", "form", "alex")
+
+
+def seed_side(path: Path) -> Statement:
+    """The hours ledger (an entry, an issued statement, a cursor, a warning, an estimate) and
+    the report's tables (an hour's roll-ups, two raw results, a report sent) in the file."""
+    zone = LONDON
+    month = Month.of(T0, zone)
+    with SqliteTimeEntryStore(path) as hs:
+        hs.apply_page("manual", [ENTRY], (), ("manual", "c-7"), T0)
+        hs.upsert(TimeEntry("manual", "e2", "acme", T0, 60, billable=False, deleted=True), T0)
+        st = close(
+            "acme", Terms(start=month, allowances=((month, 600),)), month, hs.entries("acme"),
+            {}, T0 + DAY * 40, zone,
+        )  # fmt: skip
+        hs.save_closed(st, zone)
+        hs.mark_warned("w1", "acme", month, T0)
+        hs.set_estimate("jira:ACME-1", "acme", 3600, "cli", T0)
+    with ReportStore(path) as rs:
+        rs.write_batch(
+            merge([("acme/w/http", s) for s in attribute(T0, HOUR, True)]),
+            [RawResult("acme/w/http", T0, True, ""), RawResult("acme/w/tls", T0, False, "x")],
+        )
+        rs.mark_sent("acme", str(month), "a@acme.example", T0, "<r@collective.example>")
+    return st
+
+
+def side_snapshot(
+    hs: SqliteTimeEntryStore | PgTimeEntryStore, rs: ReportStore | PgReportStore
+) -> object:
+    month = str(Month.of(T0, LONDON))
+    return (
+        hs.entries("acme"),
+        hs.closed("acme"),
+        hs.cursor("manual"),
+        hs.warned("w1"),
+        hs.estimates(),
+        rs.hours(["acme/w/http"], T0 - DAY, T0 + DAY),
+        rs.results("acme/w/http") + rs.results("acme/w/tls"),
+        rs.sent("acme", month),
+    )
+
+
 async def snapshot(store: object) -> dict[str, object]:
     s: SqliteStore = store  # type: ignore[assignment]  # either store: the same Protocol
     tickets = await s.local_tickets()
@@ -71,12 +124,22 @@ async def test_a_seeded_sqlite_store_is_copied_whole_and_a_used_target_refused(
     store = await seed(path)
     before = await snapshot(store)
     await store.close()
+    seed_side(path)
+    with SqliteTimeEntryStore(path) as hs, ReportStore(path) as rs:
+        side_before = side_snapshot(hs, rs)
 
     argv = ["state", "migrate", "--from", str(path), "--to", postgres_url]
     assert await asyncio.to_thread(main, argv) == 0  # the command runs its own event loop
     out = capsys.readouterr().out
-    assert "copied 16 rows" in out
-    assert "not copied (kept in" in out
+    assert "copied 29 rows" in out  # 16 of the daemon's, 6 of the ledger, 7 of the report
+    assert "hours_entry" in out and "uptime_hour" in out and "report_sent" in out
+    assert "not copied" not in out
+
+    with PgTimeEntryStore(postgres_url) as hs, PgReportStore(postgres_url) as rs:
+        assert side_snapshot(hs, rs) == side_before
+        # The check ids go on after the copied ones.
+        rs.write_batch({}, [RawResult("acme/new/http", T0 + DAY, True, "")])
+        assert [r.at for r in rs.results("acme/new/http")] == [T0 + DAY]
 
     async with open_postgres_store(postgres_url) as pg:
         assert await snapshot(pg) == before
