@@ -455,9 +455,6 @@ class Daemon(CheckPath, ClusterMember):
 
             identity = resolve_node(self.node_arg, os.environ, config.main, socket.gethostname())
             self.seat = ClusterSeat(identity, started=self.clock())
-            # The report and hours tables are not on PostgreSQL yet: they stay in the SQLite
-            # file at the default state.path (on each node).
-            await asyncio.to_thread(config.state_path().parent.mkdir, parents=True, exist_ok=True)
             pg = PostgresStore(
                 url, exclusive=True, holder=postgres_holder(self.clock()), node=identity.id
             )
