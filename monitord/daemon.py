@@ -505,6 +505,7 @@ class Daemon(CheckPath, ClusterMember):
     async def stop(self) -> None:
         """Stop cleanly: no new probes, in-flight ones cancelled, the outbox kept as it is."""
         self._stop.set()
+        await self._cluster_resign()
         for service in reversed(self.services):
             try:
                 await service.stop()
