@@ -656,7 +656,9 @@ class Daemon(CheckPath, ClusterMember):
             )
             return False
         old_checks = self.checks
-        await self._close_removed(old_checks, new_checks, new)
+        if self.seat is None or self.seat.leader:
+            # Several nodes: the leader closes them (a follower's reload leaves them to it).
+            await self._close_removed(old_checks, new_checks, new)
         self.config = new
         self._plan_fds(new, reload=True)
         self.checks = new_checks

@@ -50,3 +50,52 @@ async def test_a_killed_node_s_notice_is_sent_by_a_survivor_within_seconds(
         assert sent.key == "down"
     finally:
         await b.close()
+
+
+class _ReadBeforeTheOther:
+    """A node's view of the store as it was a moment ago: its read finds no record yet (the
+    other node's write lands between its read and its own write)."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+
+    async def get_meta(self, key: str) -> str | None:
+        return None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+async def test_two_nodes_making_a_heartbeat_token_at_once_agree_on_one(
+    postgres_url: str,
+) -> None:
+    import pathlib
+    import tempfile
+
+    from monitord.probes.heartbeat import HeartbeatBook
+    from monitord.schedule import scheduled_checks
+    from tests.helpers.daemon import agency_yaml
+
+    with tempfile.TemporaryDirectory() as d:
+        cfg = pathlib.Path(d)
+        (cfg / "clients").mkdir()
+        (cfg / "monitord.yml").write_text(agency_yaml(cfg))
+        (cfg / "clients" / "acme.yml").write_text(
+            "client: acme\nname: ACME\ncontacts: []\nsites:\n"
+            "  - id: www\n    url: https://www.acme.example/\n"
+            "    checks: [{type: heartbeat, id: cron, every: 1h, grace: 10m}]\n"
+        )
+        from monitord.config import load_config
+
+        checks = scheduled_checks(load_config(cfg))
+    store = PostgresStore(postgres_url, flush_interval=HOUR)
+    await store.open()
+    try:
+        first, second = HeartbeatBook(), HeartbeatBook()
+        await first.sync(store, checks, T0)
+        await second.sync(_ReadBeforeTheOther(store), checks, T0)  # type: ignore[arg-type]
+        [key] = checks
+        assert first.records[key].token == second.records[key].token
+        assert second.lookup(first.records[key].token) == key
+    finally:
+        await store.close()

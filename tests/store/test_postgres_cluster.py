@@ -162,7 +162,11 @@ async def test_leader_only_writes_are_fenced_by_the_epoch(
     assert await store.get_meta("k") == "1"
     assert sorted(i.key for i in await store.outbox_items()) == ["claimed", "down"]
 
-    # The delivery bookkeeping, heartbeats and node results are never fenced.
+    # The delivery bookkeeping, heartbeats, node results and a node's own records (a beat
+    # received, the readiness probe) are never fenced.
+    await store.set_meta("heartbeat:k", "beat", leader_only=False)
+    assert await store.get_meta("heartbeat:k") == "beat"
+    assert await store.add_meta("token:k", "t1") == "t1"
     await store.mark_sent(claimed.id, T0, "ext-1")
     await store.node_heartbeat(node_row("lon-1"))
     await store.write_node_results([nr("k", "lon-1")])
