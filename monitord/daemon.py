@@ -515,6 +515,7 @@ class Daemon(CheckPath, ClusterMember):
     async def stop(self) -> None:
         """Stop cleanly: no new probes, in-flight ones cancelled, the outbox kept as it is."""
         self._stop.set()
+        await self._cluster_resign()
         for service in reversed(self.services):
             try:
                 await service.stop()
@@ -665,7 +666,9 @@ class Daemon(CheckPath, ClusterMember):
             )
             return False
         old_checks = self.checks
-        await self._close_removed(old_checks, new_checks, new)
+        if self.seat is None or self.seat.leader:
+            # Several nodes: the leader closes them (a follower's reload leaves them to it).
+            await self._close_removed(old_checks, new_checks, new)
         self.config = new
         self._plan_fds(new, reload=True)
         self.checks = new_checks

@@ -14,9 +14,10 @@ Each sender run has a random ``run_id`` (``<node>/<token>`` on a node of a clust
 send begins its start is recorded (``Store.mark_attempt``); after it, the outcome. An outcome
 the store cannot take is kept and recorded again until it is (never answered by a resend). At
 start, a run takes over what a previous run (a process that died: one daemon per store, or per
-node id in a cluster, where another node's claims are taken only once its heartbeat is stale
-or their lease ran out) left SENDING: items whose send had not begun are simply sent; the others are *uncertain* and are resolved at once, without a
-blind resend where the channel allows (see ``FindsDeliveries`` and ``resend_is_harmless``,
+node id in a cluster) left SENDING; a node of a cluster also takes, every RECOVER_EVERY_NODE,
+what a gone node left (its node lock released and a heartbeat missed, or three missed) or what
+is past its lease. Items whose send had not begun are simply sent; the others are *uncertain*
+and are resolved at once, without a blind resend where the channel allows (see ``FindsDeliveries`` and ``resend_is_harmless``,
 and docs/notifiers.md "Delivery guarantees").
 """
 
@@ -64,6 +65,10 @@ RECORD_RETRY_CAP = timedelta(seconds=30)
 """An outcome the store could not record (locked, disk full) is recorded again after 0.5 s,
 doubling up to every 30 s, for as long as it takes: the send happened, so it is never
 answered by sending again."""
+
+RECOVER_EVERY_NODE = timedelta(seconds=5)
+"""How often a node of several (a PostgreSQL store) looks for a gone node's claims: one cheap
+query; with limits.NODE_HEARTBEAT it bounds how late a killed node's notices go out (~15 s)."""
 
 RECOVER_EVERY = timedelta(minutes=1)
 """How often a running sender looks for items another sender run left SENDING past
@@ -161,6 +166,8 @@ class OutboxSender:
         self._round_lock = asyncio.Lock()
         token = secrets.token_hex(16)
         self.run_id = f"{node}/{token}" if node else token
+        self.node = node
+        """This sender's node of a cluster ("" with one daemon per store)."""
         """This run's id, recorded with every item it claims: SENDING items of another id
         were left by a run that is gone (or, ``<node>/…``, are another node's)."""
 
@@ -255,9 +262,13 @@ class OutboxSender:
         if self._recover_at is None or now >= self._recover_at:
             # At this run's first round: everything a gone run left; later, rarely, what
             # another run sharing the store (forbidden, but possible) left past the lease.
-            before = now if self._recover_at is None else now - limits.OUTBOX_LEASE
+            # A node of several looks often, at every claim: the store takes only a gone
+            # node's (or one past the lease), so a killed node's DOWN waits seconds, not
+            # the lease (RECOVER_EVERY_NODE).
+            first = self._recover_at is None
+            before = now if first or self.node else now - limits.OUTBOX_LEASE
             recovered = await self._store.recover(self.run_id, now, before)
-            self._recover_at = now + RECOVER_EVERY
+            self._recover_at = now + (RECOVER_EVERY_NODE if self.node else RECOVER_EVERY)
         if recovered:
             self._log.warning(
                 "outbox.recovered",

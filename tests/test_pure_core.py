@@ -44,6 +44,7 @@ CORE: tuple[str, ...] = (
     "monitord.cluster.quorum",
     "monitord.cluster.config_warnings",
     "monitord.cluster.identity",
+    "monitord.cluster.view",
     "monitord.oncall",
     "monitord.tickets",
     "monitord.calendar",

@@ -137,7 +137,9 @@ async def readyz(request: web.Request) -> web.Response:
     else:
         try:
             async with asyncio.timeout(HEALTH_STORE_TIMEOUT.total_seconds()):
-                await runtime.store.set_meta(READYZ_META_KEY, runtime.clock().isoformat())
+                await runtime.store.set_meta(
+                    READYZ_META_KEY, runtime.clock().isoformat(), leader_only=False
+                )
         except StoreError as exc:
             problems.append(f"store not writable: {exc}")
         except TimeoutError:

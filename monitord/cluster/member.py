@@ -210,16 +210,24 @@ class ClusterMember:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(seat.changed.wait(), limits.LEADER_POLL.total_seconds())
 
-    async def _cluster_stop(self) -> None:
-        """Resign (a follower takes over at once), stop the loops, write what is pending."""
+    async def _cluster_resign(self) -> None:
+        """The first step of stopping: give up the lead (a follower takes over at once) and
+        stop trying for it, before the services and the scheduler stop."""
         seat = self.seat
         if seat is None:
             return
-        if seat.leader:
-            await self._lost("this node is stopping")
         if seat.leadership is not None:
             with contextlib.suppress(Exception):
                 await seat.leadership.resign()
+        if seat.leader:
+            await self._lost("this node is stopping")
+
+    async def _cluster_stop(self) -> None:
+        """The last step of stopping: end the loops, write the results still pending."""
+        seat = self.seat
+        if seat is None:
+            return
+        await self._cluster_resign()
         for t in seat.tasks:
             t.cancel()
         for t in seat.tasks:

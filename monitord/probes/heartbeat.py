@@ -152,7 +152,13 @@ class HeartbeatBook:
             except (ValueError, KeyError, TypeError):
                 self._log.warning("heartbeat.record_unreadable", check=key, action="new token")
         rec = HeartbeatRecord(token=new_token(), created=now)
-        await store.set_meta(META_PREFIX + key, rec.to_json())
+        if raw is None:
+            # Another node starting at the same moment may make one too: the first stored wins.
+            stored = await store.add_meta(META_PREFIX + key, rec.to_json())
+            if stored != rec.to_json():
+                return HeartbeatRecord.from_json(stored)
+        else:
+            await store.set_meta(META_PREFIX + key, rec.to_json(), leader_only=False)
         self._log.info("heartbeat.token_created", check=key)
         return rec
 
@@ -175,7 +181,7 @@ class HeartbeatBook:
         if rec.last_beat is not None and now - rec.last_beat < MIN_BEAT_SPACING:
             return False
         new = replace(rec, last_beat=now)
-        await store.set_meta(META_PREFIX + key, new.to_json())
+        await store.set_meta(META_PREFIX + key, new.to_json(), leader_only=False)
         self.records[key] = new
         return True
 

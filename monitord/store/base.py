@@ -218,7 +218,16 @@ class Store(Protocol):
 
     async def get_meta(self, key: str) -> str | None: ...
 
-    async def set_meta(self, key: str, value: str) -> None: ...
+    async def add_meta(self, key: str, value: str) -> str:
+        """Store ``value`` under ``key`` unless a value is there already; return the stored
+        one. Two nodes making the same record at once (a heartbeat check's token) agree."""
+        ...
+
+    async def set_meta(self, key: str, value: str, *, leader_only: bool = True) -> None:
+        """Store ``value`` under ``key``. Several nodes on PostgreSQL: a leader's decision
+        (routing state, feed validators) is fenced by the leader epoch; a node's own record
+        (``leader_only=False``: a heartbeat received, the readiness probe) is not."""
+        ...
 
     async def prune(
         self,

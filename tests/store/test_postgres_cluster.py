@@ -162,7 +162,11 @@ async def test_leader_only_writes_are_fenced_by_the_epoch(
     assert await store.get_meta("k") == "1"
     assert sorted(i.key for i in await store.outbox_items()) == ["claimed", "down"]
 
-    # The delivery bookkeeping, heartbeats and node results are never fenced.
+    # The delivery bookkeeping, heartbeats, node results and a node's own records (a beat
+    # received, the readiness probe) are never fenced.
+    await store.set_meta("heartbeat:k", "beat", leader_only=False)
+    assert await store.get_meta("heartbeat:k") == "beat"
+    assert await store.add_meta("token:k", "t1") == "t1"
     await store.mark_sent(claimed.id, T0, "ext-1")
     await store.node_heartbeat(node_row("lon-1"))
     await store.write_node_results([nr("k", "lon-1")])
@@ -275,3 +279,27 @@ def _opened(url: str, **kwargs: Any) -> Any:
     from tests.helpers.postgres import open_postgres_store
 
     return open_postgres_store(url, exclusive=True, flush_interval=HOUR, **kwargs)
+
+
+async def test_a_killed_node_s_claims_are_taken_once_its_lock_is_gone_and_a_beat_missed(
+    postgres_url: str,
+) -> None:
+    # A holds its node lock (an exclusive store: a running daemon) and claims; B sweeps.
+    async with _opened(postgres_url, node="b") as b:
+        a = PostgresStore(postgres_url, exclusive=True, node="a", flush_interval=HOUR)
+        await a.open()
+        await a.enqueue([note("begun")], T0)
+        (item,) = await a.claim_due(T0, 10, "a/1")
+        await a.mark_attempt([item.id], T0, "a/1")
+        await a.node_heartbeat(node_row("a", heartbeat=T0))
+        missed = T0 + limits.NODE_HEARTBEAT + timedelta(seconds=1)
+        # Alive (its lock held) with a late heartbeat: its claim stays its own.
+        assert await b.recover("b/1", missed, missed) == []
+        # A dies (kill -9: its sessions end, the lock goes with them).
+        await a.close()
+        # Within one heartbeat of its last, it may only be reconnecting: not yet taken.
+        early = T0 + limits.NODE_HEARTBEAT
+        assert await b.recover("b/1", early, early) == []
+        (taken,) = await b.recover("b/1", missed, missed)
+        assert (taken.key, taken.uncertain) == ("begun", True)
+        assert missed - T0 < limits.NODE_DEAD_AFTER  # sooner than three missed heartbeats

@@ -458,8 +458,17 @@ class PostgresBase:
 
         return await self._do("read a stored value", run, tx=False)
 
-    async def set_meta(self, key: str, value: str) -> None:
-        await self._exec("save a stored value", _UPSERT_META, key, value, fenced=True)
+    async def add_meta(self, key: str, value: str) -> str:
+        async def run(conn: asyncpg.Connection) -> str:
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING", key, value
+            )
+            return str(await conn.fetchval("SELECT value FROM meta WHERE key = $1", key))
+
+        return await self._do("save a stored value", run)
+
+    async def set_meta(self, key: str, value: str, *, leader_only: bool = True) -> None:
+        await self._exec("save a stored value", _UPSERT_META, key, value, fenced=leader_only)
 
 
 def postgres_holder(started: datetime, node: str = "") -> str:

@@ -11,7 +11,7 @@ import asyncpg
 from monitord import limits
 from monitord.notify.base import Notification
 from monitord.store.base import OUTBOX_STATUSES, OutboxItem, OutboxStats
-from monitord.store.postgres.base import PostgresBase
+from monitord.store.postgres.base import NODE_LOCK_CLASS, PostgresBase
 from monitord.store.postgres.codec import _outbox_args, _outbox_item, _sorted, _utc
 
 _CLAIM_OUTBOX = (
@@ -41,16 +41,25 @@ _MARK_ATTEMPT = (
 )
 # Whose claims a run may take back (claimed_at <= $3, the caller's cut-off, and):
 # with no node ($4 = '', one daemon per database) or from a run of no node, any; else a claim
-# of an earlier run of its own node (one daemon per node: that run is gone), of a node whose
-# heartbeat is older than limits.NODE_DEAD_AFTER ($6), or past limits.OUTBOX_LEASE ($5). A
-# live node's claims in flight are never taken at another's start. A run id is
-# "<node>/<token>": its node is what comes before the last "/".
+# of an earlier run of its own node (one daemon per node: that run is gone), of a gone node,
+# or past limits.OUTBOX_LEASE ($5). A node is gone when its heartbeat is older than
+# limits.NODE_DEAD_AFTER ($6), or when its node lock is not held (its session ended: the
+# process died or lost the database) and it has missed a heartbeat ($7) — so a killed
+# node's claims are taken within seconds, while a node that only reconnects (a database
+# restart) has retaken its lock long before. A live node's claims in flight are never taken.
+# A run id is "<node>/<token>": its node is what comes before the last "/".
 _TAKEABLE = (
     "($4 = '' OR strpos(COALESCE(run_id, ''), '/') = 0 OR claimed_at <= $5 "
     "OR left(run_id, length(run_id) - strpos(reverse(run_id), '/')) = $4 "
-    "OR EXISTS (SELECT 1 FROM cluster_node n WHERE n.heartbeat < $6 "
-    "  AND n.id = left(outbox.run_id, "
-    "    length(outbox.run_id) - strpos(reverse(outbox.run_id), '/'))))"
+    "OR EXISTS (SELECT 1 FROM cluster_node n "
+    "  WHERE n.id = left(outbox.run_id, "
+    "    length(outbox.run_id) - strpos(reverse(outbox.run_id), '/')) "
+    "  AND (n.heartbeat < $6 OR (n.heartbeat < $7 "
+    "    AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' "
+    "      AND l.granted AND l.objsubid = 2 AND l.classid = $8::int4::oid "
+    "      AND l.objid = hashtext(n.id)::oid "
+    "      AND l.database = (SELECT oid FROM pg_database "
+    "        WHERE datname = current_database()))))))"
 )
 _RECOVER_UNSTARTED = (
     "UPDATE outbox SET status = 'pending', attempts = GREATEST(attempts - 1, 0), "  # noqa: S608
@@ -133,7 +142,16 @@ class OutboxMixin(PostgresBase):
         """See store.base.Store.recover; several nodes on one database: _TAKEABLE."""
         at, before = _utc(now), _utc(claimed_before)
         node = run_id.rpartition("/")[0]
-        args = (run_id, at, before, node, at - limits.OUTBOX_LEASE, at - limits.NODE_DEAD_AFTER)
+        args = (
+            run_id,
+            at,
+            before,
+            node,
+            at - limits.OUTBOX_LEASE,
+            at - limits.NODE_DEAD_AFTER,
+            at - limits.NODE_HEARTBEAT,
+            NODE_LOCK_CLASS,
+        )
 
         async def run(conn: asyncpg.Connection) -> list[OutboxItem]:
             await conn.execute(_RECOVER_UNSTARTED, *args)

@@ -323,5 +323,16 @@ class SqliteBase:
     async def get_meta(self, key: str) -> str | None:
         return await self._run("read a stored value", self._get_meta_sync, key)
 
-    async def set_meta(self, key: str, value: str) -> None:
+    def _add_meta_sync(self, key: str, value: str) -> str:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING", (key, value)
+            )
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row["value"])
+
+    async def add_meta(self, key: str, value: str) -> str:
+        return await self._run("save a stored value", self._add_meta_sync, key, value)
+
+    async def set_meta(self, key: str, value: str, *, leader_only: bool = True) -> None:
         await self._run("save a stored value", self._update_sync, _UPSERT_META, (key, value))

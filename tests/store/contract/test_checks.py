@@ -131,3 +131,9 @@ async def test_meta_get_set_overwrite(store_factory: StoreFactory) -> None:
         assert await store.get_meta("last-modified:core") == "Wed, 18 Mar 2026 16:00:00 GMT"
     finally:
         await store.close()
+
+
+async def test_add_meta_keeps_the_first_value(store: RuntimeStore) -> None:
+    assert await store.add_meta("token:k", "first") == "first"
+    assert await store.add_meta("token:k", "second") == "first"
+    assert await store.get_meta("token:k") == "first"
