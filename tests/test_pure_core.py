@@ -45,6 +45,7 @@ CORE: tuple[str, ...] = (
     "monitord.cluster.config_warnings",
     "monitord.cluster.identity",
     "monitord.cluster.view",
+    "monitord.store.nodes",
     "monitord.oncall",
     "monitord.tickets",
     "monitord.calendar",

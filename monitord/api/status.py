@@ -19,7 +19,8 @@ from monitord.certexpiry import days_left, expiry_message, not_after_of
 from monitord.checks import check_key, check_target, site_key
 from monitord.config.models import Config, TlsCheck
 from monitord.incidents import CheckState
-from monitord.store.base import ClusterStore, IncidentRow, ResultRow
+from monitord.store.base import IncidentRow, ResultRow
+from monitord.store.nodes import ClusterStore
 
 if TYPE_CHECKING:
     from monitord.runtime import CheckBoard, Runtime

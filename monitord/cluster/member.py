@@ -42,7 +42,7 @@ from monitord.errors import FencedError, StoreError
 from monitord.incidents import CheckState
 from monitord.results import ProbeResult
 from monitord.site_incident import SITE_KEY_PREFIX, SiteState
-from monitord.store.base import NodeResultRow, NodeRow
+from monitord.store.nodes import NodeResultRow, NodeRow
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger

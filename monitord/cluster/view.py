@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitord.limits import NODE_DEAD_AFTER
-from monitord.store.base import LeaderRow, NodeRow
+from monitord.store.nodes import LeaderRow, NodeRow
 
 
 def cluster_section(

@@ -20,7 +20,7 @@ from monitord.cluster.view import cluster_section, format_nodes
 from monitord.config import load_config
 from monitord.results import ProbeResult
 from monitord.schedule import scheduled_checks
-from monitord.store.base import LeaderRow, NodeRow
+from monitord.store.nodes import LeaderRow, NodeRow
 from tests.helpers.daemon import agency_yaml
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)

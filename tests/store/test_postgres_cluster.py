@@ -14,7 +14,8 @@ import pytest
 from monitord import limits
 from monitord.errors import FencedError
 from monitord.store import SENDING, SENT
-from monitord.store.base import ClusterStore, NodeResultRow, NodeRow, SecurityChanges
+from monitord.store.base import SecurityChanges
+from monitord.store.nodes import ClusterStore, NodeResultRow, NodeRow
 from monitord.store.postgres import PostgresStore
 from monitord.store.postgres.cluster import take_leader_lock
 from tests.store.contract.values import HOUR, MINUTE, T0, note, result

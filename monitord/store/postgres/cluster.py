@@ -13,7 +13,7 @@ from datetime import UTC, timedelta
 
 import asyncpg
 
-from monitord.store.base import LeaderRow, NodeResultRow, NodeRow
+from monitord.store.nodes import LeaderRow, NodeResultRow, NodeRow
 from monitord.store.postgres.base import PostgresBase
 from monitord.store.postgres.codec import _utc
 
