@@ -15,9 +15,10 @@ send begins its start is recorded (``Store.mark_attempt``); after it, the outcom
 the store cannot take is kept and recorded again until it is (never answered by a resend). At
 start, a run takes over what a previous run (a process that died: one daemon per store, or per
 node id in a cluster, where another node's claims are taken only once its heartbeat is stale
-or their lease ran out) left SENDING: items whose send had not begun are simply sent; the others are *uncertain* and are resolved at once, without a
-blind resend where the channel allows (see ``FindsDeliveries`` and ``resend_is_harmless``,
-and docs/notifiers.md "Delivery guarantees").
+or their lease ran out; a running node looks for those every RECOVER_EVERY_NODE) left
+SENDING: items whose send had not begun are simply sent; the others are *uncertain* and are
+resolved at once, without a blind resend where the channel allows (see ``FindsDeliveries``
+and ``resend_is_harmless``, and docs/notifiers.md "Delivery guarantees").
 """
 
 from __future__ import annotations
@@ -66,9 +67,15 @@ doubling up to every 30 s, for as long as it takes: the send happened, so it is 
 answered by sending again."""
 
 RECOVER_EVERY = timedelta(minutes=1)
-"""How often a running sender looks for items another sender run left SENDING past
-limits.OUTBOX_LEASE (another node of a cluster that died or lost the database); a gone run's
-items of this node are taken over at once, at the first round."""
+"""How often a running sender of a lone daemon looks for items another sender run left
+SENDING past limits.OUTBOX_LEASE (another daemon on the same store, which is forbidden); a gone
+run's items are taken over at once, at the first round."""
+
+RECOVER_EVERY_NODE = limits.NODE_HEARTBEAT
+"""How often a running sender of a cluster node looks for another node's claims it may take:
+those of a node whose heartbeat is older than limits.NODE_DEAD_AFTER, or past
+limits.OUTBOX_LEASE (the store decides which). A dead node's notices then wait at most
+NODE_DEAD_AFTER + this after its last beat, not the lease; the look is one UPDATE."""
 
 IDLE_WAIT = timedelta(seconds=5)
 """The longest ``run`` waits between polls when not woken: it also picks up items enqueued by
@@ -159,6 +166,7 @@ class OutboxSender:
         self._next_due: datetime | None = None
         self._recover_at: datetime | None = None
         self._round_lock = asyncio.Lock()
+        self._node = node
         token = secrets.token_hex(16)
         self.run_id = f"{node}/{token}" if node else token
         """This run's id, recorded with every item it claims: SENDING items of another id
@@ -253,11 +261,14 @@ class OutboxSender:
         now = self._clock()
         recovered: list[OutboxItem] = []
         if self._recover_at is None or now >= self._recover_at:
-            # At this run's first round: everything a gone run left; later, rarely, what
-            # another run sharing the store (forbidden, but possible) left past the lease.
-            before = now if self._recover_at is None else now - limits.OUTBOX_LEASE
+            # At this run's first round: everything a gone run left. Later, on a node of a
+            # cluster, what the store lets it take (a dead node's claims, or any past the
+            # lease); on a lone daemon, rarely, what another run sharing the store
+            # (forbidden, but possible) left past the lease.
+            first = self._recover_at is None
+            before = now if first or self._node else now - limits.OUTBOX_LEASE
             recovered = await self._store.recover(self.run_id, now, before)
-            self._recover_at = now + RECOVER_EVERY
+            self._recover_at = now + (RECOVER_EVERY_NODE if self._node else RECOVER_EVERY)
         if recovered:
             self._log.warning(
                 "outbox.recovered",
