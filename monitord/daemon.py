@@ -401,14 +401,16 @@ class Daemon(CheckPath, ClusterMember):
         self._sender_task = asyncio.create_task(self.sender.run(), name="outbox-sender")
         self.checks = scheduled_checks(config)
         await self.heartbeats.sync(self.store, self.checks, self.clock())
+        local: list[Service] = []
+        for factory in self.service_factories:
+            service = factory(self.runtime)
+            if service is not None and self.seat is not None and service.name in LEADER_SERVICES:
+                self.seat.leader_factories.append(factory)  # started when elected
+            elif service is not None:
+                local.append(service)
         if self.seat is not None:
-            # The leader's services are known before the first election, which may come
-            # while _cluster_start waits for it (a driven daemon) or at any await after.
-            self.seat.leader_factories = [
-                f
-                for f in self.service_factories
-                if (s := f(self.runtime)) is not None and s.name in LEADER_SERVICES
-            ]
+            # The leader services are known first: the election may be won at once, while
+            # this start goes on, and its services start then.
             await self._cluster_start(cast("PostgresStore", self.store), self.schedule)
         if self.schedule:
             self._scheduler = AsyncIOScheduler(timezone=UTC)
@@ -417,13 +419,9 @@ class Daemon(CheckPath, ClusterMember):
             self._scheduler.start()
             self._prune_task = asyncio.create_task(self._prune_loop(), name="store-retention")
         settle_heap()
-        for factory in self.service_factories:
-            service = factory(self.runtime)
-            if service is not None and self.seat is not None and service.name in LEADER_SERVICES:
-                continue  # started when elected (seat.leader_factories)
-            if service is not None:
-                await service.start(self.runtime)
-                self.services.append(service)
+        for service in local:
+            await service.start(self.runtime)
+            self.services.append(service)
         self.last_reload = self.clock()
         if config.main.agency.support_email and config.main.smtp is None:
             self.log.warning(

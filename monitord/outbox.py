@@ -17,8 +17,8 @@ start, a run takes over what a previous run (a process that died: one daemon per
 node id in a cluster) left SENDING; a node of a cluster also takes, every RECOVER_EVERY_NODE,
 what a gone node left (its node lock released and a heartbeat missed, or three missed) or what
 is past its lease. Items whose send had not begun are simply sent; the others are *uncertain*
-and are resolved at once, without a blind resend where the channel allows (see ``FindsDeliveries`` and ``resend_is_harmless``,
-and docs/notifiers.md "Delivery guarantees").
+and are resolved at once, without a blind resend where the channel allows (see
+``FindsDeliveries`` and ``resend_is_harmless``, and docs/notifiers.md "Delivery guarantees").
 """
 
 from __future__ import annotations
@@ -71,9 +71,9 @@ RECOVER_EVERY_NODE = timedelta(seconds=5)
 query; with limits.NODE_HEARTBEAT it bounds how late a killed node's notices go out (~15 s)."""
 
 RECOVER_EVERY = timedelta(minutes=1)
-"""How often a running sender looks for items another sender run left SENDING past
-limits.OUTBOX_LEASE (another node of a cluster that died or lost the database); a gone run's
-items of this node are taken over at once, at the first round."""
+"""How often a running sender of a lone daemon looks for items another sender run left
+SENDING past limits.OUTBOX_LEASE (another daemon on the same store, which is forbidden); a gone
+run's items are taken over at once, at the first round."""
 
 IDLE_WAIT = timedelta(seconds=5)
 """The longest ``run`` waits between polls when not woken: it also picks up items enqueued by

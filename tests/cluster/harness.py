@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import threading
 import time
 import traceback
 from collections import Counter
@@ -28,10 +29,13 @@ from typing import Any
 import asyncpg
 import pytest
 from aiohttp import web
+from aiosmtpd.smtp import SMTP
 
 from monitord.checks import check_key
 from tests.faults.harness import (
+    HOLD_MAX,
     JO,
+    JO_CONTACT,
     Catcher,
     DaemonProcess,
     SiteConf,
@@ -172,6 +176,61 @@ async def _pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
     dst.transport.abort()
 
 
+class GateCatcher(Catcher):
+    """The catcher, with a gate: once ``accepted`` messages have arrived, every later MAIL
+    command waits (before its reply) until :meth:`open_gate`. A transaction already past
+    its MAIL goes on to its end, so with the gate closed and :attr:`open_transactions` at
+    zero, no message can arrive until the gate opens: a sender killed then has every message
+    it handed over accepted (and may have recorded them), and the ones held never began."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._gate_after: int | None = None
+        self._opened = threading.Event()
+        self._opened.set()
+        self.held = 0
+        """MAIL commands waiting at the closed gate now."""
+        self.open_transactions = 0
+        """Transactions past MAIL whose DATA has not ended (meaningful while the gate is
+        closed: a transaction let through afterwards by a dead sender never ends)."""
+
+    def close_gate_after(self, accepted: int) -> None:
+        with self._cond:
+            self._gate_after = accepted
+
+    def open_gate(self) -> None:
+        with self._cond:
+            self._gate_after = None
+        self._opened.set()
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        with self._cond:
+            after = self._gate_after
+            closed = after is not None and len(self._messages) >= after
+            if closed:
+                self._opened.clear()
+                self.held += 1
+        if closed:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, self._opened.wait, HOLD_MAX)
+            with self._cond:
+                self.held -= 1
+        reply = await super().handle_MAIL(server, session, envelope, address, options)
+        if reply.startswith("250"):
+            with self._cond:
+                self.open_transactions += 1
+        return reply
+
+    async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
+        try:
+            return await super().handle_DATA(server, session, envelope)
+        finally:
+            with self._cond:
+                self.open_transactions -= 1
+
+
 # ---------------------------------------------------------------- results
 
 
@@ -235,7 +294,7 @@ class ClusterRig:
         self.db_url = db_url
         """The database, straight (the test's own look; nodes may go through forwarders)."""
         self.result = ScenarioResult(name)
-        self.catcher = Catcher()
+        self.catcher = GateCatcher()
         self.nodes: dict[str, DaemonProcess] = {}
         self.forwarders: dict[str, Forwarder] = {}
         self.cfg: Path | None = None
@@ -266,20 +325,37 @@ class ClusterRig:
         s.url = loop_site.url
         return s
 
+    async def serve(self, app: web.Application) -> str:
+        """Serve ``app`` on a loopback port for the scenario; its base URL (no slash at the end)."""
+        loop_site = await self._stack.enter_async_context(serve_app(app))
+        return loop_site.url.rstrip("/")
+
     async def forwarder(self, node: str, target_port: int) -> Forwarder:
         f = await Forwarder(target_port).start()
         self.forwarders[node] = f
         return f
 
-    def config(self, sites: Sequence[PeerSite], *, url: str | None = None) -> Path:
+    def config(
+        self,
+        sites: Sequence[PeerSite],
+        *,
+        url: str | None = None,
+        unprobed: Sequence[SiteConf] = (),
+        contacts: tuple[str, ...] = (JO_CONTACT,),
+        security: str = "security: {enabled: false}\n",
+    ) -> Path:
         """The one configuration directory every node reads: the store at ``url`` (default:
         the database itself; ``${PGPORT}`` in it names each node's own port), the three
-        nodes' source addresses, and the sites (one http check each, every second)."""
+        nodes' source addresses, and the sites (one http check each, every second), then
+        the ``unprobed`` sites as they are written (Drupal sites without checks)."""
         d = write_config(
             self.dir / "cfg",
             smtp_port=self.catcher.port,
-            sites=[SiteConf(s.name, s.url, checks=CHECKS, alert=ALERT) for s in sites],
+            sites=[SiteConf(s.name, s.url, checks=CHECKS, alert=ALERT) for s in sites]
+            + list(unprobed),
+            contacts=contacts,
             main_extra=NODES_YAML,
+            security=security,
         )
         yml = d / "monitord.yml"
         text, n = re.subn(
@@ -469,6 +545,9 @@ class ClusterRig:
 
     def figure(self, name: str, value: object) -> None:
         self.result.figures[name] = str(value)
+
+    def note(self, text: str) -> None:
+        self.result.notes.append(text)
 
     def exactly(self, expected: Mapping[tuple[str, str], int], sites: Sequence[PeerSite]) -> None:
         """Every site's DOWN and RECOVERED notices at the catcher: exactly as ``expected``

@@ -1,5 +1,6 @@
-"""Several real nodes on one real PostgreSQL: quorum, leader death and isolation, a database
-restart, each judged at the SMTP catcher and in the database (issue 12's tests).
+"""Several real nodes on one real PostgreSQL: quorum, leader death (mid-incident and in the
+middle of a patch-day run) and isolation, a database restart, each judged at the SMTP catcher
+and in the database (issue 12's tests).
 
 Three ``monitord run`` processes (n1, n2, n3) read one configuration directory; each binds its
 probes to its own loopback address (127.0.0.1-3, ``nodes.<id>.source_address``), so a site
@@ -11,12 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from monitord.daemon import Daemon
+from monitord.drupal.service import SecurityService, security_service
+from monitord.notify.email import message_id_for
 from monitord.store.postgres.cluster import LEADER_LOCK_KEY
 from tests.cluster.harness import (
     NODES,
@@ -30,6 +38,19 @@ from tests.cluster.harness import (
     ScenarioResult,
     run_scenarios,
 )
+from tests.drupal.test_service_daemon import rss, webform
+from tests.faults.harness import (
+    AGENCY,
+    JO_CONTACT,
+    MAIL_DOMAIN,
+    REPO,
+    FeedServer,
+    SiteConf,
+    notices,
+    until,
+    write_config,
+)
+from tests.helpers.clock import Clock
 from tests.helpers.postgres import PgServer, running_postgres
 
 pytestmark = pytest.mark.cluster
@@ -145,6 +166,221 @@ async def leader_killed(rig: ClusterRig) -> None:
     incidents = await rig.incidents(s.name)
     rig.check("one incident", len(incidents) == 1, f"{len(incidents)}")
     await rig.outbox_settled()
+
+
+# ---------------------------------------------------------------- 3. the leader dies on patch day
+
+PATCH_SITES = 8
+MAINT = "maint@acme.example"
+MAINT_CONTACT = "{name: Maint Person, email: maint@acme.example, notify: [maintenance]}"
+PATCH_RCPTS = (MAINT, AGENCY)
+"""Each site's patch-day notice goes to its maintenance contact and, a copy, to the agency."""
+DRUPAL = "{modules: {drupal/core: 10.3.9, drupal/webform: 6.2.3}}"
+"""Affected by the moderately critical Webform advisory: queued for patch day."""
+QUEUED_BEFORE = timedelta(days=40)
+"""The queue is built this long before now: its patch day (every month's, at most five weeks
+after) has come by the time the nodes start."""
+GATE_AFTER = 3
+"""Patch-day mails the catcher accepts before it holds every later MAIL: the leader dies with
+some sites' notices delivered and the others not."""
+CLAIMS_BACK = 75.0
+"""Seconds from the kill until every notice the dead leader had claimed is delivered by
+another node: its heartbeat is stale after limits.NODE_DEAD_AFTER (30 s, the last beat up to
+limits.NODE_HEARTBEAT earlier), a running sender looks for such claims every
+limits.NODE_HEARTBEAT, then a send."""
+MIGRATE_TIMEOUT = 60.0
+"""Seconds ``monitord state migrate`` may take (imports and two schemas, on a busy box)."""
+
+
+async def _queue_patch_day(rig: ClusterRig, sites: Sequence[SiteConf], security: str) -> None:
+    """Build the patch-day queue as a single daemon did ``QUEUED_BEFORE`` ago (the real advisory
+    watcher on a driven clock, an SQLite store) and move it into the scenario's database with
+    ``monitord state migrate``: the cluster starts with every site's item due."""
+    seed = write_config(
+        rig.dir / "seed",
+        smtp_port=rig.catcher.port,
+        sites=list(sites),
+        contacts=(JO_CONTACT, MAINT_CONTACT),
+        security=security,
+    )
+    then = datetime.now(UTC) - QUEUED_BEFORE
+    daemon = Daemon(seed, clock=Clock(then), schedule=False, services=[security_service])
+    await daemon.start()
+    try:
+        service = next(s for s in daemon.services if isinstance(s, SecurityService))
+        report = await service.run_once(then)
+    finally:
+        await daemon.stop()
+    rig.check(
+        "the advisory is queued for patch day on every site",
+        report.decisions == {"patch-day": len(sites)} and not report.events,
+        f"{dict(report.decisions)}, {len(report.events)} events",
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "monitord",
+        "state",
+        "migrate",
+        "--to",
+        rig.db_url,
+        "--from",
+        str(seed / "state.sqlite3"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=env,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), MIGRATE_TIMEOUT)
+    if proc.returncode != 0:
+        raise AssertionError(f"monitord state migrate failed: {out.decode(errors='replace')}")
+
+
+def _patch_counts(rig: ClusterRig) -> Counter[tuple[str, str]]:
+    """Patch-day notices at the catcher by (site, recipient)."""
+    return Counter((n.site, n.rcpt) for n in notices(rig.catcher) if n.kind == "patch-day")
+
+
+async def _sent_message_ids(rig: ClusterRig) -> set[str]:
+    rows = await rig.sql("SELECT key FROM outbox WHERE notifier = 'email' AND status = 'sent'")
+    return {message_id_for(r["key"], MAIL_DOMAIN) for r in rows}
+
+
+async def _at_the_gate(rig: ClusterRig) -> bool:
+    """The middle of the run, made safe to kill in: sends are held at the gate, none is past
+    its MAIL, and every message the catcher accepted is recorded as sent in the outbox (so
+    the kill cannot fall between the server's 250 and the sender's record)."""
+    catcher = rig.catcher
+    deadline = time.monotonic() + VERDICT
+    while time.monotonic() < deadline:
+        if catcher.held >= 1 and catcher.open_transactions == 0:
+            accepted = {n.message_id for n in notices(catcher)}
+            if accepted <= await _sent_message_ids(rig):
+                return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def leader_killed_mid_patch_day(rig: ClusterRig) -> None:
+    """A patch day is due for eight sites when the nodes start; the leader's advisory round
+    tickets them (one transaction) and starts mailing; kill -9 of the leader with some sites'
+    notices delivered and the others not: a new leader within 30 s, and exactly one
+    patch-day notice per site and recipient, one patch-day ticket per site."""
+    feeds = FeedServer()
+    feeds.base = await rig.serve(feeds.app())
+    feeds.bodies["sa.xml"] = rss(webform())
+    security = f"security:\n  feeds: [{feeds.url('sa.xml')}]\n  psa_json: null\n"
+    sites = [
+        SiteConf(f"acme-{i:02d}", f"https://www{i:02d}.acme.example/", checks="[]", drupal=DRUPAL)
+        for i in range(PATCH_SITES)
+    ]
+    await _queue_patch_day(rig, sites, security)
+    days = await rig.sql(
+        "SELECT DISTINCT patch_day, patch_day <= now() AS due FROM patch_queue "
+        "WHERE ticketed_at IS NULL"
+    )
+    rig.figure("patch day of the queue", ", ".join(str(r["patch_day"]) for r in days))
+    if not rig.check(
+        "the queue's patch day has come when the nodes start",
+        bool(days) and all(r["due"] for r in days),
+        f"{len(days)} days",
+    ):
+        return
+    rig.config([], unprobed=sites, contacts=(JO_CONTACT, MAINT_CONTACT), security=security)
+    rig.catcher.close_gate_after(GATE_AFTER)
+    await rig.start(*NODES)
+    leader = await rig.wait_leader()
+    if not rig.check(
+        "the run reaches the middle: sends held, none half-done", await _at_the_gate(rig)
+    ):
+        return
+    ticketed = await rig.sql("SELECT count(*) AS n FROM patch_queue WHERE ticketed_at IS NOT NULL")
+    rig.check(
+        "the leader's run ticketed every site's item in one transaction",
+        ticketed[0]["n"] == PATCH_SITES,
+        f"{ticketed[0]['n']} of {PATCH_SITES}",
+    )
+    sending = await rig.sql(
+        "SELECT run_id FROM outbox WHERE status = 'sending' AND attempt_started IS NOT NULL"
+    )
+    senders = Counter(str(r["run_id"]).rpartition("/")[0] for r in sending)
+    rig.check(
+        "the sends held at the gate are the leader's",
+        set(senders) == {leader.node},
+        f"{dict(senders)}, leader {leader.node}",
+    )
+    before = sum(_patch_counts(rig).values())
+    rig.figure(
+        "patch-day mails delivered before the kill",
+        f"{before} of {PATCH_SITES * len(PATCH_RCPTS)} ({rig.catcher.held} sends held)",
+    )
+    rig.note(
+        "killed where SMTP's one resend cannot duplicate: every later MAIL held at the "
+        "catcher, no transaction past its MAIL, every accepted message recorded as sent; "
+        "the held sends are resent by a survivor with the same Message-ID, never accepted "
+        "before"
+    )
+    others = [n for n in NODES if n != leader.node]
+    killed_at = await rig.db_now()
+    t0 = time.monotonic()
+    rig.nodes[leader.node].kill9()
+    rig.catcher.open_gate()  # the dead leader's held sessions end without a message
+    new = await rig.first("cluster.leader", TAKEOVER_LIMIT, nodes=others, since=t0)
+    took = (new.t - t0) if new is not None else None
+    rig.figure(
+        "takeover after kill -9 mid patch day (s)", f"{took:.2f}" if took is not None else "none"
+    )
+    rig.check(
+        f"a new leader within {TAKEOVER_LIMIT:.0f}s of the kill",
+        new is not None,
+        f"{new.node} after {took:.1f}s" if new is not None and took is not None else "none",
+    )
+
+    async def polled_again() -> bool:
+        rows = await rig.sql("SELECT max(last_seen) AS t FROM advisory")
+        return rows[0]["t"] is not None and rows[0]["t"] > killed_at
+
+    deadline = time.monotonic() + VERDICT
+    while not await polled_again() and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    rig.check("the new leader's advisory round ran", await polled_again())
+    want = {(s.id, r) for s in sites for r in PATCH_RCPTS}
+    done = await until(lambda: want <= set(_patch_counts(rig)), CLAIMS_BACK)
+    rig.figure(
+        "the rest of the notices delivered after the kill (s)",
+        f"{time.monotonic() - t0:.1f}" if done else f"not within {CLAIMS_BACK:.0f}",
+    )
+    await rig.stop_all()
+    counts = _patch_counts(rig)
+    wrong = {f"{s}->{r}": counts.get((s, r), 0) for s, r in want if counts.get((s, r), 0) != 1}
+    extra = sorted(f"{s}->{r}" for s, r in set(counts) - want)
+    rig.check(
+        f"exactly one patch-day notice per site and recipient ({len(want)})",
+        not wrong and not extra,
+        f"wrong: {wrong}, unasked: {extra}",
+    )
+    ids = Counter((n.message_id, n.rcpt) for n in notices(rig.catcher))
+    twice = [mid for mid, c in ids.items() if c > 1]
+    rig.check("no message delivered twice (by Message-ID)", not twice, f"{twice}")
+    tickets = await rig.sql(
+        "SELECT site, count(*) AS n FROM ticket WHERE kind = 'patch-day' GROUP BY site"
+    )
+    per_site = {r["site"]: r["n"] for r in tickets}
+    rig.check(
+        "one patch-day ticket per site",
+        per_site == {s.id: 1 for s in sites},
+        f"{per_site}",
+    )
+    await rig.outbox_settled()
+    resent = rig.logged(
+        "outbox.uncertain",
+        nodes=others,
+        where=lambda e: e.get("resolution") == "resent-may-duplicate",
+    )
+    rig.figure(
+        "held sends resent by the survivors (same Message-ID, never accepted before)",
+        len(resent),
+    )
 
 
 # ---------------------------------------------------------------- 4. the database restarts
@@ -319,6 +555,7 @@ async def _kill_lock_session(rig: ClusterRig, node: str, epoch: int) -> None:
 SCENARIOS = [
     Scenario("quorum", quorum, budget=150),
     Scenario("leader-killed", leader_killed, budget=150),
+    Scenario("leader-killed-patch-day", leader_killed_mid_patch_day, budget=180),
     Scenario("db-restarted", db_restarted, budget=180, dedicated_server=True),
     Scenario("leader-cut-off", leader_cut_off, budget=180),
 ]
