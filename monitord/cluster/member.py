@@ -426,7 +426,12 @@ class ClusterMember:
         seat = self.seat
         if seat is None or not seat.leader:
             return []
-        return await self.decide_round(now)
+        try:
+            return await self.decide_round(now)
+        except FencedError as exc:
+            self.log.error("cluster.fenced", node=seat.node, error=str(exc))
+            await self._lost("the database refused a write: another node leads now")
+            return []
 
     async def decide_round(self, now: datetime) -> list[Event]:
         """The leader's round: the quorum verdict of every check whose node results changed,

@@ -211,3 +211,55 @@ async def test_a_reload_that_removes_a_down_site_closes_its_incident_once_by_the
         for node in list(cluster.daemons):
             await cluster.stop(node)
     assert [m.message["X-Monitord-Kind"] for m in mails] == ["site-down", "site-recovered"]
+
+
+async def test_a_stale_leader_s_late_write_is_refused_by_the_epoch(
+    tmp_path: Path,
+    by_caller: tuple[ByCaller, LoopbackSite],
+    smtp_server: SmtpServer,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
+    (tmp_path / "state").mkdir()
+    site, loop_site = by_caller
+    cfg = write_config(tmp_path / "cfg", loop_site.url, smtp_server, main_extra=NODES_YAML)
+    cfg = on_postgres(cfg, postgres_url)
+    clock = Clock(T0)
+    cluster = Cluster(cfg, clock)
+    try:
+        for node in ("n1", "n2"):
+            await cluster.start(node)
+        n1, n2 = cluster.daemons["n1"], cluster.daemons["n2"]
+        assert n1.seat is not None and n2.seat is not None
+        assert n1.seat.leader and n1.seat.epoch == 1
+        assert await cluster.round() == {"n2": [], "n1": []}
+
+        # n1 is cut off from its lock without noticing (its election task stops dead, its
+        # lock session ends): n2 is elected with epoch 2 while n1 still believes it leads.
+        election = n1.seat.tasks[0]
+        election.cancel()
+        await _until(lambda: n2.seat is not None and n2.seat.leader)
+        assert n2.seat.epoch == 2 and n1.seat.leader
+
+        # The site goes down for both: n2 (the leader) decides one DOWN.
+        site.failing = {"127.0.0.1", "127.0.0.2"}
+        clock.advance(seconds=60)
+        assert [e.kind for e in await n1.tick(KEY)] == []  # decided before n2's row: no quorum
+        assert [e.kind for e in await n2.tick(KEY)] == ["site-down"]
+        # n1's next decision is a late write of a stale leader: refused, and n1 steps down.
+        clock.advance(seconds=60)
+        assert [e.kind for e in await n1.tick(KEY)] == []
+        assert not n1.seat.leader
+        assert [e.kind for e in await n2.tick(KEY)] == []
+        [down] = await smtp_server.wait_for_async(1)
+        assert down.message["X-Monitord-Kind"] == "site-down"
+    finally:
+        for node in list(cluster.daemons):
+            await cluster.stop(node)
+    async with open_postgres_store(postgres_url) as store:
+        [incident] = await store.incidents()
+        assert incident.ended is None
+        downs = [i for i in await store.outbox_items() if "/down|" in i.key]
+        assert sorted(i.notifier for i in downs) == ["email", "tickets"]
+    assert len(smtp_server.messages) == 1
