@@ -69,6 +69,13 @@ LEADER_PING = timedelta(seconds=3)
 """How often the leader checks its lock connection (a query with this timeout): a leader cut
 off from the database steps down within two pings, well before a follower can take over."""
 
+LEADER_STALL = timedelta(seconds=20)
+"""A leader that has not renewed its lease (every LEADER_PING, with the database's clock) for
+this long is stalled — a frozen process (SIGSTOP, a VM paused) or an event loop blocked —
+and a follower ends its lock session so it can take over. The TCP keepalives do not catch
+this: a stopped process's kernel still answers them, so the server would keep its lock for
+ever. Six missed pings: a busy but healthy leader is never deposed; takeover within 25 s."""
+
 # File descriptors (monitord.fds)
 FD_RESERVE = 128
 """Open files kept out of reach of probes and API clients, for everything else the daemon

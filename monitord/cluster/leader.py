@@ -12,6 +12,11 @@ The lock connection carries TCP keepalives on both ends (LOCK_TCP_*): a leader c
 the database (a dead host, a network partition) has its session, and so its lock, ended by
 the server within about 15 s, and a follower polling every limits.LEADER_POLL takes over
 within 30 s of the death or isolation. The isolated leader meanwhile stops within two pings.
+
+Each ping also renews the leader's lease (``cluster_leader.renewed``, the database's clock). A
+leader that is alive to TCP but does nothing — a stopped process, a paused VM, a blocked event
+loop — keeps its session (its kernel answers the keepalives); a follower that finds the lease
+older than limits.LEADER_STALL ends that session (``pg_terminate_backend``) and takes over.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from monitord import limits
 from monitord.logsetup import get_logger
 from monitord.store.postgres import PG_CONNECT_TIMEOUT, PG_STATEMENT_TIMEOUT
 from monitord.store.postgres.cluster import (
+    depose_stalled_leader,
     ping_leader_lock,
     release_leader_lock,
     take_leader_lock,
@@ -102,6 +108,7 @@ class Leadership:
         on_lost: Callable[[str], Awaitable[None]],
         poll: timedelta = LEADER_POLL,
         ping: timedelta = LEADER_PING,
+        stall: timedelta = limits.LEADER_STALL,
     ) -> None:
         self._url = url
         self._node = node
@@ -109,6 +116,7 @@ class Leadership:
         self._on_lost = on_lost
         self._poll = poll.total_seconds()
         self._ping = ping
+        self._stall = stall
         self._conn: asyncpg.Connection | None = None
         self._epoch: int | None = None
         self._resigned = False
@@ -183,6 +191,7 @@ class Leadership:
                 )
                 return
             if epoch is None:
+                await self._depose_if_stalled(self._conn)
                 return
             self._epoch = epoch
         self._log.info("cluster.elected", epoch=epoch)
@@ -200,12 +209,30 @@ class Leadership:
                 if conn is None:
                     raise LookupError("the lock connection is gone")
                 await asyncio.wait_for(
-                    ping_leader_lock(conn, self._ping), self._ping.total_seconds()
+                    ping_leader_lock(conn, self._ping, self._epoch), self._ping.total_seconds()
                 )
                 return
             except _ERRORS as exc:
                 reason = f"the leader lock's connection failed: {type(exc).__name__}: {exc}"
         await self._lose(reason)
+
+    async def _depose_if_stalled(self, conn: asyncpg.Connection) -> None:
+        """Another node holds the lock: when it has stopped renewing its lease (a frozen
+        process keeps its session open: the kernel answers the keepalives), end its lock
+        session so this or another follower takes over at the next poll."""
+        try:
+            deposed = await depose_stalled_leader(conn, self._stall)
+        except _ERRORS as exc:
+            self._drop()
+            self._log.warning("cluster.leader_check_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        if deposed is not None:
+            self._log.warning(
+                "cluster.leader_stalled",
+                leader=deposed,
+                hint="its lock session was ended; a follower takes over at the next poll, and "
+                "the stalled node's late writes are refused by the epoch",
+            )
 
     async def _lose(self, reason: str) -> None:
         was, self._epoch = self._epoch, None

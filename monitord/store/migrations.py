@@ -264,7 +264,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                 id INTEGER PRIMARY KEY CHECK (id = 1),
                 epoch INTEGER NOT NULL DEFAULT 0,
                 node TEXT,
-                since TEXT
+                since TEXT,
+                renewed TEXT
             )""",
             """CREATE TABLE node_result (
                 key TEXT NOT NULL,

@@ -236,7 +236,8 @@ PG_MIGRATIONS: tuple[PgMigration, ...] = (
                 id integer PRIMARY KEY CHECK (id = 1),
                 epoch bigint NOT NULL DEFAULT 0,
                 node text,
-                since timestamptz
+                since timestamptz,
+                renewed timestamptz
             )""",
             "INSERT INTO cluster_leader (id) VALUES (1)",
             "CREATE SEQUENCE node_result_seq",

@@ -216,3 +216,59 @@ async def test_the_lock_connection_carries_keepalives_on_both_ends(postgres_url:
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
     finally:
         await conn.close()
+
+
+async def test_a_stalled_leader_is_deposed_and_steps_down_when_it_wakes(
+    postgres_url: str,
+) -> None:
+    # A leader alive to TCP but doing nothing (a stopped process: its kernel still answers
+    # the keepalives, so the server keeps its session and lock): here its ping is held.
+    store = PostgresStore(postgres_url)
+    await store.open()
+    await store.close()
+    frozen = make_node(postgres_url, "lon-1")
+    frozen.task = asyncio.create_task(frozen.leadership.run())
+    await until(lambda: frozen.leadership.leader, [frozen])
+    stall = timedelta(seconds=1)
+    ams: Node
+
+    async def on_elected(epoch: int) -> None:
+        ams.elected.append(epoch)
+        ams.changed.set()
+
+    async def on_lost(reason: str) -> None:
+        ams.lost.append(reason)
+
+    ams = Node(
+        "ams-1",
+        Leadership(
+            postgres_url,
+            "ams-1",
+            on_elected=on_elected,
+            on_lost=on_lost,
+            poll=POLL,
+            ping=PING,
+            stall=stall,
+        ),
+    )
+    hold = frozen.leadership._lock  # what its ping takes: held, the ping never runs
+    await hold.acquire()
+    ams.task = asyncio.create_task(ams.leadership.run())
+    try:
+        # Not before the lease is older than the stall limit; then within a few polls.
+        await asyncio.sleep(stall.total_seconds() / 2)  # half the limit must pass unrenewed
+        assert ams.elected == []
+        await until(lambda: ams.elected == [2], [ams])
+        assert frozen.lost == [] and frozen.leadership.epoch == 1  # it has not noticed yet
+        hold.release()  # it wakes: its lock session was ended, so it steps down at once
+        await until(lambda: bool(frozen.lost), [frozen])
+        assert not frozen.leadership.leader
+        assert ams.leadership.leader
+    finally:
+        if hold.locked():
+            hold.release()
+        for n in (frozen, ams):
+            assert n.task is not None
+            n.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await n.task

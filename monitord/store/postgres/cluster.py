@@ -53,8 +53,18 @@ _SELECT_CHANGED = (
 )
 _SELECT_NODE_RESULTS = f"SELECT {_NODE_RESULT_COLUMNS} FROM node_result WHERE node = $1"  # noqa: S608
 _ELECT = (
-    "UPDATE cluster_leader SET epoch = epoch + 1, node = $1, since = now() WHERE id = 1 "
-    "RETURNING epoch"
+    "UPDATE cluster_leader SET epoch = epoch + 1, node = $1, since = now(), renewed = now() "
+    "WHERE id = 1 RETURNING epoch"
+)
+_RENEW = "UPDATE cluster_leader SET renewed = now() WHERE id = 1 AND epoch = $1"
+# The holder of the leader lock when the lease has not been renewed for $2 (the database's
+# clock on both sides, so the nodes' clocks do not matter).
+_STALLED = (
+    "SELECT l.pid, c.node, EXTRACT(EPOCH FROM now() - c.renewed)::float8 AS silent "
+    "FROM cluster_leader c JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted "
+    "  AND l.objsubid = 1 AND ((l.classid::bigint << 32) | l.objid::bigint) = $1 "
+    "  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "WHERE c.id = 1 AND c.renewed < now() - $2::interval"
 )
 
 
@@ -161,8 +171,22 @@ async def release_leader_lock(conn: asyncpg.Connection) -> None:
     await conn.fetchval("SELECT pg_advisory_unlock($1)", LEADER_LOCK_KEY)
 
 
-async def ping_leader_lock(conn: asyncpg.Connection, within: timedelta) -> None:
-    """Raise unless ``conn`` still holds the leader lock, answered ``within`` that long."""
+async def depose_stalled_leader(conn: asyncpg.Connection, stall: timedelta) -> str | None:
+    """End the lock session of a leader that has not renewed its lease for ``stall``
+    (limits.LEADER_STALL): the lock is free at the next try. Returns who was deposed and how
+    long it had been silent, or None when the leader is alive (or there is none)."""
+    row = await conn.fetchrow(_STALLED, LEADER_LOCK_KEY, stall)
+    if row is None:
+        return None
+    await conn.fetchval("SELECT pg_terminate_backend($1)", row["pid"])
+    return f"{row['node']} (no renewal for {row['silent']:.0f} s)"
+
+
+async def ping_leader_lock(
+    conn: asyncpg.Connection, within: timedelta, epoch: int | None = None
+) -> None:
+    """Raise unless ``conn`` still holds the leader lock, answered ``within`` that long; with
+    ``epoch``, renew the leader's lease too (raise when another epoch leads)."""
     held = await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
         "AND pid = pg_backend_pid() AND objsubid = 1 "
@@ -172,3 +196,7 @@ async def ping_leader_lock(conn: asyncpg.Connection, within: timedelta) -> None:
     )
     if not held:
         raise LookupError("this connection no longer holds the leader lock")
+    if epoch is not None:
+        status = await conn.execute(_RENEW, epoch, timeout=within.total_seconds())
+        if status != "UPDATE 1":
+            raise LookupError(f"epoch {epoch} no longer leads the cluster")
