@@ -58,6 +58,22 @@ class CheckPath:
     log: FilteringBoundLogger
     clock: Callable[[], datetime]
 
+    async def load_states(self) -> None:
+        """The check and site states as the store has them, into memory (at start; on a
+        node of several, the leader's decisions)."""
+        assert self.store is not None
+        stored = await self.store.load_states()
+        self.states = {
+            k: CheckState.from_json(v)
+            for k, v in stored.items()
+            if not k.startswith(SITE_KEY_PREFIX)
+        }
+        self.site_states = {
+            k.removeprefix(SITE_KEY_PREFIX): SiteState.from_json(v)
+            for k, v in stored.items()
+            if k.startswith(SITE_KEY_PREFIX)
+        }
+
     async def _close_removed(
         self, old: dict[str, ScheduledCheck], new: dict[str, ScheduledCheck], config: Config
     ) -> None:

@@ -64,7 +64,6 @@ from monitord.schedule import last_due as last_due
 from monitord.schedule import schedule_offset as schedule_offset
 from monitord.schedule import scheduled_checks as scheduled_checks
 from monitord.site_incident import (
-    SITE_KEY_PREFIX,
     SiteState,
 )
 from monitord.store.base import Pruned, Store
@@ -374,17 +373,7 @@ class Daemon(CheckPath, ClusterMember):
         self.store = await self._open_store(config)
         self.store.flush_listeners.append(self._flushed)
         await self.desk.load(self.store)
-        stored = await self.store.load_states()
-        self.states = {
-            k: CheckState.from_json(v)
-            for k, v in stored.items()
-            if not k.startswith(SITE_KEY_PREFIX)
-        }
-        self.site_states = {
-            k.removeprefix(SITE_KEY_PREFIX): SiteState.from_json(v)
-            for k, v in stored.items()
-            if k.startswith(SITE_KEY_PREFIX)
-        }
+        await self.load_states()
         source = self.seat.identity.source_address if self.seat is not None else None
         self._probe_ctx = await self._stack.enter_async_context(
             open_probe_context(self.ssl_context, source_address=source)

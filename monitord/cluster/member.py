@@ -41,7 +41,7 @@ from monitord.config.models import HeartbeatCheck
 from monitord.errors import FencedError, StoreError
 from monitord.incidents import CheckState
 from monitord.results import ProbeResult
-from monitord.site_incident import SITE_KEY_PREFIX, SiteState
+from monitord.site_incident import SiteState
 from monitord.store.nodes import NodeResultRow, NodeRow
 
 if TYPE_CHECKING:
@@ -178,6 +178,8 @@ class ClusterMember:
     decide: Callable[[ScheduledCheck, ProbeResult, datetime], Awaitable[list[Event]]]
     """CheckPath's: the incident engine, without the result listeners."""
     _wake_sender: Callable[[], None]
+    load_states: Callable[[], Awaitable[None]]
+    """CheckPath's: the check and site states from the store into memory."""
 
     # -- start and stop ----------------------------------------------------------------------
 
@@ -337,17 +339,7 @@ class ClusterMember:
 
     async def _load_decided(self) -> None:
         """The check and site states as the leader stored them."""
-        stored = await self.store.load_states()
-        self.states = {
-            k: CheckState.from_json(v)
-            for k, v in stored.items()
-            if not k.startswith(SITE_KEY_PREFIX)
-        }
-        self.site_states = {
-            k.removeprefix(SITE_KEY_PREFIX): SiteState.from_json(v)
-            for k, v in stored.items()
-            if k.startswith(SITE_KEY_PREFIX)
-        }
+        await self.load_states()
 
     # -- leadership -------------------------------------------------------------------------
 

@@ -60,9 +60,12 @@ async def by_caller() -> AsyncIterator[tuple[ByCaller, LoopbackSite]]:
 
 
 class Cluster:
-    def __init__(self, cfg: Path, clock: Clock) -> None:
+    """Daemons of one configuration on one database, started by node id, on one clock."""
+
+    def __init__(self, cfg: Path, clock: Clock, site: ByCaller) -> None:
         self.cfg = cfg
         self.clock = clock
+        self.site = site
         self.daemons: dict[str, Daemon] = {}
 
     async def start(self, node: str) -> Daemon:
@@ -93,20 +96,31 @@ class Cluster:
         return out
 
 
-async def test_one_failing_location_is_outvoted_two_make_one_incident(
+@pytest.fixture
+async def cluster(
     tmp_path: Path,
     by_caller: tuple[ByCaller, LoopbackSite],
     smtp_server: SmtpServer,
     postgres_url: str,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
+) -> AsyncIterator[Cluster]:
+    """The site, one configuration for the nodes (NODES), none started; all stopped after."""
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
     (tmp_path / "state").mkdir()
     site, loop_site = by_caller
     cfg = write_config(tmp_path / "cfg", loop_site.url, smtp_server, main_extra=NODES_YAML)
-    cfg = on_postgres(cfg, postgres_url)
-    clock = Clock(T0)
-    cluster = Cluster(cfg, clock)
+    made = Cluster(on_postgres(cfg, postgres_url), Clock(T0), site)
+    try:
+        yield made
+    finally:
+        for node in list(made.daemons):
+            await made.stop(node)
+
+
+async def test_one_failing_location_is_outvoted_two_make_one_incident(
+    cluster: Cluster, smtp_server: SmtpServer, postgres_url: str
+) -> None:
+    site = cluster.site
     try:
         for node in NODES:
             await cluster.start(node)
@@ -174,19 +188,9 @@ async def _until(cond: object, timeout: float = 10.0) -> None:
 
 
 async def test_a_reload_that_removes_a_down_site_closes_its_incident_once_by_the_leader(
-    tmp_path: Path,
-    by_caller: tuple[ByCaller, LoopbackSite],
-    smtp_server: SmtpServer,
-    postgres_url: str,
-    monkeypatch: pytest.MonkeyPatch,
+    cluster: Cluster, smtp_server: SmtpServer, postgres_url: str
 ) -> None:
-    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
-    (tmp_path / "state").mkdir()
-    site, loop_site = by_caller
-    cfg = write_config(tmp_path / "cfg", loop_site.url, smtp_server, main_extra=NODES_YAML)
-    cfg = on_postgres(cfg, postgres_url)
-    clock = Clock(T0)
-    cluster = Cluster(cfg, clock)
+    site, cfg = cluster.site, cluster.cfg
     try:
         for node in ("n1", "n2"):
             await cluster.start(node)
@@ -214,19 +218,9 @@ async def test_a_reload_that_removes_a_down_site_closes_its_incident_once_by_the
 
 
 async def test_a_stale_leader_s_late_write_is_refused_by_the_epoch(
-    tmp_path: Path,
-    by_caller: tuple[ByCaller, LoopbackSite],
-    smtp_server: SmtpServer,
-    postgres_url: str,
-    monkeypatch: pytest.MonkeyPatch,
+    cluster: Cluster, smtp_server: SmtpServer, postgres_url: str
 ) -> None:
-    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
-    (tmp_path / "state").mkdir()
-    site, loop_site = by_caller
-    cfg = write_config(tmp_path / "cfg", loop_site.url, smtp_server, main_extra=NODES_YAML)
-    cfg = on_postgres(cfg, postgres_url)
-    clock = Clock(T0)
-    cluster = Cluster(cfg, clock)
+    site, clock = cluster.site, cluster.clock
     try:
         for node in ("n1", "n2"):
             await cluster.start(node)
