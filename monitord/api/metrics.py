@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from monitord.api.storeview import StoreExtras, read_extras
+from monitord.api.storeview import SharedReader, StoreExtras
 from monitord.certexpiry import days_left, not_after_of
 from monitord.limits import HEALTH_STORE_TIMEOUT
 from monitord.probes.base import ProbeResult
@@ -70,7 +70,9 @@ class _Scrape:
 class DaemonMetrics:
     """The metrics of one daemon. ``attach`` once; ``await render()`` per scrape."""
 
-    def __init__(self) -> None:
+    def __init__(self, reader: SharedReader | None = None) -> None:
+        self.reader = reader if reader is not None else SharedReader()
+        """Reads the store's notification counts and patch-day queue (the owner closes it)."""
         self.registry = CollectorRegistry(auto_describe=False)
         self.probe_duration = Histogram(
             "monitord_probe_duration_seconds",
@@ -127,12 +129,12 @@ class DaemonMetrics:
             if runtime is not None:
                 now = runtime.clock()
                 scrape.now = now
-                state_path = runtime.config().state_path()
+                config = runtime.config()
                 try:
                     async with asyncio.timeout(HEALTH_STORE_TIMEOUT.total_seconds()):
                         scrape.outbox = await runtime.store.outbox_stats(now)
                         scrape.incidents_open = len(await runtime.store.open_incidents())
-                        scrape.extras = await asyncio.to_thread(read_extras, state_path)
+                        scrape.extras = await asyncio.to_thread(self.reader.extras, config)
                 except TimeoutError:
                     # Answer now without the store's figures (monitord_store_answering 0).
                     scrape.outbox, scrape.incidents_open = None, None

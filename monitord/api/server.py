@@ -39,6 +39,7 @@ from monitord.api import status as status_mod
 from monitord.api.guard import ConnectionGuard, GuardSettings
 from monitord.api.metrics import CONTENT_TYPE, DaemonMetrics
 from monitord.api.status_page import render
+from monitord.api.storeview import SharedReader
 from monitord.config.models import HttpConfig
 from monitord.errors import StoreError
 from monitord.limits import API_LISTEN_BACKLOG, HEALTH_STORE_TIMEOUT
@@ -159,12 +160,12 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def api_status(request: web.Request) -> web.Response:
-    snap = await status_mod.collect(_runtime(request))
+    snap = await status_mod.collect(_runtime(request), request.app[SERVICE_KEY].reader)
     return web.json_response(snap, dumps=_dumps)
 
 
 async def status_page(request: web.Request) -> web.Response:
-    snap = await status_mod.collect(_runtime(request))
+    snap = await status_mod.collect(_runtime(request), request.app[SERVICE_KEY].reader)
     return web.Response(text=render(snap), content_type="text/html", charset="utf-8")
 
 
@@ -233,7 +234,10 @@ class ApiService:
 
     def __init__(self, http: HttpConfig) -> None:
         self.http = http
-        self.metrics = DaemonMetrics()
+        self.reader = SharedReader()
+        """The store's read-only view for /metrics and the status (one connection on
+        PostgreSQL, closed at stop)."""
+        self.metrics = DaemonMetrics(self.reader)
         self.runtime: ServiceRuntime | None = None
         self.bound: tuple[str, int] | None = None
         """Where the server listens (the real port when ``listen`` said port 0)."""
@@ -335,6 +339,7 @@ class ApiService:
     async def stop(self) -> None:
         await self._close()
         self.metrics.detach()
+        await asyncio.to_thread(self.reader.close)
 
     async def reload(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from monitord.api.storeview import StoreExtras, read_extras
+from monitord.api.storeview import SharedReader, StoreExtras, read_extras
 from monitord.calendar import agency_calendar, next_patch_day
 from monitord.certexpiry import days_left, expiry_message, not_after_of
 from monitord.checks import check_key, check_target, site_key
@@ -204,13 +204,14 @@ def snapshot(
     }
 
 
-async def collect(runtime: StatusSource) -> dict[str, Any]:
-    """The snapshot of a running daemon (store reads on the store's thread)."""
+async def collect(runtime: StatusSource, reader: SharedReader | None = None) -> dict[str, Any]:
+    """The snapshot of a running daemon (store reads on the store's thread); the store's
+    aggregates through ``reader`` (the API's, kept open), else a reader opened for this."""
     config = runtime.config()
     store = runtime.store
     results = await store.latest_results()
     incidents = await store.open_incidents()
-    extras = await asyncio.to_thread(read_extras, config.state_path())
+    extras = await asyncio.to_thread(read_extras if reader is None else reader.extras, config)
     data = snapshot(config, dict(runtime.states), results, incidents, extras, runtime.clock())
     if hasattr(store, "nodes"):  # several nodes on PostgreSQL
         data["cluster"] = await cluster_status(

@@ -105,7 +105,7 @@ async def _from_store(config: Config) -> dict[str, Any]:
             incidents = await store.open_incidents()
         finally:
             await store.close()
-        extras = await asyncio.to_thread(read_extras, path)
+        extras = await asyncio.to_thread(read_extras, config)
     from monitord.clock import utcnow
 
     data = snapshot(config, states, results, incidents, extras, utcnow())
@@ -117,7 +117,7 @@ async def _from_postgres(config: Config, url: str) -> dict[str, Any]:
     """The snapshot from the PostgreSQL store (several nodes): the leader's decided states,
     the combined results and the nodes."""
     from monitord.api.status import cluster_status, snapshot
-    from monitord.api.storeview import StoreExtras
+    from monitord.api.storeview import read_extras
     from monitord.clock import utcnow
     from monitord.incidents import CheckState
     from monitord.store.postgres import PostgresStore
@@ -132,7 +132,8 @@ async def _from_postgres(config: Config, url: str) -> dict[str, Any]:
         cluster = await cluster_status(store, None, now)
     finally:
         await store.close()
-    data = snapshot(config, states, results, incidents, StoreExtras(), now)
+    extras = await asyncio.to_thread(read_extras, config)
+    data = snapshot(config, states, results, incidents, extras, now)
     data["cluster"] = cluster
     data["source"] = f"the store {store.where} (the daemon's API did not answer)"
     return data
@@ -153,11 +154,15 @@ def _heartbeats(config: Config) -> dict[str, dict[str, Any]]:
     if not wanted:
         return {}
     try:
-        meta = read_meta(config.state_path(), META_PREFIX)
+        meta = read_meta(config, META_PREFIX)
         note = None
-    except (StoreError, OSError):
+    except (StoreError, OSError) as exc:
         meta = {}
-        note = "the store is not readable by this user: run as root to see the URL"
+        note = (
+            f"the store could not be read ({exc})"
+            if config.main.state.url is not None
+            else "the store is not readable by this user: run as root to see the URL"
+        )
     base = heartbeat_base(config)
     out: dict[str, dict[str, Any]] = {}
     from monitord.durations import format_duration
@@ -193,7 +198,7 @@ def collect(config_dir: str | None, *, prefer_store: bool = False) -> dict[str, 
     beats = _heartbeats(config)
     from monitord.drupal.service import read_inventory_problems
 
-    inventory_problems = read_inventory_problems(config.state_path())
+    inventory_problems = read_inventory_problems(config)
     for site in data.get("sites", []):
         if site["site"] in inventory_problems:
             site["inventory_unknown"] = inventory_problems[site["site"]]

@@ -1,8 +1,9 @@
 """``monitord tickets list [--open] [--client ID] [--json] [--config DIR]``: the local tickets.
 
-The ``tickets`` commands work on the state store named by the configuration (``state.path``),
-whether or not the daemon runs: SQLite's write-ahead log lets both write. Times are shown in
-the agency's zone.
+The ``tickets`` commands work on the state store named by the configuration, whether or not
+the daemon runs: the SQLite file at ``state.path`` (its write-ahead log lets both write), or
+the PostgreSQL database of ``state.url`` (opened without the daemon's lock, beside every node).
+Times are shown in the agency's zone.
 """
 
 from __future__ import annotations
@@ -39,13 +40,16 @@ def with_store(
     from monitord.notify.plugins import NOTIFIER_TYPES
 
     config = load_config(resolve_config_dir(config_arg), notifier_types=NOTIFIER_TYPES)
+    tz = ZoneInfo(config.main.agency.timezone)
+    url = config.main.state.url
+    if url is not None:
+        return asyncio.run(_on_postgres(url, tz, work))
     path = config.state_path()
     if not path.exists():
         raise MonitordError(
             f"there is no state store at {path} yet — start the daemon once (monitord run), "
             "or check state.path in monitord.yml"
         )
-    tz = ZoneInfo(config.main.agency.timezone)
 
     async def run() -> _T:
         store = SqliteStore(path)
@@ -56,6 +60,21 @@ def with_store(
             await store.close()
 
     return asyncio.run(run())
+
+
+async def _on_postgres(
+    url: str, tz: ZoneInfo, work: Callable[[TicketStore, ZoneInfo], Awaitable[_T]]
+) -> _T:
+    """``work`` on the PostgreSQL store at ``url``: not exclusive, so beside running nodes;
+    opening it brings an older database's schema up to date, as a node's start does."""
+    from monitord.store.postgres import PostgresStore
+
+    store = PostgresStore(url)
+    await store.open()
+    try:
+        return await work(store, tz)
+    finally:
+        await store.close()
 
 
 def local(dt: datetime | None, tz: ZoneInfo) -> str:

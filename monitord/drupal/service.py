@@ -107,14 +107,15 @@ def source_key(advisory: Advisory) -> str:
     return "rss" if advisory.source == "rss" else f"psa-json:{advisory.package or ''}"
 
 
-def read_inventory_problems(state_path: Path) -> dict[str, dict[str, Any]]:
+def read_inventory_problems(config: Config) -> dict[str, dict[str, Any]]:
     """Per Drupal site id whose inventory is unknown: why, as the watcher stored it (blocking;
-    the store opened read-only). Empty when the store is absent or this user cannot read it."""
+    the store of ``config`` read through its read-only view). Empty when the store is absent
+    or this user cannot read it."""
     from monitord.api.storeview import read_meta
     from monitord.errors import StoreError
 
     try:
-        raw = read_meta(state_path, INVENTORY_PROBLEMS_META).get(INVENTORY_PROBLEMS_META)
+        raw = read_meta(config, INVENTORY_PROBLEMS_META).get(INVENTORY_PROBLEMS_META)
         data = json.loads(raw) if raw else {}
     except (StoreError, OSError, ValueError):
         return {}

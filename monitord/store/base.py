@@ -521,7 +521,7 @@ class StoreExtras:
 class StoreReader(Protocol):
     """A read-only view of a store for another process (``monitord status``, /metrics): no
     daemon lock, no migration, blocking (run it on a thread). Implementations:
-    store.sqlite.reader.SqliteReader."""
+    store.sqlite.reader.SqliteReader, store.postgres.reader.PgReader."""
 
     def extras(self) -> StoreExtras:
         """Notifications by notifier and status (pruned rows still counted), advisories seen
@@ -529,3 +529,6 @@ class StoreReader(Protocol):
 
     def meta(self, prefix: str) -> dict[str, str]:
         """Meta rows whose key starts with ``prefix``; empty when there is no store yet."""
+
+    def close(self) -> None:
+        """Let go of what the reader holds open (a connection); harmless twice."""

@@ -48,7 +48,7 @@ async def test_sent_notifications_then_ended_incidents_are_pruned_after_their_re
     await daemon.start()
     try:
         assert daemon.config is not None and daemon.store is not None
-        counted = read_extras(daemon.config.state_path()).notifications
+        counted = read_extras(daemon.config).notifications
         assert counted[("email", "sent")] == 2
         assert (await daemon.store.outbox_stats(clock())).depth == 0
 
@@ -63,6 +63,6 @@ async def test_sent_notifications_then_ended_incidents_are_pruned_after_their_re
         assert await daemon.prune(clock() + 6 * DAY) == Pruned(incidents=1, tickets=1)
         assert await daemon.store.incidents() == []
         assert await daemon.store.local_tickets() == []
-        assert read_extras(daemon.config.state_path()).notifications == counted
+        assert read_extras(daemon.config).notifications == counted
     finally:
         await daemon.stop()

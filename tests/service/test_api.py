@@ -14,9 +14,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitord.api.server import API_MAX_BODY_BYTES
-from monitord.api.storeview import read_extras
 from monitord.daemon import Daemon, check_key
 from monitord.probes.base import ProbeResult
+from monitord.store.sqlite.reader import SqliteReader
 from tests.helpers.clock import Clock
 from tests.helpers.daemon import T0
 from tests.helpers.secrets import CapturedLogs
@@ -316,7 +316,7 @@ async def test_an_address_in_use_is_logged_and_monitoring_goes_on(
 def test_store_extras_are_read_when_the_tables_exist(tmp_path: Path) -> None:
     """The advisories part's tables, in our own fixture: counted, queue listed by patch day."""
     path = tmp_path / "s.sqlite3"
-    assert read_extras(path).advisories_seen is None  # no file at all
+    assert SqliteReader(path).extras().advisories_seen is None  # no file at all
     conn = sqlite3.connect(path)
     conn.executescript(
         """
@@ -326,7 +326,7 @@ def test_store_extras_are_read_when_the_tables_exist(tmp_path: Path) -> None:
         """
     )
     conn.commit()
-    extras = read_extras(path)
+    extras = SqliteReader(path).extras()
     assert extras.notifications == {
         ("email", "sent"): 2,
         ("email", "failed"): 1,
@@ -351,7 +351,7 @@ def test_store_extras_are_read_when_the_tables_exist(tmp_path: Path) -> None:
     )
     conn.commit()
     conn.close()
-    extras = read_extras(path)
+    extras = SqliteReader(path).extras()
     assert extras.advisories_seen == 2
     assert extras.patch_queue_pending == 1
     assert [(q.site, q.project, q.fixed) for q in extras.patch_queue] == [

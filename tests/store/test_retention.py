@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import monitord.store.sqlite.retention as sqlite_store
-from monitord.api.storeview import read_extras
 from monitord.store import SqliteStore
 from monitord.store.base import Pruned
+from monitord.store.sqlite.reader import SqliteReader
 from tests.store.test_sqlite_store import HOUR, T0, incident, note, peek
 
 DAY = timedelta(days=1)
@@ -57,7 +57,7 @@ async def test_prune_deletes_only_finished_rows_older_than_their_retention(
     await store.write("k", {}, None, incident=incident("open-old", T0 - DAY), now=T0)
     ended_new = incident("ended-new", T0 + 19 * DAY, T0 + 20 * DAY)
     await store.write("k", {}, None, incident=ended_new, now=T0)
-    before = read_extras(path).notifications
+    before = SqliteReader(path).extras().notifications
 
     now = T0 + 35 * DAY
     pruned = await store.prune(
@@ -68,7 +68,7 @@ async def test_prune_deletes_only_finished_rows_older_than_their_retention(
     assert left == {"sent-new", "failed-mid", "pending-old", "sending-old"}
     assert {i.id for i in await store.incidents()} == {"open-old", "ended-new"}
     # The counters behind monitord_notifications_{sent,failed}_total keep the deleted rows.
-    assert read_extras(path).notifications == before
+    assert SqliteReader(path).extras().notifications == before
     assert before[("webhook.ops", "failed")] == 1
 
     # Nothing more to do: a second pass deletes nothing, and is falsy (nothing logged).
@@ -91,4 +91,4 @@ async def test_prune_works_in_batches_until_done(
     assert pruned.sent == 10
     assert peek(path, "SELECT COUNT(*) FROM outbox") == [(0,)]
     assert store.commits - commits >= 4  # 3 + 3 + 3 + 1, each its own transaction
-    assert read_extras(path).notifications == {("email", "sent"): 10}
+    assert SqliteReader(path).extras().notifications == {("email", "sent"): 10}

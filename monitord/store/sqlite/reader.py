@@ -67,6 +67,9 @@ class SqliteReader:
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
 
+    def close(self) -> None:
+        """Nothing to let go of: every call opens and closes its own connection."""
+
     def _error(self, exc: sqlite3.Error) -> StoreError:
         return StoreError(
             f"cannot read the state store {self.path}: {exc}; check that this user may read "
