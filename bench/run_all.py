@@ -1,6 +1,6 @@
 """Every benchmark in turn, figures kept as JSON: what docs/benchmarks.md is made from.
 
-    .venv/bin/python bench/run_all.py            # the full set, about 15-20 minutes
+    .venv/bin/python bench/run_all.py            # the full set, about 25-30 minutes
     .venv/bin/python bench/run_all.py --quick    # a smoke run of each, about 5 minutes
 
 1. bench_feed_parse.py  — advisory feed parse cost (CPU only, no servers);
