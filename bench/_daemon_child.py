@@ -83,9 +83,58 @@ def lateness_stats(values: list[float]) -> dict[str, float]:
     }
 
 
+def timed_method(daemon: Daemon, name: str) -> list[float]:
+    """Seconds of each call of the daemon's coroutine method ``name`` (cluster mode only):
+    the method wrapped on this instance, for measurement only."""
+    durations: list[float] = []
+    if daemon.seat is None:
+        return durations
+    inner = getattr(daemon, name)
+
+    async def timed(*args: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return await inner(*args)
+        finally:
+            durations.append(time.perf_counter() - t)
+
+    setattr(daemon, name, timed)
+    return durations
+
+
+def spans(values: list[float]) -> dict[str, Any]:
+    return {
+        "n": len(values),
+        "p50_ms": round(1000 * percentile(values, 50), 1) if values else None,
+        "p99_ms": round(1000 * percentile(values, 99), 1) if values else None,
+        "max_ms": round(1000 * max(values), 1) if values else None,
+    }
+
+
+def cluster_figures(
+    daemon: Daemon, rounds: list[float], refreshes: list[float]
+) -> dict[str, Any] | None:
+    """This node's part in the cluster over the window (None on SQLite): the leader's decision
+    rounds, a follower's reads of the decided states (every FOLLOWER_REFRESH)."""
+    seat = daemon.seat
+    if seat is None:
+        return None
+    return {
+        "node": seat.node,
+        "leader": seat.leader,
+        "elections": seat.elections,
+        "rounds": len(rounds),
+        "round_p50_ms": spans(rounds)["p50_ms"],
+        "round_p99_ms": spans(rounds)["p99_ms"],
+        "round_max_ms": spans(rounds)["max_ms"],
+        "load_decided": spans(refreshes),
+        "pending": len(seat.pending),
+    }
+
+
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     ctx = ssl.create_default_context(cafile=args.ca) if args.ca else None
-    daemon = Daemon(Path(args.config), ssl_context=ctx)
+    daemon = Daemon(Path(args.config), ssl_context=ctx, node=args.node)
     late: list[float] = []
     failures: list[str] = []
     counters = {"results": 0, "failed": 0}
@@ -107,6 +156,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.monotonic()
     cpu0 = cpu_seconds()
     await daemon.start()
+    rounds = timed_method(daemon, "decide_round")
+    refreshes = timed_method(daemon, "_load_decided")
     if args.gc_threshold:
         gc.set_threshold(*(int(x) for x in args.gc_threshold.split(",")))
     startup = {
@@ -124,6 +175,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         w_results, w_failed = counters["results"], counters["failed"]
         w_commits = daemon.store.commits
         w_gc = pauses.marks()
+        w_rounds, w_refreshes = len(rounds), len(refreshes)
         samples: list[dict[str, Any]] = []
         s_cpu, s_t, s_late = w_cpu, w_t, w_late
         end = w_t + args.duration
@@ -164,6 +216,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             "gc_frozen": gc.get_freeze_count(),
             "gc_threshold": gc.get_threshold(),
             "loop": type(asyncio.get_running_loop()).__module__,
+            "cluster": cluster_figures(daemon, rounds[w_rounds:], refreshes[w_refreshes:]),
         }
     finally:
         await daemon.stop()
@@ -179,6 +232,7 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--log", required=True, help="where the daemon's own log lines go")
     ap.add_argument("--uvloop", action="store_true")
+    ap.add_argument("--node", help="this daemon's node id (cluster mode: a PostgreSQL store)")
     ap.add_argument("--gc-threshold", help="gc.set_threshold(…) after start, e.g. 50000,20,10")
     args = ap.parse_args()
     with open(args.log, "w") as log:

@@ -297,3 +297,149 @@ def proc_status(pid: int | str = "self") -> dict[str, int]:
             if name in ("VmRSS", "VmHWM"):
                 out[name] = int(rest.split()[0])
     return out
+
+
+# ---------------------------------------------------------------------------- PostgreSQL
+
+PG_BIN_DIRS = tuple(Path(f"/usr/lib/postgresql/{v}/bin") for v in (17, 16, 15))
+"""Where Debian installs the server binaries (initdb and pg_ctl are not on PATH there)."""
+
+PG_START_TIMEOUT_S = 60
+"""pg_ctl waits this long for the server to start or stop (a loaded 2-core machine)."""
+
+PG_USER = "nobody"
+"""The user the server runs as when the benchmark runs as root (initdb refuses root)."""
+
+
+def find_pg_bin() -> Path | None:
+    env = os.environ.get("MONITORD_PG_BIN")
+    for d in ((Path(env),) if env else ()) + PG_BIN_DIRS:
+        if (d / "initdb").exists() and (d / "pg_ctl").exists():
+            return d
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+def _as_pg_user(argv: list[str]) -> list[str]:
+    return ["runuser", "-u", PG_USER, "--", *argv] if os.geteuid() == 0 else argv
+
+
+@dataclass
+class PgServer:
+    """A throwaway PostgreSQL server (the approach of tests/helpers/postgres.py, with the
+    server's own durability defaults: fsync, synchronous_commit and full_page_writes on)."""
+
+    root: Path
+    port: int
+    bin: Path
+    version: str
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def url(self, database: str, host: str = "127.0.0.1") -> str:
+        return f"postgresql://postgres@{host}:{self.port}/{database}"
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        out = subprocess.run(
+            [
+                *(str(self.bin / "psql"), "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1"),
+                *("-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database),
+                *("-c", sql),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=PG_START_TIMEOUT_S,
+        )
+        return out.stdout
+
+    def postmaster_pid(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+
+
+@contextlib.contextmanager
+def postgres_server(listen: Sequence[str] = ("127.0.0.1",)) -> Iterator[PgServer]:
+    """Debian's PostgreSQL in a temporary directory, listening on ``listen`` at a free port;
+    stopped and removed on exit."""
+    pg_bin = find_pg_bin()
+    if pg_bin is None:
+        raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql)")
+    root = Path(tempfile.mkdtemp(prefix="monitord-bench-pg-"))
+    data, sock, log = root / "data", root / "sock", root / "server.log"
+    sock.mkdir()
+    if os.geteuid() == 0:
+        import pwd
+
+        pw = pwd.getpwnam(PG_USER)
+        for p in (root, sock):
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+    port = free_port()
+    try:
+        subprocess.run(
+            _as_pg_user(
+                [
+                    *(str(pg_bin / "initdb"), "-D", str(data), "-U", "postgres"),
+                    *("--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"),
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=PG_START_TIMEOUT_S,
+        )
+        opts = (
+            f"-c listen_addresses={','.join(listen)} -c port={port} "
+            f"-c unix_socket_directories={sock} -c max_connections=100"
+        )
+        subprocess.run(
+            _as_pg_user(
+                [
+                    *(str(pg_bin / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts),
+                    *("-w", "-t", str(PG_START_TIMEOUT_S), "start"),
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=PG_START_TIMEOUT_S * 2,
+        )
+    except subprocess.CalledProcessError as exc:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        shutil.rmtree(root, ignore_errors=True)
+        raise RuntimeError(f"could not start PostgreSQL: {exc.stderr!r}\n{text[-2000:]}") from exc
+    version = subprocess.run(
+        [str(pg_bin / "postgres"), "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    try:
+        yield PgServer(root=root, port=port, bin=pg_bin, version=version)
+    finally:
+        subprocess.run(
+            _as_pg_user([str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
+            capture_output=True,
+            timeout=PG_START_TIMEOUT_S * 2,
+            check=False,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def process_tree_cpu(root_pid: int) -> float:
+    """CPU seconds (user + system) of a process and its live children, plus the children it
+    has reaped (cutime/cstime): the whole of a forking server such as PostgreSQL or nginx.
+    A delta between two calls is the tree's CPU over that time."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid, ppid = int(entry), int(fields[1])
+        utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+        if pid == root_pid:
+            total += utime + stime + cutime + cstime
+        elif ppid == root_pid:
+            total += utime + stime
+    return total / tick

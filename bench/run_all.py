@@ -1,13 +1,15 @@
 """Every benchmark in turn, figures kept as JSON: what docs/benchmarks.md is made from.
 
-    .venv/bin/python bench/run_all.py            # the full set, about 15-20 minutes
+    .venv/bin/python bench/run_all.py            # the full set, about 25-30 minutes
     .venv/bin/python bench/run_all.py --quick    # a smoke run of each, about 5 minutes
 
 1. bench_feed_parse.py  — advisory feed parse cost (CPU only, no servers);
 2. bench_store.py       — SqliteStore.write: batched rows/s, durable tx/s;
 3. bench_throughput.py  — probes/s through the whole path vs bare aiohttp (asyncio and uvloop);
 4. bench_daemon.py      — 10,000 sites in a real daemon process: lateness, CPU, RSS (+ py-spy);
-5. bench_daemon.py --steps — the largest site count that keeps p99 lateness under 1 s.
+5. bench_daemon.py --steps — the largest site count that keeps p99 lateness under 1 s;
+6. bench_cluster.py     — three nodes on one PostgreSQL: load per node and on the database,
+   takeover after ten kills of the leader and after its isolation (needs Debian's PostgreSQL).
 
 Each step is a subprocess with its own time limit; they run one after another (never two at
 once: they would measure each other). The machine's load is printed before each; re-run a step
@@ -80,6 +82,7 @@ def main() -> None:
                 str(args.out / "steps.json"),
             ],
         ),
+        ("cluster", ["bench_cluster.py", *quick, "--json", str(args.out / "cluster.json")]),
     ]
     m = machine()
     print(f"machine: {m.nproc} CPUs, {m.cpu}, {m.memory}, Python {m.python}, kernel {m.kernel}")
