@@ -58,7 +58,12 @@ RETRY_AFTER_LOSS = 2
 failed (its network, most likely), so a healthy follower, polling every poll, takes over
 first."""
 
-_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError, LookupError)
+_ERRORS = (Exception,)
+"""What ends a lead (or a try for it): any failure of the lock connection. Not only the
+database's and the network's errors: a session the server ended while this node's event loop
+was busy meets the next query with asyncpg's own InternalClientError ("cannot switch to
+state …"), and an error left uncaught here would end the election task silently, the node
+believing it leads for ever. Only cancellation (the daemon stopping) passes."""
 
 
 async def _lock_connection(url: str, node: str) -> asyncpg.Connection:
@@ -147,6 +152,8 @@ class Leadership:
                     await self._check()
         finally:
             self._drop()
+        # (_follow and _check take every error as a failed try or a lost lock: run() itself
+        # ends only when resigned or cancelled.)
 
     async def resign(self) -> None:
         """Stop cleanly: let go of the lock (another node takes over at its next poll), close

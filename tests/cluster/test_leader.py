@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -272,3 +273,34 @@ async def test_a_stalled_leader_is_deposed_and_steps_down_when_it_wakes(
             n.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await n.task
+
+
+async def test_a_lock_session_ended_while_the_loop_was_busy_still_ends_the_lead(
+    postgres_server: PgServer, postgres_url: str
+) -> None:
+    # The server ends the lock's session while this node's event loop is blocked (a long
+    # garbage collection, a stopped process): when the loop runs again the ping meets a
+    # connection in a state asyncpg reports with its own errors. Whatever the error, the
+    # node must step down and keep competing, not stop silently as leader.
+    store = PostgresStore(postgres_url)
+    await store.open()
+    await store.close()
+    node = make_node(postgres_url, "lon-1")
+    node.task = asyncio.create_task(node.leadership.run())
+    try:
+        await until(lambda: node.leadership.leader, [node])
+        await asyncio.sleep(PING.total_seconds() / 2)  # between two pings
+        # The loop is busy (this blocking call): the session ends meanwhile, unseen.
+        postgres_server.psql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'monitord leader lon-1'",
+            postgres_url.rsplit("/", 1)[1],
+        )
+        time.sleep(2 * PING.total_seconds())
+        await until(lambda: bool(node.lost), [node])
+        assert not node.task.done()  # still competing
+        await until(lambda: node.elected == [1, 2], [node])  # and elected again
+    finally:
+        node.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await node.task

@@ -589,3 +589,31 @@ async def test_the_contract_factory_opens_and_closes(
         store: Store = s
         await store.set_meta("k", "v")
         assert await store.get_meta("k") == "v"
+
+
+async def test_a_session_the_server_ended_is_made_again_at_the_next_use(
+    postgres_server: PgServer, postgres_url: str
+) -> None:
+    import time
+
+    store = PostgresStore(postgres_url)
+    await store.open()
+    try:
+        await store.set_meta("k", "1")
+        postgres_server.psql(  # a blocking call: the loop sees nothing of it meanwhile
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'monitord' AND pid <> pg_backend_pid()",
+            postgres_url.rsplit("/", 1)[1],
+        )
+        time.sleep(0.2)
+        failures = 0
+        for _ in range(2):  # the first use may fail, as a StoreError (retried by callers)
+            try:
+                await store.set_meta("k", "2")
+                break
+            except StoreError:
+                failures += 1
+        assert failures <= 1
+        assert await store.get_meta("k") == "2"
+    finally:
+        await store.close()

@@ -82,7 +82,16 @@ SCHEMES = ("postgresql", "postgres")
 
 _T = TypeVar("_T")
 
-_DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+_DB_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+    TimeoutError,
+)
+"""A connection's failures (the last but one: a session the server ended while the event loop
+was busy meets the next query with "cannot switch to state …"): a StoreError, and the
+connection is made again."""
 
 
 _UPSERT_STATE = (

@@ -76,7 +76,13 @@ class SyncPostgres:
                 return await op(self._conn)
             except StoreError:
                 raise
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            except (
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                asyncpg.InternalClientError,
+                OSError,
+                TimeoutError,
+            ) as exc:
                 self._drop()
                 text = str(exc).replace(self.url, self.where)
                 raise StoreError(
