@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -550,6 +551,54 @@ async def _kill_lock_session(rig: ClusterRig, node: str, epoch: int) -> None:
     rig.figure("late writes the fence refused", f"{len(fenced)} (cluster.fenced of {node})")
 
 
+# ---------------------------------------------------------------- 6. the leader freezes
+
+
+async def leader_stopped(rig: ClusterRig) -> None:
+    """The leader is stopped (SIGSTOP: alive to TCP, its kernel answers the keepalives, so the
+    server keeps its lock) and a site goes down meanwhile: a follower deposes it once its lease
+    is limits.LEADER_STALL old and takes over within 30 s; one DOWN; woken (SIGCONT) the old
+    leader steps down; one RECOVERED."""
+    s = await rig.site("acme-www")
+    rig.config([s])
+    await rig.start(*NODES)
+    await _healthy(rig, [s])
+    leader = await rig.wait_leader()
+    others = [n for n in NODES if n != leader.node]
+    frozen = rig.nodes[leader.node]
+    t0 = time.monotonic()
+    os.kill(frozen.pid, signal.SIGSTOP)
+    try:
+        s.fail_all()
+        new = await rig.first("cluster.leader", TAKEOVER_LIMIT, nodes=others, since=t0)
+        took = (new.t - t0) if new is not None else None
+        rig.figure("takeover after SIGSTOP of the leader (s)", f"{took:.1f}" if took else "none")
+        rig.check(
+            f"a new leader within {TAKEOVER_LIMIT:.0f}s of the stop",
+            new is not None,
+            f"{new.node} after {took:.1f}s" if new is not None and took is not None else "none",
+        )
+        deposed = rig.logged("cluster.leader_stalled", nodes=others, since=t0)
+        rig.check("a follower deposed the stalled leader", bool(deposed), f"{len(deposed)}")
+        rig.check("one DOWN, from the new leader", await rig.mail("site-down", s.name))
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+    t1 = time.monotonic()
+    lost = await rig.first("cluster.leader_lost", STEP_DOWN_LIMIT, nodes=[leader.node], since=t1)
+    rig.figure(
+        "the woken leader stepped down after (s)",
+        f"{lost.t - t1:.1f}" if lost is not None else "never",
+    )
+    rig.check("the woken leader steps down", lost is not None)
+    s.fix()
+    await rig.mail("site-recovered", s.name)
+    await rig.stop_all()
+    rig.exactly({("site-down", s.name): 1, ("site-recovered", s.name): 1}, [s])
+    incidents = await rig.incidents(s.name)
+    rig.check("one incident", len(incidents) == 1, f"{len(incidents)}")
+    await rig.outbox_settled()
+
+
 # ---------------------------------------------------------------- running them
 
 SCENARIOS = [
@@ -558,6 +607,7 @@ SCENARIOS = [
     Scenario("leader-killed-patch-day", leader_killed_mid_patch_day, budget=180),
     Scenario("db-restarted", db_restarted, budget=180, dedicated_server=True),
     Scenario("leader-cut-off", leader_cut_off, budget=180),
+    Scenario("leader-stopped", leader_stopped, budget=180),
 ]
 BY_ID = {s.id: s for s in SCENARIOS}
 
