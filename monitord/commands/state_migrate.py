@@ -14,7 +14,7 @@ from monitord.clock import utcnow
 from monitord.errors import MonitordError
 
 GROUP = "state"
-GROUP_HELP = "the state store: copy it to PostgreSQL"
+GROUP_HELP = "the state store: copy it to PostgreSQL, forget a retired node"
 
 URL_ENV_HINT = "write the password as $PGPASSWORD in the environment, not on the command line"
 

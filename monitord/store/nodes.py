@@ -82,3 +82,7 @@ class ClusterStore(Protocol):
 
     async def load_node_results(self, node: str) -> dict[str, NodeResultRow]:
         """One node's rows, by check key."""
+
+    async def forget_node(self, node: str) -> int:
+        """Remove a retired node's heartbeat row and results (the count removed); a
+        StoreError while a daemon runs as that node, or when there is no such node."""

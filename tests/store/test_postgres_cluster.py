@@ -4,6 +4,7 @@ and the outbox's recovery across nodes."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -304,3 +305,45 @@ async def test_a_killed_node_s_claims_are_taken_once_its_lock_is_gone_and_a_beat
         (taken,) = await b.recover("b/1", missed, missed)
         assert (taken.key, taken.uncertain) == ("begun", True)
         assert missed - T0 < limits.NODE_DEAD_AFTER  # sooner than three missed heartbeats
+
+
+async def test_a_retired_node_is_forgotten_only_once_it_has_stopped(
+    postgres_url: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitord.cli import main
+    from tests.daemon.test_daemon_postgres import on_postgres
+    from tests.helpers.daemon import agency_yaml
+
+    cfg = tmp_path / "cfg"
+    (cfg / "clients").mkdir(parents=True)
+    (cfg / "monitord.yml").write_text(agency_yaml(cfg))
+    on_postgres(cfg, postgres_url)
+    (cfg / "clients" / "acme.yml").write_text("client: acme\nname: ACME\ncontacts: []\nsites: []\n")
+    old = PostgresStore(postgres_url, exclusive=True, node="old-1", flush_interval=HOUR)
+    await old.open()
+    try:
+        await old.node_heartbeat(node_row("old-1"))
+        await old.write_node_results([nr("k1", "old-1"), nr("k2", "old-1")])
+        await old.write_node_results([nr("k1", "lon-1")])
+        # Running: refused, nothing removed.
+        assert (
+            await asyncio.to_thread(main, ["state", "forget-node", "old-1", "--config", str(cfg)])
+            == 1
+        )
+        assert "node 'old-1' is running" in capsys.readouterr().err
+        assert [n.id for n in await old.nodes()] == ["old-1"]
+    finally:
+        await old.close()
+    # Stopped: its heartbeat and results go; another node's stay.
+    assert (
+        await asyncio.to_thread(main, ["state", "forget-node", "old-1", "--config", str(cfg)]) == 0
+    )
+    assert "forgot node old-1: its heartbeat and 2 check results" in capsys.readouterr().out
+    async with _opened(postgres_url, node="lon-1") as store:
+        assert await store.nodes() == []
+        rows, _ = await store.node_results_since(0)
+        assert [(r.key, r.node) for r in rows] == [("k1", "lon-1")]
+    assert (
+        await asyncio.to_thread(main, ["state", "forget-node", "old-1", "--config", str(cfg)]) == 1
+    )
+    assert "no node 'old-1'" in capsys.readouterr().err

@@ -13,8 +13,9 @@ from datetime import UTC, timedelta
 
 import asyncpg
 
+from monitord.errors import StoreError
 from monitord.store.nodes import LeaderRow, NodeResultRow, NodeRow
-from monitord.store.postgres.base import PostgresBase
+from monitord.store.postgres.base import _NODE_LOCK_HOLDER, NODE_LOCK_CLASS, PostgresBase
 from monitord.store.postgres.codec import _utc
 
 LEADER_LOCK_KEY = 0x6D6F6E69_746F7204
@@ -152,6 +153,28 @@ class ClusterMixin(PostgresBase):
             return {r["key"]: _node_result(r) for r in await conn.fetch(_SELECT_NODE_RESULTS, node)}
 
         return await self._do("read this node's results", run, tx=False)
+
+    async def forget_node(self, node: str) -> int:
+        """Remove a retired node: its heartbeat row and its results. Refused (StoreError)
+        while a daemon holds that node's lock. Returns the results removed."""
+
+        async def run(conn: asyncpg.Connection) -> int:
+            held = await conn.fetchval(_NODE_LOCK_HOLDER, NODE_LOCK_CLASS, node)
+            if held is not None:
+                raise StoreError(
+                    f"node {node!r} is running ({held}); stop it first "
+                    "(systemctl stop monitord on its host), then forget it"
+                )
+            known = await conn.fetchval("SELECT count(*) FROM cluster_node WHERE id = $1", node)
+            if not known:
+                raise StoreError(
+                    f"no node {node!r} on this database; `monitord status` lists the nodes"
+                )
+            removed = await conn.execute("DELETE FROM node_result WHERE node = $1", node)
+            await conn.execute("DELETE FROM cluster_node WHERE id = $1", node)
+            return int(removed.split()[-1])
+
+        return await self._do("forget a node", run)
 
 
 # -- the leader lock (monitord.cluster.leader, on its own connection) ---------------------------
