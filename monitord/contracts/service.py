@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -111,7 +111,7 @@ class HoursService:
         config = self.rt.config()
         if config is None:
             return
-        self._hours = open_time_entries(config)
+        self._hours = open_time_entries(config, any_thread=True)
         self._pulls = build_pulls(config, self.rt.clock)
         if runtime.background:
             self._task = asyncio.create_task(self._loop(), name="hours")
@@ -192,36 +192,11 @@ class HoursService:
             return []
         zone = ZoneInfo(config.main.agency.timezone)
         month = Month.of(now, zone)
-        estimates = hours.estimates()
+        # The ledger's reads on a worker thread: on PostgreSQL each is a round trip to the
+        # database, which must not hold up the event loop (the probes' schedule).
+        due = await asyncio.to_thread(_warnings_due, config, hours, now, zone, month)
         queued: list[Notification] = []
-        for client, terms in contract_clients(config):
-            if month < terms.start:
-                continue
-            st = statement(
-                client.client,
-                terms,
-                month,
-                hours.entries(client.client),
-                hours.closed(client.client),
-                now,
-                zone,
-            )
-            warnings: list[Warning] = []
-            keys = [threshold_key(client.client, st, t) for t in terms.thresholds]
-            sent = {k for k in keys if hours.warned(k)}
-            w = threshold_warning(client.client, client.name, st, terms.thresholds, sent, zone)
-            if w is not None:
-                warnings.append(w)
-            for e in estimates:
-                if e.client != client.client:
-                    continue
-                key = estimate_key(e.ticket, e.seconds)
-                done = {key} if hours.warned(key) else set()
-                ew = estimate_warning(
-                    client.client, client.name, e.ticket, e.seconds, st, done, zone
-                )
-                if ew is not None:
-                    warnings.append(ew)
+        for client, warnings in due:
             for w in warnings:
                 notes = warning_notifications(w, client, config, now)
                 if notes:
@@ -229,13 +204,55 @@ class HoursService:
                     await self.rt.emit(
                         "hours warning", [(w.event, notes)], _enqueue(store, notes, now)
                     )
-                for key in w.marks:
-                    hours.mark_warned(key, client.client, month, now)
+                await asyncio.to_thread(_mark_warned, hours, w.marks, client.client, month, now)
                 self.log.info(
                     "hours.warning", client=client.client, key=w.event.key, sent_to=len(notes)
                 )
                 queued.extend(notes)
         return queued
+
+
+def _warnings_due(
+    config: Config, hours: HoursStore, now: datetime, zone: ZoneInfo, month: Month
+) -> list[tuple[ClientConfig, list[Warning]]]:
+    """Each contract client's warnings due at ``now`` (reads the ledger: run on a thread)."""
+    estimates = hours.estimates()
+    out: list[tuple[ClientConfig, list[Warning]]] = []
+    for client, terms in contract_clients(config):
+        if month < terms.start:
+            continue
+        st = statement(
+            client.client,
+            terms,
+            month,
+            hours.entries(client.client),
+            hours.closed(client.client),
+            now,
+            zone,
+        )
+        warnings: list[Warning] = []
+        keys = [threshold_key(client.client, st, t) for t in terms.thresholds]
+        sent = {k for k in keys if hours.warned(k)}
+        w = threshold_warning(client.client, client.name, st, terms.thresholds, sent, zone)
+        if w is not None:
+            warnings.append(w)
+        for e in estimates:
+            if e.client != client.client:
+                continue
+            key = estimate_key(e.ticket, e.seconds)
+            done = {key} if hours.warned(key) else set()
+            ew = estimate_warning(client.client, client.name, e.ticket, e.seconds, st, done, zone)
+            if ew is not None:
+                warnings.append(ew)
+        out.append((client, warnings))
+    return out
+
+
+def _mark_warned(
+    hours: HoursStore, keys: Iterable[str], client: str, month: Month, now: datetime
+) -> None:
+    for key in keys:
+        hours.mark_warned(key, client, month, now)
 
 
 def _enqueue(store: Any, notes: list[Notification], now: datetime) -> Callable[[], Awaitable[int]]:

@@ -144,8 +144,8 @@ class SqliteTimeEntryStore(SideTables):
     WHAT: ClassVar[str] = "the hours tables"
     MIGRATIONS: ClassVar[tuple[SideMigration, ...]] = MIGRATIONS
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
+    def __init__(self, path: Path, *, check_same_thread: bool = True) -> None:
+        super().__init__(path, check_same_thread=check_same_thread)
         self._conn.row_factory = sqlite3.Row
 
     def __enter__(self) -> SqliteTimeEntryStore:
