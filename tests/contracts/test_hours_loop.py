@@ -48,9 +48,9 @@ async def test_a_warning_round_does_not_hold_up_the_event_loop(
     service: HoursService | None = None
     try:
         runtime = FakeRuntime(config, store, Clock(NOW))
-        service = hours_service(runtime)  # type: ignore[arg-type]
+        service = hours_service(runtime)
         assert service is not None
-        await service.start(runtime)  # type: ignore[arg-type]
+        await service.start(runtime)
 
         gaps: list[float] = []
         done = asyncio.Event()
