@@ -111,7 +111,8 @@ class HoursService:
         config = self.rt.config()
         if config is None:
             return
-        self._hours = open_time_entries(config, any_thread=True)
+        # (Opening it on PostgreSQL connects and checks the schema: off the loop too.)
+        self._hours = await asyncio.to_thread(open_time_entries, config, any_thread=True)
         self._pulls = build_pulls(config, self.rt.clock)
         if runtime.background:
             self._task = asyncio.create_task(self._loop(), name="hours")
@@ -170,10 +171,10 @@ class HoursService:
             return []
         self.refreshes.append(now)
         zone = ZoneInfo(config.main.agency.timezone)
-        results = await pull_all(self._pulls, self._hours, now, zone)
+        hours = self._hours
+        results = await pull_all(self._pulls, hours, now, zone)
         for r in results:
-            for ticket, client, seconds in r.estimates:
-                self._hours.set_estimate(ticket, client, seconds, r.source, now)
+            await asyncio.to_thread(_set_estimates, hours, r, now)
             if r.error:
                 self.log.warning("hours.pull_failed", source=r.source, error=r.error)
             else:
@@ -246,6 +247,11 @@ def _warnings_due(
                 warnings.append(ew)
         out.append((client, warnings))
     return out
+
+
+def _set_estimates(hours: HoursStore, r: PullResult, now: datetime) -> None:
+    for ticket, client, seconds in r.estimates:
+        hours.set_estimate(ticket, client, seconds, r.source, now)
 
 
 def _mark_warned(
