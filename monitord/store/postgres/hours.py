@@ -30,7 +30,8 @@ from monitord.contracts.store import (
     _iso,
 )
 from monitord.errors import StoreError
-from monitord.store.postgres.side import open_side_tables
+from monitord.store.postgres.side import PgSideTables
+from monitord.store.sqlite.side import SideMigration
 
 PG_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -148,31 +149,14 @@ def _pg_count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-class PgTimeEntryStore:
+class PgTimeEntryStore(PgSideTables):
     """:class:`TimeEntryStore` in the PostgreSQL store (``state.url``): the same methods and
     meaning as :class:`SqliteTimeEntryStore`, so every node of a cluster reads one ledger."""
 
     SCHEMA_TABLE: ClassVar[str] = SqliteTimeEntryStore.SCHEMA_TABLE
     WHAT: ClassVar[str] = SqliteTimeEntryStore.WHAT
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.pg = open_side_tables(
-            url, "monitord hours", self.SCHEMA_TABLE, self.WHAT, PG_MIGRATIONS
-        )
-        self.where = self.pg.where
-
-    def __enter__(self) -> PgTimeEntryStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.pg.close()
-
-    def schema_version(self) -> int:
-        return self.pg.schema_version(self.SCHEMA_TABLE)
+    APPLICATION: ClassVar[str] = "monitord hours"
+    MIGRATIONS: ClassVar[tuple[SideMigration, ...]] = PG_MIGRATIONS
 
     # ------------------------------------------------------------ entries
 

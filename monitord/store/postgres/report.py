@@ -29,7 +29,8 @@ from monitord.report.store import (
     _hour,
     _ms,
 )
-from monitord.store.postgres.side import open_side_tables
+from monitord.store.postgres.side import PgSideTables
+from monitord.store.sqlite.side import SideMigration
 
 PG_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -89,31 +90,17 @@ def _count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-class PgReportStore:
+class PgReportStore(PgSideTables):
     """The roll-ups, raw results and sent reports in the PostgreSQL store."""
 
     SCHEMA_TABLE: ClassVar[str] = ReportStore.SCHEMA_TABLE
     WHAT: ClassVar[str] = ReportStore.WHAT
+    APPLICATION: ClassVar[str] = "monitord report"
+    MIGRATIONS: ClassVar[tuple[SideMigration, ...]] = PG_MIGRATIONS
 
     def __init__(self, url: str) -> None:
-        self.url = url
         self._id_cache: dict[str, int] = {}
-        self.pg = open_side_tables(
-            url, "monitord report", self.SCHEMA_TABLE, self.WHAT, PG_MIGRATIONS
-        )
-        self.where = self.pg.where
-
-    def __enter__(self) -> PgReportStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.pg.close()
-
-    def schema_version(self) -> int:
-        return self.pg.schema_version(self.SCHEMA_TABLE)
+        super().__init__(url)
 
     # ------------------------------------------------------------ uptime
 

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import ClassVar, Self, TypeVar
 
 import asyncpg
 
@@ -181,3 +181,33 @@ def open_side_tables(
         pg.close()
         raise
     return pg
+
+
+class PgSideTables:
+    """A part's own tables in the PostgreSQL store (the hours ledger, the report's tables):
+    the connection, opened with the part's schema brought up to date, and its life cycle. A
+    subclass names ``SCHEMA_TABLE``, ``WHAT``, ``APPLICATION`` and ``MIGRATIONS``."""
+
+    SCHEMA_TABLE: ClassVar[str]
+    WHAT: ClassVar[str]
+    APPLICATION: ClassVar[str]
+    MIGRATIONS: ClassVar[tuple[SideMigration, ...]]
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.pg = open_side_tables(
+            url, self.APPLICATION, self.SCHEMA_TABLE, self.WHAT, self.MIGRATIONS
+        )
+        self.where = self.pg.where
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.pg.close()
+
+    def schema_version(self) -> int:
+        return self.pg.schema_version(self.SCHEMA_TABLE)
