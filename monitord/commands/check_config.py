@@ -37,6 +37,16 @@ def handler(args: argparse.Namespace) -> int:
         f"config OK: {_plural(clients, 'client')}, {_plural(sites, 'site')}, "
         f"{_plural(checks, 'check')} ({directory})"
     )
+    if config.main.state.url is not None:
+        # Several nodes on PostgreSQL: which node a daemon started here would be.
+        import os
+        import socket
+
+        from monitord.cluster.identity import resolve_node
+
+        node = resolve_node(None, os.environ, config.main, socket.gethostname())
+        source = f", probes from {node.source_address}" if node.source_address else ""
+        print(f"node here: {node.id} (from {node.chosen_by}){source}")
     _warn_fd_limit(config)
     return 0
 

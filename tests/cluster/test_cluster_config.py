@@ -246,3 +246,19 @@ def test_check_config_prints_them_and_passes(
         f"warning: {QUORUM_TOO_LARGE}",
         f"warning: clients/acme.yml: sites[0].locations, sites[0].alert.quorum {SQLITE_ONLY_NODE}",
     ]
+
+
+def test_check_config_names_the_node_a_daemon_here_would_be(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    main_yml = AGENCY + PG + "nodes: {ams-1: {source_address: 127.0.0.2}}\n"
+    d = write(tmp_path, {"monitord.yml": main_yml, **client()})
+    monkeypatch.setenv("MONITORD_NODE", "ams-1")
+    assert main(["check-config", "--config", str(d)]) == 0
+    out, _ = capsys.readouterr()
+    assert out.splitlines()[1] == "node here: ams-1 (from $MONITORD_NODE), probes from 127.0.0.2"
+    # A node id a daemon would refuse is refused here, before anything starts.
+    monkeypatch.setenv("MONITORD_NODE", "Ams 1")
+    assert main(["check-config", "--config", str(d)]) == 1
+    _, err = capsys.readouterr()
+    assert "Ams 1" in err and "MONITORD_NODE" in err
