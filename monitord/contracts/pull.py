@@ -30,6 +30,7 @@ stored); the next refresh continues from the cursor.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -210,16 +211,24 @@ class WindowPull(HelpdeskPull):
         since = window_start(now, zone)
         for link in self.links:
             seen: set[str] = set()
-            before = store.live_ids(self.name, link.client, since, now + timedelta(days=1))
+            before = await asyncio.to_thread(
+                store.live_ids, self.name, link.client, since, now + timedelta(days=1)
+            )
             pending: list[TimeEntry] | None = None
             async for page in self.pages(link, since, zone):
                 if pending is not None:
-                    result.count(store.apply_page(self.name, pending, (), None, now))
+                    result.count(
+                        await asyncio.to_thread(store.apply_page, self.name, pending, (), None, now)
+                    )
                 seen.update(e.source_id for e in page)
                 pending = page
             gone = sorted(before - seen)
             cursor = (f"{self.name}:{link.client}", since.isoformat())
-            result.count(store.apply_page(self.name, pending or [], gone, cursor, now))
+            result.count(
+                await asyncio.to_thread(
+                    store.apply_page, self.name, pending or [], gone, cursor, now
+                )
+            )
         result.estimates = await self.estimates(zone)
         return result
 
@@ -391,7 +400,7 @@ class JiraPull(HelpdeskPull):
         first = str(int(window_start(now, zone).timestamp() * 1000))
         cache: dict[str, tuple[str, str]] = {}
         key = f"{self.name}:updated"
-        since = store.cursor(key) or first
+        since = (await asyncio.to_thread(store.cursor, key)) or first
         for _ in range(MAX_PAGES):
             data, _ = await self._json(f"/rest/api/3/worklog/updated?since={since}")
             ids = [v["worklogId"] for v in data.get("values", []) if isinstance(v, dict)]
@@ -407,17 +416,22 @@ class JiraPull(HelpdeskPull):
                     if e is not None:
                         entries.append(e)
             until = str(data.get("until") or since)
-            result.count(store.apply_page(self.name, entries, (), (key, until), now))
+            result.count(
+                await asyncio.to_thread(store.apply_page, self.name, entries, (), (key, until), now)
+            )
             if data.get("lastPage", True) or until == since:
                 break
             since = until
         dkey = f"{self.name}:deleted"
-        since = store.cursor(dkey) or first
+        deleted_cursor = await asyncio.to_thread(store.cursor, dkey)
+        since = deleted_cursor or first
         for _ in range(MAX_PAGES):
             data, _ = await self._json(f"/rest/api/3/worklog/deleted?since={since}")
             gone = [str(v["worklogId"]) for v in data.get("values", []) if isinstance(v, dict)]
             until = str(data.get("until") or since)
-            result.count(store.apply_page(self.name, (), gone, (dkey, until), now))
+            result.count(
+                await asyncio.to_thread(store.apply_page, self.name, (), gone, (dkey, until), now)
+            )
             if data.get("lastPage", True) or until == since:
                 break
             since = until

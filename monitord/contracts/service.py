@@ -112,7 +112,7 @@ class HoursService:
         if config is None:
             return
         # (Opening it on PostgreSQL connects and checks the schema: off the loop too.)
-        self._hours = await asyncio.to_thread(open_time_entries, config, any_thread=True)
+        self._hours = await asyncio.to_thread(open_time_entries, config)
         self._pulls = build_pulls(config, self.rt.clock)
         if runtime.background:
             self._task = asyncio.create_task(self._loop(), name="hours")

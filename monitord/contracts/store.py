@@ -144,8 +144,10 @@ class SqliteTimeEntryStore(SideTables):
     WHAT: ClassVar[str] = "the hours tables"
     MIGRATIONS: ClassVar[tuple[SideMigration, ...]] = MIGRATIONS
 
-    def __init__(self, path: Path, *, check_same_thread: bool = True) -> None:
-        super().__init__(path, check_same_thread=check_same_thread)
+    def __init__(self, path: Path) -> None:
+        # Used from worker threads, one call at a time (the daemon keeps the ledger's reads
+        # and writes off its event loop), so not tied to the thread that opened it.
+        super().__init__(path, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
 
     def __enter__(self) -> SqliteTimeEntryStore:

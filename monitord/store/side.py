@@ -24,16 +24,15 @@ AnyReportStore: TypeAlias = "ReportStore | PgReportStore"
 """The report's tables (uptime roll-ups, raw results, reports sent) on either backend."""
 
 
-def open_time_entries(config: Config, *, any_thread: bool = False) -> HoursStore:
+def open_time_entries(config: Config) -> HoursStore:
     """The hours ledger of ``config``'s state store: the PostgreSQL database when
-    ``state.url`` is set (shared by every node), else the SQLite file at ``state.path``.
-    ``any_thread``: used from worker threads, one call at a time (the daemon's service)."""
+    ``state.url`` is set (shared by every node), else the SQLite file at ``state.path``."""
     url = config.main.state.url
     if url is not None:
         from monitord.store.postgres.hours import PgTimeEntryStore
 
         return PgTimeEntryStore(url)
-    return SqliteTimeEntryStore(config.state_path(), check_same_thread=not any_thread)
+    return SqliteTimeEntryStore(config.state_path())
 
 
 def open_report_store(config: Config) -> AnyReportStore:

@@ -1,6 +1,6 @@
-"""The hours service's minute round reads the ledger off the event loop: on PostgreSQL every
-read is a round trip to the database (across a WAN in a cluster), and a round that made them
-on the loop held up every probe for their sum. Here the ledger's database answers through a
+"""The hours service's rounds (the minute's warnings, a helpdesk pull) use the ledger off the
+event loop: on PostgreSQL every read and write is a round trip to the database (across a WAN
+in a cluster), and a round that made them on the loop held up every probe for their sum. Here the ledger's database answers through a
 forwarder that holds each reply back (a slow link); the loop must keep running meanwhile."""
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from monitord.config import load_config
 from monitord.contracts.service import HoursService, hours_service
@@ -21,14 +23,17 @@ from tests.faults.harness import Gate
 from tests.helpers.clock import Clock
 from tests.helpers.hours import write_hours_config
 from tests.helpers.runtime import FakeRuntime
+from tests.helpers.sites import serve_app
+from tests.notify.standins.timeentries import JiraWorklogStandIn
 
 NOW = datetime(2026, 12, 9, 16, 30, tzinfo=UTC)
 REPLY_DELAY = 0.25
 """Seconds the slow link holds back each reply of the database."""
 
 
-async def test_a_warning_round_does_not_hold_up_the_event_loop(
-    tmp_path: Path, postgres_url: str
+@pytest.mark.parametrize("round_", ["warn", "refresh"])
+async def test_an_hours_round_does_not_hold_up_the_event_loop(
+    tmp_path: Path, postgres_url: str, round_: str
 ) -> None:
     PgTimeEntryStore(postgres_url).close()  # the ledger's tables exist
     port = int(postgres_url.split(":")[-1].split("/")[0])
@@ -40,7 +45,11 @@ async def test_a_warning_round_does_not_hold_up_the_event_loop(
     gate = Gate(port)
     asyncio.run_coroutine_threadsafe(gate.open(delay=REPLY_DELAY), link).result(10)
     slow_url = postgres_url.replace(f":{port}/", f":{gate.port}/")
-    cfg = write_hours_config(tmp_path / "cfg", 9, "http://127.0.0.1:9/", ACME)
+    jira = JiraWorklogStandIn(now_ms=int(NOW.timestamp() * 1000))
+    jira.add_issue(20007, "ACME-7")
+    jira_site = serve_app(jira.app())
+    loop_site = await jira_site.__aenter__()
+    cfg = write_hours_config(tmp_path / "cfg", 9, loop_site.url, ACME)
     on_postgres(cfg, slow_url)
     config = load_config(cfg)
     store = SqliteStore(tmp_path / "events.sqlite3")  # the runtime's own (unused here)
@@ -65,7 +74,11 @@ async def test_a_warning_round_does_not_hold_up_the_event_loop(
 
         task = asyncio.create_task(ticker())
         started = time.monotonic()
-        await service.warn(NOW)
+        if round_ == "warn":
+            await service.warn(NOW)
+        else:  # a helpdesk pull: its cursor read and page writes
+            [pulled] = await service.refresh(NOW)
+            assert pulled.error is None
         took = time.monotonic() - started
         done.set()
         await task
@@ -77,6 +90,7 @@ async def test_a_warning_round_does_not_hold_up_the_event_loop(
         if service is not None:
             await service.stop()
         await store.close()
+        await jira_site.__aexit__(None, None, None)
         asyncio.run_coroutine_threadsafe(gate.aclose(), link).result(10)
         link.call_soon_threadsafe(link.stop)
         thread.join(10)
