@@ -80,6 +80,10 @@ class ClusterStore(Protocol):
     async def node_results_since(self, seq: int) -> tuple[list[NodeResultRow], int]:
         """All rows of each key with a row changed after ``seq``; the highest seq seen."""
 
+    async def stored_states(self) -> dict[str, str]:
+        """Every stored check and site state as its stored text, by key (a follower compares
+        them with what it read before and parses only the ones that changed)."""
+
     async def load_node_results(self, node: str) -> dict[str, NodeResultRow]:
         """One node's rows, by check key."""
 

@@ -257,3 +257,26 @@ async def test_a_stale_leader_s_late_write_is_refused_by_the_epoch(
         downs = [i for i in await store.outbox_items() if "/down|" in i.key]
         assert sorted(i.notifier for i in downs) == ["email", "tickets"]
     assert len(smtp_server.messages) == 1
+
+
+async def test_a_follower_parses_only_the_decided_states_that_changed(
+    cluster: Cluster, postgres_url: str
+) -> None:
+    site = cluster.site
+    for node in ("n1", "n2"):
+        await cluster.start(node)
+    n1, n2 = cluster.daemons["n1"], cluster.daemons["n2"]
+    assert n1.store is not None
+    assert await cluster.round() == {"n2": [], "n1": []}
+    await n1.store.flush()  # the leader's batched writes, as its flusher does every 0.5 s
+    await n2._refresh_decided()
+    first = n2.states[KEY]
+    assert first.status == "up"
+    await n2._refresh_decided()  # nothing stored has changed: the same object, not parsed again
+    assert n2.states[KEY] is first
+    site.failing = {"127.0.0.1", "127.0.0.2"}
+    assert await cluster.round() == {"n2": [], "n1": ["site-down"]}
+    await n1.store.flush()
+    await n2._refresh_decided()  # changed: read again, and the site's incident with it
+    assert n2.states[KEY].status == "down"
+    assert [s.open for s in n2.site_states.values()] == [True]

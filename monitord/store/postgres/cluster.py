@@ -57,6 +57,7 @@ _ELECT = (
     "UPDATE cluster_leader SET epoch = epoch + 1, node = $1, since = now(), renewed = now() "
     "WHERE id = 1 RETURNING epoch"
 )
+_SELECT_STATES = "SELECT key, state FROM check_state"
 _RENEW = "UPDATE cluster_leader SET renewed = now() WHERE id = 1 AND epoch = $1"
 # The holder of the leader lock when the lease has not been renewed for $2 (the database's
 # clock on both sides, so the nodes' clocks do not matter).
@@ -147,6 +148,12 @@ class ClusterMixin(PostgresBase):
 
         # One statement, one snapshot: the rows and the highest seq agree.
         return await self._do("read the nodes' results", run, tx=False)
+
+    async def stored_states(self) -> dict[str, str]:
+        async def run(conn: asyncpg.Connection) -> dict[str, str]:
+            return {r["key"]: r["state"] for r in await conn.fetch(_SELECT_STATES)}
+
+        return await self._do("read the decided states", run, tx=False)
 
     async def load_node_results(self, node: str) -> dict[str, NodeResultRow]:
         async def run(conn: asyncpg.Connection) -> dict[str, NodeResultRow]:
