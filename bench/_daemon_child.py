@@ -157,7 +157,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     cpu0 = cpu_seconds()
     await daemon.start()
     rounds = timed_method(daemon, "decide_round")
-    refreshes = timed_method(daemon, "_load_decided")
+    refreshes = timed_method(daemon, "_refresh_decided")
     if args.gc_threshold:
         gc.set_threshold(*(int(x) for x in args.gc_threshold.split(",")))
     startup = {
