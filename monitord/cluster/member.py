@@ -101,9 +101,8 @@ class ClusterSeat:
     leader_factories: list[ServiceFactory] = field(default_factory=list)
     leader_services: list[Service] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    rounds: int = 0
-    """Decision rounds the leader has run (tests wait on it)."""
     elections: int = 0
+    """Elections this node has won (the benchmark reports it)."""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     """Set whenever leadership changes (tests wait on it)."""
 
@@ -140,14 +139,14 @@ def combined_result(v: Verdict, own: ProbeResult | None) -> ProbeResult:
     duration, warning (a certificate's) and details of this node's own latest result when it
     agrees with the verdict."""
     ok = v.outcome == "up"
-    agrees = own is not None and own.ok == ok
-    details: dict[str, Any] = dict(own.details) if agrees and own is not None else {}
+    mine = own if own is not None and own.ok == ok else None
+    details: dict[str, Any] = dict(mine.details) if mine is not None else {}
     details["locations"] = describe_locations(v)
     return ProbeResult(
         ok=ok,
         message=v.message,
-        duration=own.duration if agrees and own is not None else 0.0,
-        warning=own.warning if agrees and own is not None else None,
+        duration=mine.duration if mine is not None else 0.0,
+        warning=mine.warning if mine is not None else None,
         details=details,
     )
 
@@ -195,7 +194,7 @@ class ClusterMember:
         store.fencing = True
         rows = await store.load_node_results(seat.node)
         seat.streaks = {
-            k: NodeStreak(status=r.status, failures=r.failures, successes=r.successes)  # type: ignore[arg-type]
+            k: NodeStreak(status=r.status, failures=r.failures, successes=r.successes)
             for k, r in rows.items()
         }
         self._cluster_reload()
@@ -228,11 +227,11 @@ class ClusterMember:
             await self._lost("this node is stopping")
 
     async def _cluster_stop(self) -> None:
-        """The last step of stopping: end the loops, write the results still pending."""
+        """The last step of stopping (after :meth:`_cluster_resign`, the first): end the
+        loops, write the results still pending."""
         seat = self.seat
         if seat is None:
             return
-        await self._cluster_resign()
         for t in seat.tasks:
             t.cancel()
         for t in seat.tasks:
@@ -484,5 +483,4 @@ class ClusterMember:
                 continue
             events += await self.decide(sc, combined_result(v, seat.last.get(key)), now)
         seat.seq = seq
-        seat.rounds += 1
         return events

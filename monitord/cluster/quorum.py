@@ -27,7 +27,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-NodeStatus = Literal["unknown", "up", "down"]
+from monitord.store.nodes import NodeStatus
+
 Outcome = Literal["down", "up", "inconclusive"]
 
 QUORUM_FRESH_INTERVALS = 2

@@ -42,8 +42,8 @@ class NodeResultRow:
     key: str
     node: str
     ok: bool
-    status: str
-    """'unknown' | 'up' | 'down': the node's verdict after the site's thresholds."""
+    status: NodeStatus
+    """The node's verdict after the site's thresholds."""
     failures: int
     successes: int
     """Consecutive failed (good) results so far."""
