@@ -443,7 +443,10 @@ class Daemon(CheckPath, ClusterMember):
             identity = resolve_node(self.node_arg, os.environ, config.main, socket.gethostname())
             self.seat = ClusterSeat(identity, started=self.clock())
             pg = PostgresStore(
-                url, exclusive=True, holder=postgres_holder(self.clock()), node=identity.id
+                url,
+                exclusive=True,
+                holder=postgres_holder(self.clock(), identity.id),
+                node=identity.id,
             )
             await pg.open()
             self.log.info(

@@ -44,7 +44,7 @@ def _url(text: str) -> str:
 
 
 def handler(args: argparse.Namespace) -> int:
-    from monitord.store.copy import NOT_COPIED, copy_sqlite_to_postgres
+    from monitord.store.copy import copy_sqlite_to_postgres
 
     source = _source(args)
     url = _url(args.to)
@@ -53,8 +53,6 @@ def handler(args: argparse.Namespace) -> int:
     print(f"copied {total} rows from {source} into PostgreSQL:")
     for table, n in copied.rows.items():
         print(f"  {table:18} {n}")
-    for what in NOT_COPIED:
-        print(f"not copied (kept in {source}): {what}")
     print('next: set  state: {url: "postgresql://…"}  in monitord.yml, then start monitord')
     return 0
 

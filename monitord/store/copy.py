@@ -61,9 +61,6 @@ SIDE_TABLES: tuple[str, ...] = (
 )
 """The hours ledger's (contracts.store) and the report's (report.store) own tables."""
 
-NOT_COPIED: tuple[str, ...] = ()
-"""What stays in the SQLite file: nothing (the cluster's tables are empty there)."""
-
 COPY_CHUNK = 10_000
 """Rows read from the file and sent to PostgreSQL at a time: 13 months of uptime roll-ups of
 10,000 checks are ~95 million rows, which must not be held in memory at once."""
