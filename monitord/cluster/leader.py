@@ -32,7 +32,7 @@ import asyncpg
 
 from monitord import limits
 from monitord.logsetup import get_logger
-from monitord.store.postgres import PG_CONNECT_TIMEOUT, PG_STATEMENT_TIMEOUT
+from monitord.store.postgres import pg_connect
 from monitord.store.postgres.cluster import (
     depose_stalled_leader,
     ping_leader_lock,
@@ -67,14 +67,10 @@ believing it leads for ever. Only cancellation (the daemon stopping) passes."""
 
 
 async def _lock_connection(url: str, node: str) -> asyncpg.Connection:
-    conn: asyncpg.Connection = await asyncpg.connect(
+    conn = await pg_connect(
         url,
-        timeout=PG_CONNECT_TIMEOUT.total_seconds(),
-        command_timeout=PG_STATEMENT_TIMEOUT.total_seconds() + 5,
-        server_settings={
-            "application_name": f"monitord leader {node}"[:63],
-            "statement_timeout": str(int(PG_STATEMENT_TIMEOUT.total_seconds() * 1000)),
-            "TimeZone": "UTC",
+        f"monitord leader {node}",
+        {
             "tcp_keepalives_idle": str(LOCK_TCP_KEEPALIVES_IDLE_S),
             "tcp_keepalives_interval": str(LOCK_TCP_KEEPALIVES_INTERVAL_S),
             "tcp_keepalives_count": str(LOCK_TCP_KEEPALIVES_COUNT),

@@ -134,8 +134,11 @@ _UPSERT_META = (
 )
 
 
-async def pg_connect(url: str, application: str = "monitord") -> asyncpg.Connection:
-    """One connection to ``url`` with the store's timeouts."""
+async def pg_connect(
+    url: str, application: str = "monitord", settings: Mapping[str, str] | None = None
+) -> asyncpg.Connection:
+    """One connection to ``url`` with the store's timeouts (and further session
+    ``settings``: the leader lock's keepalives)."""
     conn: asyncpg.Connection = await asyncpg.connect(
         url,
         timeout=PG_CONNECT_TIMEOUT.total_seconds(),
@@ -144,6 +147,7 @@ async def pg_connect(url: str, application: str = "monitord") -> asyncpg.Connect
             "application_name": application[:63],
             "statement_timeout": str(int(PG_STATEMENT_TIMEOUT.total_seconds() * 1000)),
             "TimeZone": "UTC",
+            **(settings or {}),
         },
     )
     return conn
